@@ -1,0 +1,149 @@
+"""Decode any audio file or byte string to 16 kHz mono float32 in [-1, 1].
+
+soundfile (libsndfile) reads WAV, FLAC, OGG/Vorbis, Opus and MP3; PyAV (FFmpeg) is the fallback
+for M4A/AAC/MP4/WebM and anything libsndfile rejects. soxr resamples; channels are averaged.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import BinaryIO, Union
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from .errors import AudioError
+
+SAMPLE_RATE = 16000
+MIN_DURATION_S = 0.1
+SILENCE_PEAK = 1e-4
+
+AUDIO_EXTENSIONS = frozenset(
+    {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".mp4", ".webm", ".mka", ".wma", ".aiff", ".aif"}
+)
+
+Source = Union[str, Path, bytes, BinaryIO]
+
+
+def _name(source: Source, name: str | None) -> str:
+    if name is not None:
+        return name
+    if isinstance(source, (str, Path)):
+        return str(source)
+    return "<bytes>"
+
+
+def _open(source: Source) -> Union[str, BinaryIO]:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return io.BytesIO(bytes(source))
+    if isinstance(source, Path):
+        return str(source)
+    return source
+
+
+def _decode_soundfile(source: Source) -> tuple[np.ndarray, int]:
+    data, rate = sf.read(_open(source), dtype="float32", always_2d=True)
+    return data, rate
+
+
+def _decode_pyav(source: Source) -> tuple[np.ndarray, int]:
+    import av  # imported lazily: only the formats libsndfile cannot read need FFmpeg
+
+    with av.open(_open(source), mode="r") as container:
+        if not container.streams.audio:
+            raise AudioError("contains no audio stream")
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono")
+        chunks = []
+        rate = 0
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                rate = out.sample_rate
+                chunks.append(out.to_ndarray().reshape(-1))
+        for out in resampler.resample(None):
+            rate = out.sample_rate
+            chunks.append(out.to_ndarray().reshape(-1))
+    if not chunks:
+        return np.zeros((0, 1), dtype=np.float32), rate or SAMPLE_RATE
+    return np.concatenate(chunks).astype(np.float32)[:, None], rate
+
+
+def _decode(source: Source, label: str) -> tuple[np.ndarray, int]:
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.exists():
+            raise AudioError(f"{label}: no such file")
+        if path.is_dir():
+            raise AudioError(f"{label}: is a directory, not an audio file")
+        if path.stat().st_size == 0:
+            raise AudioError(f"{label}: empty file")
+    elif isinstance(source, (bytes, bytearray, memoryview)) and len(source) == 0:
+        raise AudioError(f"{label}: empty input")
+    try:
+        return _decode_soundfile(source)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
+        pass
+    if hasattr(source, "seek"):
+        source.seek(0)
+    try:
+        return _decode_pyav(source)
+    except AudioError as err:
+        raise AudioError(f"{label}: {err}") from None
+    except Exception as err:  # FFmpeg raises many types; all mean "not decodable audio"
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise AudioError(f"{label}: not a decodable audio file ({reason})") from None
+
+
+def to_mono_16k(data: np.ndarray, rate: int) -> np.ndarray:
+    """Average channels of a (frames, channels) or (frames,) array and resample to 16 kHz."""
+    mono = data.mean(axis=1) if data.ndim == 2 else data
+    mono = np.ascontiguousarray(mono, dtype=np.float32)
+    if rate != SAMPLE_RATE and mono.size:
+        mono = soxr.resample(mono, rate, SAMPLE_RATE, quality="HQ").astype(np.float32)
+    return mono
+
+
+def validate(audio: np.ndarray, label: str, min_duration_s: float = MIN_DURATION_S) -> np.ndarray:
+    """Raise AudioError if 16 kHz mono ``audio`` is empty, non-finite, too short or silent."""
+    if audio.size == 0:
+        raise AudioError(f"{label}: contains no audio samples (empty or truncated)")
+    if not np.all(np.isfinite(audio)):
+        raise AudioError(f"{label}: contains NaN or infinite samples")
+    duration = audio.size / SAMPLE_RATE
+    if duration < min_duration_s:
+        raise AudioError(f"{label}: too short ({duration:.3f} s, at least {min_duration_s:g} s needed)")
+    if float(np.max(np.abs(audio))) < SILENCE_PEAK:
+        raise AudioError(f"{label}: silent (no signal above {SILENCE_PEAK:g} full scale)")
+    return audio
+
+
+def load_audio(
+    source: Source, name: str | None = None, min_duration_s: float = MIN_DURATION_S, check: bool = True
+) -> np.ndarray:
+    """Decode ``source`` (path, bytes or file object) to validated 16 kHz mono float32.
+
+    ``name`` is how errors refer to the input (defaults to the path). With ``check=False`` the
+    emptiness/silence/length checks are skipped (for example to read noise for augmentation).
+    """
+    label = _name(source, name)
+    data, rate = _decode(source, label)
+    audio = to_mono_16k(data, rate)
+    if check:
+        validate(audio, label, min_duration_s)
+    return np.clip(audio, -1.0, 1.0)
+
+
+def audio_duration(path: str | Path) -> float:
+    """Duration in seconds from the header when libsndfile can read it, else by decoding."""
+    try:
+        info = sf.info(str(path))
+        return info.frames / info.samplerate
+    except (sf.LibsndfileError, RuntimeError):
+        return load_audio(path, check=False).size / SAMPLE_RATE
+
+
+def find_audio_files(root: str | Path) -> list[Path]:
+    """All audio files below ``root`` (by extension), sorted."""
+    return sorted(p for p in Path(root).rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)

@@ -1,0 +1,116 @@
+"""Label-preserving augmentation of waveform batches for training (never pitch shifting).
+
+Each transform takes a (batch, samples) float tensor and a torch.Generator and returns a new
+tensor; ``augment_batch`` applies each one to a random subset of the batch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+
+SAMPLE_RATE = 16000
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Probabilities and ranges of each transform; ``strength`` 0 disables all of them."""
+
+    strength: float = 1.0
+    p_gain: float = 0.5
+    gain_db: tuple[float, float] = (-20.0, 6.0)
+    p_noise: float = 0.4
+    snr_db: tuple[float, float] = (0.0, 30.0)
+    p_telephone: float = 0.2
+    p_reverb: float = 0.25
+    rt60_s: tuple[float, float] = (0.15, 0.8)
+    p_codec: float = 0.1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _uniform(n: int, low: float, high: float, gen: torch.Generator) -> torch.Tensor:
+    return low + (high - low) * torch.rand(n, generator=gen)
+
+
+def gain(x: torch.Tensor, gen: torch.Generator, db: tuple[float, float]) -> torch.Tensor:
+    """Scale each row by a random gain in decibels."""
+    g = 10 ** (_uniform(x.shape[0], *db, gen) / 20)
+    return x * g[:, None]
+
+
+def coloured_noise(n: int, samples: int, gen: torch.Generator) -> torch.Tensor:
+    """Noise with a random spectral slope between white (0) and brown (-2) per row."""
+    white = torch.randn(n, samples, generator=gen)
+    spec = torch.fft.rfft(white)
+    freqs = torch.fft.rfftfreq(samples, 1 / SAMPLE_RATE).clamp_min(20.0)
+    slope = _uniform(n, -2.0, 0.0, gen)[:, None]
+    spec = spec * (freqs[None, :] / 1000.0) ** (slope / 2)
+    noise = torch.fft.irfft(spec, n=samples)
+    return noise / noise.pow(2).mean(dim=1, keepdim=True).sqrt().clamp_min(1e-8)
+
+
+def add_noise(x: torch.Tensor, gen: torch.Generator, snr_db: tuple[float, float]) -> torch.Tensor:
+    """Add coloured noise at a random signal-to-noise ratio."""
+    power = x.pow(2).mean(dim=1, keepdim=True).clamp_min(1e-10)
+    snr = _uniform(x.shape[0], *snr_db, gen)[:, None]
+    noise = coloured_noise(x.shape[0], x.shape[1], gen)
+    return x + noise * torch.sqrt(power / 10 ** (snr / 10))
+
+
+def band_limit(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Telephone-like channel: a random band-pass around 300-3400 Hz with soft edges."""
+    n = x.shape[1]
+    freqs = torch.fft.rfftfreq(n, 1 / SAMPLE_RATE)
+    low = _uniform(x.shape[0], 200.0, 400.0, gen)[:, None]
+    high = _uniform(x.shape[0], 3000.0, 4000.0, gen)[:, None]
+    mask = torch.sigmoid((freqs - low) / 40.0) * torch.sigmoid((high - freqs) / 150.0)
+    return torch.fft.irfft(torch.fft.rfft(x) * mask, n=n)
+
+
+def reverberate(x: torch.Tensor, gen: torch.Generator, rt60_s: tuple[float, float]) -> torch.Tensor:
+    """Convolve with a synthetic room response: direct path plus exponentially decaying noise."""
+    n, samples = x.shape
+    rt60 = _uniform(n, *rt60_s, gen)[:, None]
+    length = int(max(rt60_s) * SAMPLE_RATE)
+    t = torch.arange(length) / SAMPLE_RATE
+    tail = torch.randn(n, length, generator=gen) * torch.exp(-6.9 * t[None, :] / rt60)
+    tail[:, : int(0.002 * SAMPLE_RATE)] = 0.0
+    direct_to_reverb = 10 ** (_uniform(n, -3.0, 10.0, gen)[:, None] / 20)
+    rir = tail / tail.pow(2).sum(dim=1, keepdim=True).sqrt().clamp_min(1e-8)
+    rir[:, 0] += direct_to_reverb.squeeze(1)
+    size = 1 << (samples + length - 1).bit_length()
+    wet = torch.fft.irfft(torch.fft.rfft(x, n=size) * torch.fft.rfft(rir, n=size), n=size)[:, :samples]
+    scale = x.pow(2).mean(dim=1, keepdim=True).sqrt() / wet.pow(2).mean(dim=1, keepdim=True).sqrt().clamp_min(1e-8)
+    return wet * scale
+
+
+def mu_law_codec(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """8-bit mu-law companding, the distortion of G.711 telephone audio."""
+    mu = 255.0
+    peak = x.abs().amax(dim=1, keepdim=True).clamp_min(1e-6)
+    y = torch.sign(x / peak) * torch.log1p(mu * (x / peak).abs()) / math.log1p(mu)
+    y = torch.round(y * 127) / 127
+    return torch.sign(y) * ((1 + mu) ** y.abs() - 1) / mu * peak
+
+
+def augment_batch(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
+    """Apply each transform to a random subset of rows (probabilities scaled by ``strength``)."""
+    if cfg.strength <= 0:
+        return x
+    transforms = [
+        (cfg.p_reverb, lambda v: reverberate(v, gen, cfg.rt60_s)),
+        (cfg.p_telephone, lambda v: band_limit(v, gen)),
+        (cfg.p_noise, lambda v: add_noise(v, gen, cfg.snr_db)),
+        (cfg.p_codec, lambda v: mu_law_codec(v, gen)),
+        (cfg.p_gain, lambda v: gain(v, gen, cfg.gain_db)),
+    ]
+    out = x.clone()
+    for prob, fn in transforms:
+        rows = torch.rand(x.shape[0], generator=gen) < min(1.0, prob * cfg.strength)
+        if rows.any():
+            out[rows] = fn(out[rows])
+    return out.clamp(-1.0, 1.0)

@@ -1,0 +1,185 @@
+"""The ``voxgender`` command: predict, train, evaluate, demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .errors import VoxgenderError
+from .output import FORMATS, RecordWriter
+from .progress import say
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+# -- predict -------------------------------------------------------------------------------------
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .inference import load_model
+    from .predict import expand_inputs, iter_predictions
+
+    paths = expand_inputs(args.inputs, args.files_from)
+    if not paths:
+        raise VoxgenderError("predict: no input files (give files, folders or --files-from)")
+    model = load_model(args.model)
+    writer = RecordWriter(args.format)
+    show = args.format in ("table", "json") or sys.stdout.isatty()
+    failures = 0
+    for record in iter_predictions(model, paths, args.aggregation, show_progress=show):
+        failures += "error" in record
+        writer.write(record)
+    writer.close()
+    if failures:
+        say(f"{failures} of {len(paths)} inputs failed")
+    return 1 if failures == len(paths) else 0
+
+
+def add_predict(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="gender of each audio file (folders are walked)")
+    p.add_argument("inputs", nargs="*", help="audio files or folders")
+    p.add_argument("--files-from", metavar="LIST", help="a file with one input path per line ('-' = stdin)")
+    p.add_argument("--format", choices=FORMATS, default="table")
+    p.add_argument("--model", help="model directory (default: the bundled model)")
+    p.add_argument("--aggregation", choices=("mean_log", "majority"), help="how frame posteriors become one decision")
+    p.set_defaults(handler=cmd_predict)
+
+
+# -- train ---------------------------------------------------------------------------------------
+def cmd_train(args: argparse.Namespace) -> int:
+    from .augment import AugmentConfig
+    from .data import read_corpora, speaker_split
+    from .features import FeatureConfig
+    from .model import ModelConfig
+    from .train import TrainConfig, train
+
+    utterances = read_corpora(args.data)
+    if args.exclude_children:
+        utterances = [u for u in utterances if u.age is None or u.age >= 13]
+    splits = speaker_split(utterances, args.val_fraction, args.test_fraction, args.seed)
+    features = FeatureConfig(kind=args.features, n_mels=args.n_mels, n_mfcc=args.n_mfcc, deltas=args.deltas,
+                             win_ms=args.win_ms, hop_ms=args.hop_ms)
+    arch = ModelConfig(cell=args.cell, hidden=args.hidden, layers=args.layers, dropout=args.dropout,
+                       bidirectional=args.bidirectional, dense=args.dense)
+    cfg = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
+                      crop_s=args.crop_s, optimizer=args.optimizer, lr=args.lr, patience=args.patience,
+                      seed=args.seed, augment=AugmentConfig(strength=args.augment), threads=args.threads)
+    summary = train(splits, args.out, features, arch, cfg, resume=args.resume)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def add_train(sub: argparse._SubParsersAction) -> None:
+    from .augment import AugmentConfig
+    from .features import FeatureConfig
+    from .model import ModelConfig
+    from .train import TrainConfig
+
+    f, m, t = FeatureConfig(), ModelConfig(), TrainConfig()
+    p = sub.add_parser("train", help="train a model on corpora or manifests (speaker-disjoint splits)")
+    p.add_argument("--data", nargs="+", required=True, help="corpus folders or manifest CSV files")
+    p.add_argument("--out", required=True, help="output model directory")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    g = p.add_argument_group("features")
+    g.add_argument("--features", choices=("logmel", "mfcc"), default=f.kind)
+    g.add_argument("--n-mels", type=int, default=f.n_mels)
+    g.add_argument("--n-mfcc", type=int, default=f.n_mfcc)
+    g.add_argument("--deltas", action="store_true", help="append Δ and ΔΔ")
+    g.add_argument("--win-ms", type=float, default=f.win_ms)
+    g.add_argument("--hop-ms", type=float, default=f.hop_ms)
+    g = p.add_argument_group("model")
+    g.add_argument("--cell", choices=("gru", "lstm"), default=m.cell)
+    g.add_argument("--layers", type=int, default=m.layers)
+    g.add_argument("--hidden", type=int, default=m.hidden)
+    g.add_argument("--dense", type=int, default=m.dense)
+    g.add_argument("--bidirectional", action="store_true", help="batch-only model (cannot stream)")
+    g.add_argument("--dropout", type=float, default=m.dropout)
+    g = p.add_argument_group("training")
+    g.add_argument("--optimizer", choices=("adam", "rmsprop"), default=t.optimizer)
+    g.add_argument("--lr", type=float, default=t.lr)
+    g.add_argument("--batch-size", type=int, default=t.batch_size)
+    g.add_argument("--epochs", type=int, default=t.epochs)
+    g.add_argument("--steps-per-epoch", type=int, default=t.steps_per_epoch)
+    g.add_argument("--crop-s", type=float, default=t.crop_s, help="longest random training crop (seconds)")
+    g.add_argument("--patience", type=int, default=t.patience, help="epochs without validation gain before stopping")
+    g.add_argument("--augment", type=float, default=AugmentConfig().strength, help="augmentation strength (0 = off)")
+    g.add_argument("--seed", type=int, default=t.seed)
+    g.add_argument("--threads", type=int, default=t.threads, help="torch threads (0 = default)")
+    g = p.add_argument_group("data")
+    g.add_argument("--val-fraction", type=float, default=0.1)
+    g.add_argument("--test-fraction", type=float, default=0.1, help="speakers held out entirely (see evaluate --split test)")
+    g.add_argument("--exclude-children", action="store_true", help="leave speakers under 13 out of all splits")
+    p.set_defaults(handler=cmd_train)
+
+
+# -- evaluate ------------------------------------------------------------------------------------
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .data import read_corpora
+    from .evaluate import evaluate_model, format_summary, write_report
+    from .inference import load_model
+    from .model_files import bundled_model_dir
+
+    model = load_model(args.model)
+    utterances = read_corpora(args.data)
+    if args.split != "all":
+        splits_file = Path(args.splits_file or Path(args.model or bundled_model_dir()) / "splits.json")
+        if not splits_file.is_file():
+            raise VoxgenderError(f"{splits_file}: no splits file; give --splits-file or --split all")
+        speakers = set(json.loads(splits_file.read_text())[args.split])
+        utterances = [u for u in utterances if u.speaker in speakers]
+        if not utterances:
+            raise VoxgenderError(f"{splits_file}: no utterance of the data belongs to the {args.split} split")
+    result = evaluate_model(model, utterances)
+    print(format_summary(result))
+    for path in write_report(result, args.out, title=f"voxgender evaluation ({args.split} split)"):
+        say(f"wrote {path}")
+    return 0
+
+
+def add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="metrics, per-corpus and per-length tables, plots")
+    p.add_argument("--model", help="model directory (default: the bundled model)")
+    p.add_argument("--data", nargs="+", required=True, help="corpus folders or manifest CSV files")
+    p.add_argument("--split", choices=("test", "val", "train", "all"), default="all",
+                   help="evaluate only the speakers of this split of the model's splits.json")
+    p.add_argument("--splits-file", help="splits.json to use (default: the model's own)")
+    p.add_argument("--out", default="evaluation", help="report folder (metrics.json, PNGs, report.md)")
+    p.set_defaults(handler=cmd_evaluate)
+
+
+# -- demo ----------------------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(args.model)
+
+
+def add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="the bundled model on voices that the demo synthesises itself")
+    p.add_argument("--model", help="model directory (default: the bundled model)")
+    p.set_defaults(handler=cmd_demo)
+
+
+# -- entry point ---------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="voxgender", description="Speaker gender recognition (female/male) from audio.")
+    parser.add_argument("--version", action="version", version=f"voxgender {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (add_predict, add_train, add_evaluate, add_demo):
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except VoxgenderError as err:
+        print(f"voxgender: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("voxgender: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,17 @@
+"""The package's own exceptions: one line that names the input and the reason."""
+
+
+class VoxgenderError(Exception):
+    """An error the user can cause; ``str(err)`` is a one-line message fit to print as is."""
+
+
+class AudioError(VoxgenderError):
+    """Audio that cannot be decoded or used: empty, truncated, not audio, silent, NaN, too short."""
+
+
+class ModelError(VoxgenderError):
+    """A model directory or file that is missing, incomplete or inconsistent."""
+
+
+class DataError(VoxgenderError):
+    """A corpus, manifest or split that cannot be read or used."""

@@ -1,0 +1,157 @@
+"""Log-mel and MFCC (+Δ, ΔΔ) features: the one implementation used by training, batch and streaming.
+
+Frames are taken without centring (frame ``i`` covers samples ``[i*hop, i*hop + win)``), so a
+stream that feeds the same samples in pieces gets exactly the same frames as one batch call.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+FeatureKind = Literal["logmel", "mfcc"]
+DELTA_WIDTH = 2  # regression half-width of the Δ and ΔΔ filters (frames)
+LOG_FLOOR = 1e-6
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """What the features are. Stored inside every model so that inference matches training."""
+
+    kind: FeatureKind = "logmel"
+    n_mels: int = 40
+    n_mfcc: int = 20
+    deltas: bool = False
+    win_ms: float = 25.0
+    hop_ms: float = 10.0
+    fmin: float = 60.0
+    fmax: float = 7600.0
+    sample_rate: int = 16000
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("logmel", "mfcc"):
+            raise ValueError(f"feature kind must be 'logmel' or 'mfcc', not {self.kind!r}")
+        if self.kind == "mfcc" and self.n_mfcc > self.n_mels:
+            raise ValueError(f"n_mfcc ({self.n_mfcc}) cannot exceed n_mels ({self.n_mels})")
+        if not 0 < self.hop_ms <= self.win_ms:
+            raise ValueError("need 0 < hop_ms <= win_ms")
+
+    @property
+    def win_length(self) -> int:
+        return int(round(self.sample_rate * self.win_ms / 1000))
+
+    @property
+    def hop_length(self) -> int:
+        return int(round(self.sample_rate * self.hop_ms / 1000))
+
+    @property
+    def n_fft(self) -> int:
+        return 1 << (self.win_length - 1).bit_length()
+
+    @property
+    def base_dim(self) -> int:
+        return self.n_mfcc if self.kind == "mfcc" else self.n_mels
+
+    @property
+    def dim(self) -> int:
+        return self.base_dim * (3 if self.deltas else 1)
+
+    @property
+    def lookahead_frames(self) -> int:
+        """Frames of future context that Δ and ΔΔ need (0 without deltas)."""
+        return 2 * DELTA_WIDTH if self.deltas else 0
+
+    def num_frames(self, num_samples: int) -> int:
+        if num_samples < self.win_length:
+            return 0
+        return 1 + (num_samples - self.win_length) // self.hop_length
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "FeatureConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    return 2595.0 * np.log10(1.0 + hz / 700.0)
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
+
+
+def mel_filterbank(cfg: FeatureConfig) -> np.ndarray:
+    """Triangular HTK-style mel filters, shape (n_fft // 2 + 1, n_mels), area-normalised."""
+    n_bins = cfg.n_fft // 2 + 1
+    bin_hz = np.linspace(0.0, cfg.sample_rate / 2, n_bins)
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(np.array(cfg.fmin)), _hz_to_mel(np.array(cfg.fmax)), cfg.n_mels + 2))
+    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    rising = (bin_hz[None, :] - lower) / (centre - lower)
+    falling = (upper - bin_hz[None, :]) / (upper - centre)
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    weights *= 2.0 / (upper - lower)
+    return weights.T.astype(np.float32)
+
+
+def dct_matrix(n_mels: int, n_mfcc: int) -> np.ndarray:
+    """Orthonormal DCT-II, shape (n_mels, n_mfcc)."""
+    n = np.arange(n_mels)[:, None]
+    k = np.arange(n_mfcc)[None, :]
+    basis = np.cos(math.pi / n_mels * (n + 0.5) * k) * math.sqrt(2.0 / n_mels)
+    basis[:, 0] /= math.sqrt(2.0)
+    return basis.astype(np.float32)
+
+
+def deltas(x: torch.Tensor, width: int = DELTA_WIDTH) -> torch.Tensor:
+    """Regression deltas along the frame axis (-2) of ``x``, edges padded by repetition."""
+    if x.shape[-2] == 0:
+        return x.clone()
+    padded = torch.cat([x[..., :1, :].expand(*x.shape[:-2], width, x.shape[-1]), x,
+                        x[..., -1:, :].expand(*x.shape[:-2], width, x.shape[-1])], dim=-2)
+    frames = x.shape[-2]
+    num = sum(n * (padded[..., width + n: width + n + frames, :] - padded[..., width - n: width - n + frames, :])
+              for n in range(1, width + 1))
+    return num / (2 * sum(n * n for n in range(1, width + 1)))
+
+
+class FeatureExtractor(torch.nn.Module):
+    """Waveform ``(..., samples)`` at 16 kHz -> features ``(..., frames, dim)``."""
+
+    def __init__(self, cfg: FeatureConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.register_buffer("window", torch.hann_window(cfg.win_length, periodic=True), persistent=False)
+        self.register_buffer("mel", torch.from_numpy(mel_filterbank(cfg)), persistent=False)
+        dct = dct_matrix(cfg.n_mels, cfg.n_mfcc) if cfg.kind == "mfcc" else np.zeros((0, 0), np.float32)
+        self.register_buffer("dct", torch.from_numpy(dct), persistent=False)
+
+    def base(self, wave: torch.Tensor) -> torch.Tensor:
+        """Log-mel or MFCC frames without deltas."""
+        cfg = self.cfg
+        if wave.shape[-1] < cfg.win_length:
+            return wave.new_zeros(*wave.shape[:-1], 0, cfg.base_dim)
+        frames = wave.unfold(-1, cfg.win_length, cfg.hop_length) * self.window
+        power = torch.fft.rfft(frames, n=cfg.n_fft).abs().pow(2)
+        logmel = torch.log(power @ self.mel + LOG_FLOOR)
+        return logmel @ self.dct if cfg.kind == "mfcc" else logmel
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        feats = self.base(wave)
+        if not self.cfg.deltas:
+            return feats
+        d1 = deltas(feats)
+        return torch.cat([feats, d1, deltas(d1)], dim=-1)
+
+
+def extract(audio: np.ndarray | torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:
+    """Convenience wrapper: features of one waveform or a batch, as float32 tensor."""
+    wave = torch.as_tensor(np.asarray(audio, dtype=np.float32) if isinstance(audio, np.ndarray) else audio)
+    with torch.no_grad():
+        return FeatureExtractor(cfg)(wave.float())

@@ -1,0 +1,118 @@
+"""The user-facing model: audio in, per-frame posteriors and file-level decisions out."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from .audio import SAMPLE_RATE, Source, load_audio
+from .features import FeatureConfig, FeatureExtractor
+from .model import GenderRNN
+from .model_files import bundled_model_dir, load_model_dir
+from .postprocess import Aggregation, aggregate
+
+DEFAULT_WINDOW_S = 8.0
+BATCH_WINDOWS = 64
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A file-level decision. ``confidence`` is the probability of the chosen label."""
+
+    path: str
+    label: str
+    p_female: float
+    confidence: float
+    duration_s: float
+
+    @classmethod
+    def from_p_female(cls, path: str, p_female: float, duration_s: float) -> "Prediction":
+        label = "female" if p_female >= 0.5 else "male"
+        return cls(path, label, round(p_female, 4), round(max(p_female, 1 - p_female), 4), round(duration_s, 3))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Model:
+    """A trained gender recogniser with its own feature pipeline.
+
+    >>> model = load_model()                # the bundled model
+    >>> model.predict_file("talk.wav").label
+    """
+
+    def __init__(self, net: GenderRNN, features: FeatureConfig, config: dict[str, Any] | None = None) -> None:
+        self.net = net.eval()
+        self.features = features
+        self.config = config or {}
+        inference = self.config.get("inference", {})
+        self.window_s: float = float(inference.get("window_s", DEFAULT_WINDOW_S))
+        self.aggregation: Aggregation = inference.get("aggregation", "mean_log")
+        self._extractor = FeatureExtractor(features)
+
+    @property
+    def window_frames(self) -> int:
+        return max(1, int(round(self.window_s * 1000 / self.features.hop_ms)))
+
+    # -- core: arrays in, arrays out -------------------------------------------------------
+    @torch.no_grad()
+    def frame_log_posteriors(self, audios: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Per-frame log-posteriors (frames, 2) for each 16 kHz waveform.
+
+        Each waveform is cut into windows of ``window_s`` (the recurrent state starts afresh in
+        each), and all windows of all inputs run as padded batches.
+        """
+        feats = [self._extractor(torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))) for a in audios]
+        pieces: list[tuple[int, int, torch.Tensor]] = []  # (input index, start frame, window)
+        for i, f in enumerate(feats):
+            for start in range(0, max(1, f.shape[0]), self.window_frames):
+                window = f[start:start + self.window_frames]
+                if window.shape[0]:
+                    pieces.append((i, start, window))
+        out = [np.zeros((f.shape[0], 2), dtype=np.float32) for f in feats]
+        pieces.sort(key=lambda p: p[2].shape[0])
+        for b in range(0, len(pieces), BATCH_WINDOWS):
+            batch = pieces[b:b + BATCH_WINDOWS]
+            lengths = torch.tensor([p[2].shape[0] for p in batch])
+            x = torch.nn.utils.rnn.pad_sequence([p[2] for p in batch], batch_first=True)
+            uniform = bool((lengths == lengths[0]).all())
+            logits, _ = self.net(x, lengths=None if uniform else lengths)
+            logp = torch.log_softmax(logits, dim=-1).numpy()
+            for (i, start, window), lp in zip(batch, logp):
+                out[i][start:start + window.shape[0]] = lp[: window.shape[0]]
+        return out
+
+    def p_female_of_arrays(self, audios: Sequence[np.ndarray], aggregation: Aggregation | None = None) -> np.ndarray:
+        """File-level p_female of each waveform."""
+        method = aggregation or self.aggregation
+        return np.array([aggregate(lp, method) for lp in self.frame_log_posteriors(audios)])
+
+    # -- convenience: files and arrays -------------------------------------------------------
+    def predict_array(self, audio: np.ndarray, name: str = "<array>", aggregation: Aggregation | None = None) -> Prediction:
+        """Decision for one 16 kHz mono float32 waveform."""
+        p = float(self.p_female_of_arrays([audio], aggregation)[0])
+        return Prediction.from_p_female(name, p, len(audio) / SAMPLE_RATE)
+
+    def predict_arrays(
+        self, audios: Sequence[np.ndarray], names: Sequence[str] | None = None, aggregation: Aggregation | None = None
+    ) -> list[Prediction]:
+        """Decisions for several waveforms, batched."""
+        names = names or [f"<array {i}>" for i in range(len(audios))]
+        ps = self.p_female_of_arrays(audios, aggregation)
+        return [Prediction.from_p_female(n, float(p), len(a) / SAMPLE_RATE) for n, a, p in zip(names, audios, ps)]
+
+    def predict_file(self, source: Source, name: str | None = None, aggregation: Aggregation | None = None) -> Prediction:
+        """Decode any supported audio (path, bytes, file object) and decide. Raises AudioError on bad input."""
+        label = name if name is not None else str(source) if isinstance(source, (str, Path)) else "<bytes>"
+        return self.predict_array(load_audio(source, name=label), label, aggregation)
+
+
+
+def load_model(path: str | Path | None = None) -> Model:
+    """Load a model directory, or the bundled pretrained model when ``path`` is None."""
+    net, features, config = load_model_dir(path if path is not None else bundled_model_dir())
+    return Model(net, features, config)

@@ -1,0 +1,311 @@
+"""Training: balanced random crops, augmentation, frame-level cross-entropy, validation UAR,
+early stopping, atomic per-epoch checkpoints and resume.
+
+Outputs in ``out_dir``: the best model (``model.safetensors``, ``config.json``, ``MODEL_CARD.md``),
+``checkpoint.pt`` (the last epoch, for ``resume``), ``history.csv``, ``curves.png``, ``splits.json``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal, Sequence
+
+import numpy as np
+import torch
+from sklearn.metrics import balanced_accuracy_score
+
+from .audio import SAMPLE_RATE, load_audio
+from .augment import AugmentConfig, augment_batch
+from .data import Utterance, summarise
+from .errors import VoxgenderError
+from .features import FeatureConfig, FeatureExtractor
+from .inference import Model
+from .model import FEMALE, MALE, GenderRNN, ModelConfig
+from .model_files import atomic_write_text, save_model_dir
+from .postprocess import aggregate
+from .progress import progress_bar, say
+
+OptimizerKind = Literal["adam", "rmsprop"]
+CHECKPOINT = "checkpoint.pt"
+HISTORY = "history.csv"
+SPLITS = "splits.json"
+NORM_CLIPS = 400
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train (the features and architecture are separate configs)."""
+
+    epochs: int = 40
+    steps_per_epoch: int = 150
+    batch_size: int = 32
+    crop_s: float = 3.0
+    min_crop_s: float = 0.5
+    optimizer: OptimizerKind = "adam"
+    lr: float = 3e-3
+    weight_decay: float = 1e-5
+    grad_clip: float = 5.0
+    patience: int = 8
+    seed: int = 0
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    threads: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Clip:
+    """A decoded training clip."""
+
+    audio: np.ndarray
+    target: int
+    speaker: str
+    corpus: str
+
+
+def load_clips(utterances: Sequence[Utterance], what: str, show_progress: bool = True) -> list[Clip]:
+    """Decode utterances to 16 kHz; a file that fails is reported in one line and skipped."""
+    clips = []
+    for utt in progress_bar(utterances, f"decoding {what}", show_progress):
+        try:
+            audio = load_audio(utt.path)
+        except VoxgenderError as err:
+            say(f"skipped: {err}")
+            continue
+        clips.append(Clip(audio, FEMALE if utt.gender == "female" else MALE, utt.speaker, utt.corpus))
+    if not clips:
+        raise VoxgenderError(f"no usable {what} clips")
+    return clips
+
+
+class BalancedSampler:
+    """Draws clip indices: corpus uniformly, then gender 50/50, then speaker, then clip.
+
+    So a corpus with many clips, a gender with more speakers or a speaker with many clips does
+    not dominate what the model learns.
+    """
+
+    def __init__(self, clips: Sequence[Clip]) -> None:
+        tree: dict[str, dict[int, dict[str, list[int]]]] = {}
+        for i, clip in enumerate(clips):
+            tree.setdefault(clip.corpus, {}).setdefault(clip.target, {}).setdefault(clip.speaker, []).append(i)
+        self.tree = [[list(speakers.values()) for speakers in genders.values()] for genders in tree.values()]
+
+    def sample(self, n: int, rng: np.random.Generator) -> list[int]:
+        out = []
+        for _ in range(n):
+            genders = self.tree[rng.integers(len(self.tree))]
+            speakers = genders[rng.integers(len(genders))]
+            clips = speakers[rng.integers(len(speakers))]
+            out.append(clips[rng.integers(len(clips))])
+        return out
+
+
+def crop_batch(clips: Sequence[Clip], idx: Sequence[int], crop: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random crops of ``crop`` samples (shorter clips whole, zero-padded) and their sample lengths."""
+    x = np.zeros((len(idx), crop), dtype=np.float32)
+    lengths = np.zeros(len(idx), dtype=np.int64)
+    for row, i in enumerate(idx):
+        audio = clips[i].audio
+        if len(audio) > crop:
+            start = int(rng.integers(len(audio) - crop + 1))
+            audio = audio[start:start + crop]
+        x[row, : len(audio)] = audio
+        lengths[row] = len(audio)
+    return torch.from_numpy(x), torch.from_numpy(lengths)
+
+
+def feature_statistics(clips: Sequence[Clip], extractor: FeatureExtractor, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and standard deviation of the features over (a sample of) the training clips."""
+    pick = rng.permutation(len(clips))[:NORM_CLIPS]
+    with torch.no_grad():
+        feats = torch.cat([extractor(torch.from_numpy(clips[i].audio)) for i in pick])
+    return feats.mean(dim=0), feats.std(dim=0)
+
+
+def validate(model: Model, clips: Sequence[Clip]) -> dict[str, float]:
+    """Validation UAR of file-level decisions and mean frame cross-entropy."""
+    model.net.eval()
+    log_posts = model.frame_log_posteriors([c.audio for c in clips])
+    targets = np.array([c.target for c in clips])
+    p_female = np.array([aggregate(lp, model.aggregation) for lp in log_posts])
+    predicted = np.where(p_female >= 0.5, FEMALE, MALE)
+    loss = float(np.mean([-lp[:, t].mean() for lp, t in zip(log_posts, targets) if len(lp)]))
+    return {"val_uar": float(balanced_accuracy_score(targets, predicted)), "val_loss": loss}
+
+
+def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    raise ValueError(f"optimizer must be 'adam' or 'rmsprop', not {cfg.optimizer!r}")
+
+
+def frame_lengths(sample_lengths: torch.Tensor, features: FeatureConfig) -> torch.Tensor:
+    """Number of feature frames in each of ``sample_lengths``."""
+    return torch.tensor([features.num_frames(int(n)) for n in sample_lengths])
+
+
+def train_step(
+    net: GenderRNN, extractor: FeatureExtractor, opt: torch.optim.Optimizer, wave: torch.Tensor,
+    lengths: torch.Tensor, targets: torch.Tensor, grad_clip: float,
+) -> float:
+    """One optimisation step of frame-level cross-entropy over the valid frames."""
+    net.train()
+    with torch.no_grad():
+        feats = extractor(wave)
+    frames = frame_lengths(lengths, extractor.cfg).clamp(1, feats.shape[1])
+    logits, _ = net(feats, lengths=frames)
+    valid = torch.arange(feats.shape[1])[None, :] < frames[:, None]
+    frame_targets = targets[:, None].expand(-1, feats.shape[1])
+    loss = torch.nn.functional.cross_entropy(logits[valid], frame_targets[valid])
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
+    opt.step()
+    return loss.item()
+
+
+def _write_history(out: Path, history: list[dict[str, float]]) -> None:
+    tmp = out / f".{HISTORY}.tmp"
+    with tmp.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
+    os.replace(tmp, out / HISTORY)
+    plot_curves(history, out / "curves.png")
+
+
+def plot_curves(history: list[dict[str, float]], path: Path) -> None:
+    """Training loss, validation loss and validation UAR against epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, (ax_loss, ax_uar) = plt.subplots(1, 2, figsize=(10, 3.8))
+    ax_loss.plot(epochs, [h["train_loss"] for h in history], label="train (augmented crops)")
+    ax_loss.plot(epochs, [h["val_loss"] for h in history], label="validation (full clips)")
+    ax_loss.set(xlabel="epoch", ylabel="frame cross-entropy", title="Loss")
+    ax_loss.legend()
+    ax_uar.plot(epochs, [h["val_uar"] for h in history], color="tab:green")
+    ax_uar.set(xlabel="epoch", ylabel="UAR", title="Validation UAR (file level)")
+    ax_uar.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _save_checkpoint(out: Path, state: dict[str, Any]) -> None:
+    tmp = out / f".{CHECKPOINT}.tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, out / CHECKPOINT)
+
+
+def _rng_state(rng: np.random.Generator) -> str:
+    return json.dumps(rng.bit_generator.state)
+
+
+def _set_rng_state(rng: np.random.Generator, state: str) -> None:
+    rng.bit_generator.state = json.loads(state)
+
+
+def train(
+    splits: dict[str, list[Utterance]],
+    out_dir: str | Path,
+    features: FeatureConfig = FeatureConfig(),
+    arch: ModelConfig | None = None,
+    cfg: TrainConfig = TrainConfig(),
+    resume: bool = False,
+    show_progress: bool = True,
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+) -> dict[str, Any]:
+    """Train on ``splits["train"]``, select on ``splits["val"]``; return the summary.
+
+    ``on_epoch(epoch, metrics)`` is called after each epoch (for example by a tuner that prunes);
+    it may raise to stop the run.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    arch = ModelConfig(**{**(arch or ModelConfig()).to_dict(), "input_dim": features.dim})
+
+    train_clips = load_clips(splits["train"], "training", show_progress)
+    val_clips = load_clips(splits["val"], "validation", show_progress)
+    extractor = FeatureExtractor(features)
+    net = GenderRNN(arch)
+    net.set_normalisation(*feature_statistics(train_clips, extractor, rng))
+    opt = make_optimizer(net.parameters(), cfg)
+    window_s = max(cfg.crop_s, 8.0) if not arch.bidirectional else 30.0
+    model = Model(net, features, {"inference": {"window_s": window_s, "aggregation": "mean_log"}})
+    history: list[dict[str, float]] = []
+    best_uar, best_epoch, start_epoch = -1.0, 0, 1
+
+    checkpoint = out / CHECKPOINT
+    if resume and checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=True)
+        net.load_state_dict(state["net"])
+        opt.load_state_dict(state["optimizer"])
+        history = state["history"]
+        best_uar, best_epoch, start_epoch = state["best_uar"], state["best_epoch"], state["epoch"] + 1
+        _set_rng_state(rng, state["numpy_rng"])
+        gen.set_state(state["torch_gen"])
+        torch.set_rng_state(state["torch_rng"])
+        say(f"resuming {out} after epoch {state['epoch']} (best validation UAR {best_uar:.4f} at epoch {best_epoch})")
+    elif resume:
+        say(f"no checkpoint in {out}: starting afresh")
+
+    atomic_write_text(out / SPLITS, json.dumps(
+        {name: sorted({u.speaker for u in utts}) for name, utts in splits.items()}, indent=1) + "\n")
+    sampler = BalancedSampler(train_clips)
+    crop_max = int(cfg.crop_s * SAMPLE_RATE)
+    crop_min = int(min(cfg.min_crop_s, cfg.crop_s) * SAMPLE_RATE)
+    metadata = {
+        "train": cfg.to_dict(),
+        "data": {name: summarise(utts) for name, utts in splits.items()},
+    }
+    stale = history[-1]["epoch"] - best_epoch if history else 0
+    for epoch in range(start_epoch, cfg.epochs + 1):
+        if stale >= cfg.patience:
+            break
+        started = time.perf_counter()
+        losses = []
+        for _ in progress_bar(range(cfg.steps_per_epoch), f"epoch {epoch}/{cfg.epochs}", show_progress):
+            idx = sampler.sample(cfg.batch_size, rng)
+            crop = int(rng.integers(crop_min, crop_max + 1))
+            wave, lengths = crop_batch(train_clips, idx, crop, rng)
+            wave = augment_batch(wave, cfg.augment, gen)
+            targets = torch.tensor([train_clips[i].target for i in idx])
+            losses.append(train_step(net, extractor, opt, wave, lengths, targets, cfg.grad_clip))
+        metrics = {"epoch": epoch, "train_loss": float(np.mean(losses)), **validate(model, val_clips),
+                   "seconds": round(time.perf_counter() - started, 1)}
+        history.append(metrics)
+        improved = metrics["val_uar"] > best_uar
+        if improved:
+            best_uar, best_epoch = metrics["val_uar"], epoch
+            save_model_dir(out, net, features, model.config["inference"],
+                           {**metadata, "best_epoch": epoch, "val_uar": best_uar, "val_loss": metrics["val_loss"]})
+        stale = epoch - best_epoch
+        _save_checkpoint(out, {
+            "net": net.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "history": history,
+            "best_uar": best_uar, "best_epoch": best_epoch, "numpy_rng": _rng_state(rng),
+            "torch_gen": gen.get_state(), "torch_rng": torch.get_rng_state(),
+        })
+        _write_history(out, history)
+        say(f"epoch {epoch}: train loss {metrics['train_loss']:.4f}, validation loss {metrics['val_loss']:.4f}, "
+            f"validation UAR {metrics['val_uar']:.4f}{' (best)' if improved else ''} [{metrics['seconds']} s]")
+        if on_epoch is not None:
+            on_epoch(epoch, metrics)
+    return {"out_dir": str(out), "best_epoch": best_epoch, "val_uar": best_uar, "epochs_run": len(history)}

@@ -1,0 +1,112 @@
+"""Helpers shared by the test files: write and encode test audio, estimate F0, compare signals.
+
+Importable as ``import helpers`` because tests/conftest.py puts this directory on ``sys.path``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import BinaryIO, Union
+
+import numpy as np
+import soundfile as sf
+
+Target = Union[str, Path, BinaryIO]
+
+
+def write_audio(
+    path: Target, audio: np.ndarray, rate: int = 16000, subtype: str | None = None, format: str | None = None
+) -> Target:
+    """Write ``audio`` ((frames,) or (frames, channels) float in [-1, 1]) with soundfile.
+
+    The container comes from the file extension unless ``format`` is given (needed for file
+    objects); ``subtype`` is e.g. "PCM_16", "FLOAT", "VORBIS", "OPUS", "MPEG_LAYER_III".
+    """
+    sf.write(path, audio, rate, subtype=subtype, format=format)
+    return path
+
+
+def encode_with_pyav(
+    path: Target, audio: np.ndarray, rate: int, codec: str = "aac", container_format: str = "mp4"
+) -> Target:
+    """Encode mono or multichannel float ``audio`` with FFmpeg through PyAV.
+
+    For example codec "aac" in "mp4"/"ipod" (M4A) or codec "libopus" in "webm" (Opus needs
+    ``rate`` in {8000, 12000, 16000, 24000, 48000}).
+    """
+    import av
+
+    data = np.asarray(audio, dtype=np.float32)
+    if data.ndim == 1:
+        data = data[:, None]
+    layout = {1: "mono", 2: "stereo"}.get(data.shape[1], f"{data.shape[1]}c")
+    with av.open(path, mode="w", format=container_format) as container:
+        stream = container.add_stream(codec, rate=rate, layout=layout)
+        sample_format = stream.codec_context.codec.audio_formats[0].name
+        if sample_format.endswith("p"):  # planar: (channels, frames)
+            frame = av.AudioFrame.from_ndarray(
+                _convert(data.T, sample_format), format=sample_format, layout=layout
+            )
+        else:  # packed: (1, frames * channels)
+            frame = av.AudioFrame.from_ndarray(
+                _convert(data.reshape(1, -1), sample_format), format=sample_format, layout=layout
+            )
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+def _convert(data: np.ndarray, sample_format: str) -> np.ndarray:
+    if sample_format.startswith("s16"):
+        return np.ascontiguousarray(np.round(np.clip(data, -1, 1) * 32767).astype(np.int16))
+    if sample_format.startswith("s32"):
+        return np.ascontiguousarray(np.round(np.clip(data, -1, 1) * 2147483647).astype(np.int32))
+    return np.ascontiguousarray(data, dtype=np.float32)
+
+
+def estimate_f0(audio: np.ndarray, rate: int = 16000, fmin: float = 60.0, fmax: float = 400.0) -> float:
+    """Median F0 (Hz) over voiced frames by normalised autocorrelation (40 ms frames, 10 ms hop).
+
+    A frame counts as voiced if its RMS is at least 0.3 times the clip's and the autocorrelation
+    peak in [1/fmax, 1/fmin] exceeds 0.5. Returns NaN if no frame is voiced.
+    """
+    x = np.asarray(audio, dtype=np.float64)
+    win, hop = int(0.04 * rate), int(0.01 * rate)
+    lo, hi = int(rate / fmax), int(rate / fmin)
+    clip_rms = np.sqrt(np.mean(x**2)) + 1e-12
+    window = np.hanning(win)
+    f0s = []
+    for start in range(0, len(x) - win, hop):
+        frame = x[start : start + win] * window
+        if np.sqrt(np.mean(frame**2)) < 0.3 * clip_rms:
+            continue
+        spec = np.fft.rfft(frame, 2 * win)
+        ac = np.fft.irfft(np.abs(spec) ** 2)[:win]
+        ac /= ac[0] + 1e-12
+        lag = lo + int(np.argmax(ac[lo:hi]))
+        if ac[lag] > 0.5:
+            f0s.append(rate / lag)
+    return float(np.median(f0s)) if f0s else float("nan")
+
+
+def max_correlation(a: np.ndarray, b: np.ndarray, max_lag: int = 0) -> float:
+    """Largest correlation coefficient of ``a`` and ``b`` over relative shifts up to ``max_lag``.
+
+    Computed by FFT on the common length and normalised by the whole signals' norms, which is
+    accurate when ``max_lag`` is small compared with the length (codec delays, not offsets).
+    """
+    from scipy import signal
+
+    n = min(len(a), len(b))
+    x = np.asarray(a[:n], dtype=np.float64)
+    y = np.asarray(b[:n], dtype=np.float64)
+    x, y = x - x.mean(), y - y.mean()
+    denom = np.sqrt(np.sum(x**2) * np.sum(y**2))
+    if denom == 0:
+        return 0.0
+    corr = signal.correlate(x, y, mode="full", method="fft")
+    centre = n - 1
+    return float(np.max(corr[centre - max_lag : centre + max_lag + 1]) / denom)

@@ -1,0 +1,90 @@
+"""GenderRNN: shapes, explicit state (streaming = batch), padding, and safe save/load."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from voxgender.errors import ModelError
+from voxgender.features import FeatureConfig
+from voxgender.inference import Model, load_model
+from voxgender.model import GenderRNN, ModelConfig
+from voxgender.model_files import save_model_dir
+
+
+@pytest.fixture(params=["gru", "lstm"])
+def net(request):
+    torch.manual_seed(0)
+    return GenderRNN(ModelConfig(input_dim=40, cell=request.param, hidden=16, layers=2)).eval()
+
+
+def test_forward_shapes(net):
+    logits, state = net(torch.randn(3, 50, 40))
+    assert logits.shape == (3, 50, 2)
+    assert state is not None
+
+
+def test_chunked_calls_with_state_equal_one_call(net):
+    x = torch.randn(1, 60, 40)
+    whole, _ = net(x)
+    state, parts = None, []
+    for chunk in torch.split(x, 7, dim=1):
+        out, state = net(chunk, state)
+        parts.append(out)
+    torch.testing.assert_close(torch.cat(parts, dim=1), whole, atol=1e-5, rtol=1e-4)
+
+
+def test_padded_batch_matches_unpadded(net):
+    a, b = torch.randn(1, 30, 40), torch.randn(1, 18, 40)
+    padded = torch.cat([a, torch.cat([b, torch.zeros(1, 12, 40)], dim=1)])
+    logits, _ = net(padded, lengths=torch.tensor([30, 18]))
+    torch.testing.assert_close(logits[1, :18], net(b)[0][0], atol=1e-5, rtol=1e-4)
+
+
+def test_normalisation_is_applied():
+    net = GenderRNN(ModelConfig(input_dim=4, hidden=4, layers=1)).eval()
+    x = torch.randn(1, 5, 4)
+    before, _ = net(x)
+    net.set_normalisation(torch.full((4,), 3.0), torch.full((4,), 2.0))
+    after, _ = net(x * 2 + 3)
+    torch.testing.assert_close(before, after, atol=1e-5, rtol=1e-4)
+
+
+def test_save_load_round_trip(tmp_path, net):
+    features = FeatureConfig(n_mels=40)
+    net.set_normalisation(torch.linspace(-1, 1, 40), torch.linspace(0.5, 2, 40))
+    save_model_dir(tmp_path / "m", net, features, {"window_s": 4.0}, {"note": "test"}, card="# card\n")
+    model = load_model(tmp_path / "m")
+    assert model.features == features and model.window_s == 4.0
+    x = torch.randn(2, 20, 40)
+    torch.testing.assert_close(model.net(x)[0], net(x)[0])
+    assert (tmp_path / "m" / "MODEL_CARD.md").read_text() == "# card\n"
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["metadata"] == {"note": "test"}
+
+
+def test_windowed_inference_matches_direct_call_within_a_window(net):
+    features = FeatureConfig(n_mels=40)
+    model = Model(net, features, {"inference": {"window_s": 30.0}})
+    audio = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
+    lp = model.frame_log_posteriors([audio])[0]
+    direct = torch.log_softmax(net(model._extractor(torch.from_numpy(audio))[None])[0][0], -1).detach().numpy()
+    np.testing.assert_allclose(lp, direct, atol=1e-5)
+
+
+@pytest.mark.parametrize("damage", ["missing_weights", "bad_json", "wrong_shape", "not_a_dir"])
+def test_broken_model_dirs_raise_model_error(tmp_path, net, damage):
+    root = save_model_dir(tmp_path / "m", net, FeatureConfig())
+    if damage == "missing_weights":
+        (root / "model.safetensors").unlink()
+    elif damage == "bad_json":
+        (root / "config.json").write_text("{not json")
+    elif damage == "wrong_shape":
+        config = json.loads((root / "config.json").read_text())
+        config["model"]["hidden"] = 99
+        (root / "config.json").write_text(json.dumps(config))
+    else:
+        root = tmp_path / "nowhere"
+    with pytest.raises(ModelError) as err:
+        load_model(root)
+    assert str(root) in str(err.value) and "\n" not in str(err.value)
