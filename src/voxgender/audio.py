@@ -55,16 +55,18 @@ def _decode_pyav(source: Source) -> tuple[np.ndarray, int]:
         if not container.streams.audio:
             raise AudioError("contains no audio stream")
         stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono")
+        # Planar float at the stream's own layout and rate; channels are averaged here, like the
+        # soundfile path (FFmpeg's own mono downmix is (L + R) / sqrt(2), 3 dB louder).
+        resampler = av.AudioResampler(format="fltp")
         chunks = []
         rate = 0
         for frame in container.decode(stream):
             for out in resampler.resample(frame):
                 rate = out.sample_rate
-                chunks.append(out.to_ndarray().reshape(-1))
+                chunks.append(out.to_ndarray().mean(axis=0))
         for out in resampler.resample(None):
             rate = out.sample_rate
-            chunks.append(out.to_ndarray().reshape(-1))
+            chunks.append(out.to_ndarray().mean(axis=0))
     if not chunks:
         return np.zeros((0, 1), dtype=np.float32), rate or SAMPLE_RATE
     return np.concatenate(chunks).astype(np.float32)[:, None], rate
@@ -92,7 +94,9 @@ def _decode(source: Source, label: str) -> tuple[np.ndarray, int]:
     except AudioError as err:
         raise AudioError(f"{label}: {err}") from None
     except Exception as err:  # FFmpeg raises many types; all mean "not decodable audio"
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        # FFmpeg errors' str() ends with the path FFmpeg was given: report only the reason.
+        reason = getattr(err, "strerror", None) or (str(err).splitlines()[0] if str(err) else "")
+        reason = reason or type(err).__name__
         raise AudioError(f"{label}: not a decodable audio file ({reason})") from None
 
 

@@ -1,0 +1,129 @@
+"""Every CLI subcommand end to end, through ``voxgender.cli.main`` and through the installed script."""
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from voxgender.cli import main
+from voxgender.model_files import bundled_model_dir
+
+
+@pytest.fixture()
+def clips(tmp_path, female_clip, male_clip):
+    folder = tmp_path / "clips"
+    (folder / "sub").mkdir(parents=True)
+    sf.write(folder / "f.wav", female_clip, 16000)
+    sf.write(folder / "sub" / "m.flac", male_clip, 16000)
+    (folder / "broken.wav").write_bytes(b"RIFF....WAVEfmt garbage")
+    (folder / "notes.txt").write_text("not audio, and not picked up by the folder walk")
+    return folder
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_predict_jsonl_keeps_going_after_a_bad_file(capsys, clips, tiny_model_dir):
+    code, out, err = run(capsys, "predict", clips, "--format", "jsonl", "--model", tiny_model_dir)
+    records = [json.loads(line) for line in out.splitlines()]
+    by_name = {Path(r["path"]).name: r for r in records}
+    assert code == 0
+    assert set(by_name) == {"f.wav", "m.flac", "broken.wav"}
+    assert by_name["f.wav"]["label"] == "female" and by_name["m.flac"]["label"] == "male"
+    assert by_name["f.wav"]["path"] == str(clips / "f.wav")
+    assert set(by_name["f.wav"]) == {"path", "label", "p_female", "confidence", "duration_s"}
+    assert by_name["f.wav"]["duration_s"] == pytest.approx(2.0, abs=0.01)
+    assert by_name["f.wav"]["confidence"] == pytest.approx(max(by_name["f.wav"]["p_female"], 1 - by_name["f.wav"]["p_female"]))
+    assert "broken.wav" in by_name["broken.wav"]["error"] and "\n" not in by_name["broken.wav"]["error"]
+    assert "1 of 3 inputs failed" in err
+
+
+def test_predict_path_is_the_input_as_given(capsys, clips, tiny_model_dir, monkeypatch):
+    monkeypatch.chdir(clips)
+    code, out, _ = run(capsys, "predict", "f.wav", "./sub/m.flac", "--format", "json", "--model", tiny_model_dir)
+    assert code == 0
+    assert [r["path"] for r in json.loads(out)] == ["f.wav", "./sub/m.flac"]
+
+
+def test_predict_csv_and_files_from(capsys, clips, tiny_model_dir, tmp_path):
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"# inputs\n{clips / 'f.wav'}\n\n{clips / 'sub' / 'm.flac'}\n")
+    code, out, _ = run(capsys, "predict", "--files-from", listing, "--format", "csv", "--model", tiny_model_dir)
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0
+    assert [r["label"] for r in rows] == ["female", "male"]
+    assert rows[0]["error"] == ""
+
+
+def test_predict_table_prints_results_and_one_line_errors(capsys, clips, tiny_model_dir):
+    code, out, err = run(capsys, "predict", clips / "f.wav", clips / "broken.wav", clips / "missing.wav",
+                         "--model", tiny_model_dir)
+    assert code == 0
+    assert "female" in out and "f.wav" in out
+    error_lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 2 and "missing.wav: no such file" in err
+
+
+def test_predict_exit_status_is_nonzero_only_when_every_input_fails(capsys, clips, tiny_model_dir):
+    code, out, _ = run(capsys, "predict", clips / "broken.wav", "--format", "jsonl", "--model", tiny_model_dir)
+    assert code == 1 and "error" in json.loads(out)
+    code, _, err = run(capsys, "predict", "--model", tiny_model_dir)
+    assert code == 2 and "no input files" in err
+
+
+def test_predict_with_a_bad_model_path_is_one_clear_line(capsys, clips, tmp_path):
+    code, _, err = run(capsys, "predict", clips / "f.wav", "--model", tmp_path / "nope")
+    assert code == 2
+    assert err.strip().count("\n") == 0 and "no such model directory" in err
+
+
+def test_evaluate_writes_report(capsys, tiny_model_dir, synthetic_corpora, tmp_path):
+    out_dir = tmp_path / "report"
+    code, out, _ = run(capsys, "evaluate", "--model", tiny_model_dir, "--data", synthetic_corpora["heldout"],
+                       "--out", out_dir)
+    assert code == 0
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    assert metrics["overall"]["n"] == 24 and metrics["overall"]["uar"] >= 0.9
+    assert "synth_heldout" in metrics["per_corpus"]
+    for name in ("confusion.png", "per_corpus.png", "by_length.png", "report.md"):
+        assert (out_dir / name).stat().st_size > 0
+    assert "UAR" in out or "uar" in out
+
+
+def test_evaluate_validation_split_uses_the_models_splits(capsys, tiny_model_dir, synthetic_corpora, tmp_path):
+    code, _, _ = run(capsys, "evaluate", "--model", tiny_model_dir, "--data", synthetic_corpora["train"],
+                     "--split", "val", "--out", tmp_path / "r")
+    val_speakers = json.loads((tiny_model_dir / "splits.json").read_text())["val"]
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert code == 0 and metrics["overall"]["n"] == 3 * len(val_speakers)
+
+
+def test_demo_runs_on_its_own_synthetic_voices(capsys, tiny_model_dir):
+    code, out, _ = run(capsys, "demo", "--model", tiny_model_dir)
+    assert code == 0
+    assert out.count("synthetic_female") == 3 and out.count("synthetic_male") == 3
+    assert "of 6 synthetic voices recognised" in out
+
+
+@pytest.mark.skipif(not (bundled_model_dir() / "model.safetensors").exists(), reason="no bundled model")
+def test_installed_script_and_module_run_the_bundled_demo():
+    for cmd in (["voxgender", "demo"], [sys.executable, "-m", "voxgender", "demo"]):
+        exe = Path(sys.executable).parent / cmd[0] if cmd[0] == "voxgender" else cmd[0]
+        done = subprocess.run([str(exe), *cmd[1:]], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert "synthetic voices recognised" in done.stdout
+
+
+def test_version_and_help(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0 and "voxgender" in capsys.readouterr().out

@@ -1,0 +1,80 @@
+"""Training end to end on synthetic voices: it learns, it generalises to new speakers, it resumes."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import TINY_TRAIN_ARGS
+from voxgender.cli import main
+from voxgender.data import read_corpus
+from voxgender.inference import load_model
+from voxgender.train import BalancedSampler, Clip, TrainConfig, train
+
+
+def test_tiny_model_separates_held_out_synthetic_speakers(tiny_model_dir, synthetic_corpora):
+    model = load_model(tiny_model_dir)
+    heldout = read_corpus(synthetic_corpora["heldout"])
+    predictions = [model.predict_file(u.path) for u in heldout]
+    accuracy = np.mean([p.label == u.gender for p, u in zip(predictions, heldout)])
+    assert accuracy >= 0.9, f"held-out accuracy {accuracy:.2f}"
+
+
+def test_training_outputs(tiny_model_dir):
+    for name in ("model.safetensors", "config.json", "checkpoint.pt", "history.csv", "curves.png", "splits.json"):
+        assert (tiny_model_dir / name).stat().st_size > 0, name
+    rows = list(csv.DictReader((tiny_model_dir / "history.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == list(range(1, len(rows) + 1))
+    assert {"train_loss", "val_loss", "val_uar"} <= set(rows[0])
+    splits = json.loads((tiny_model_dir / "splits.json").read_text())
+    assert not set(splits["train"]) & set(splits["val"])
+    config = json.loads((tiny_model_dir / "config.json").read_text())
+    assert config["model"]["hidden"] == 24 and config["features"]["kind"] == "logmel"
+    assert config["metadata"]["val_uar"] == max(float(r["val_uar"]) for r in rows)
+
+
+def test_resume_continues_a_killed_run_and_matches_an_uninterrupted_one(synthetic_corpora, tmp_path):
+    """A run stopped after epoch 2 and resumed ends exactly like a run that was never stopped."""
+    common = ["--data", str(synthetic_corpora["train"]), *TINY_TRAIN_ARGS, "--patience", "99"]
+    common[common.index("--epochs") + 1] = "3"
+    common[common.index("--steps-per-epoch") + 1] = "6"
+    assert main(["train", *common, "--out", str(tmp_path / "full")]) == 0
+
+    interrupted = tmp_path / "interrupted"
+    stop_after_two = list(common)
+    stop_after_two[stop_after_two.index("--epochs") + 1] = "2"
+    assert main(["train", *stop_after_two, "--out", str(interrupted)]) == 0
+    assert len(list(csv.DictReader((interrupted / "history.csv").open()))) == 2
+    assert main(["train", *common, "--out", str(interrupted), "--resume"]) == 0
+
+    full = list(csv.DictReader((tmp_path / "full" / "history.csv").open()))
+    resumed = list(csv.DictReader((interrupted / "history.csv").open()))
+    assert [r["epoch"] for r in resumed] == ["1", "2", "3"]
+    for a, b in zip(full, resumed):
+        assert float(a["train_loss"]) == pytest.approx(float(b["train_loss"]), rel=1e-5)
+        assert float(a["val_uar"]) == pytest.approx(float(b["val_uar"]))
+    state_full = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)["net"]
+    state_resumed = torch.load(interrupted / "checkpoint.pt", weights_only=True)["net"]
+    for key in state_full:
+        torch.testing.assert_close(state_full[key], state_resumed[key])
+
+
+def test_balanced_sampler_balances_corpora_and_genders():
+    clips = [Clip(np.zeros(1), 0, f"a{i}", "big") for i in range(90)]
+    clips += [Clip(np.zeros(1), 1, "a_m", "big")]
+    clips += [Clip(np.zeros(1), t, f"b{t}", "small") for t in (0, 1)]
+    idx = BalancedSampler(clips).sample(4000, np.random.default_rng(0))
+    corpora = np.array([clips[i].corpus == "small" for i in idx])
+    targets = np.array([clips[i].target for i in idx])
+    assert corpora.mean() == pytest.approx(0.5, abs=0.03)
+    assert targets.mean() == pytest.approx(0.5, abs=0.03)
+
+
+def test_train_rejects_empty_training_data(tmp_path, synthetic_corpora):
+    from voxgender.errors import VoxgenderError
+
+    utts = read_corpus(synthetic_corpora["train"])
+    with pytest.raises(VoxgenderError):
+        train({"train": [], "val": utts[:2]}, tmp_path, cfg=TrainConfig(epochs=1), show_progress=False)
