@@ -11,7 +11,7 @@ from conftest import TINY_TRAIN_ARGS
 from voxgender.cli import main
 from voxgender.data import read_corpus
 from voxgender.inference import load_model
-from voxgender.train import BalancedSampler, Clip, TrainConfig, train
+from voxgender.train import BalancedSampler, Clip, TrainConfig, load_clips, train
 
 
 def test_tiny_model_separates_held_out_synthetic_speakers(tiny_model_dir, synthetic_corpora):
@@ -75,6 +75,6 @@ def test_balanced_sampler_balances_corpora_and_genders():
 def test_train_rejects_empty_training_data(tmp_path, synthetic_corpora):
     from voxgender.errors import VoxgenderError
 
-    utts = read_corpus(synthetic_corpora["train"])
+    clips = load_clips(read_corpus(synthetic_corpora["train"])[:2], "validation", show_progress=False)
     with pytest.raises(VoxgenderError):
-        train({"train": [], "val": utts[:2]}, tmp_path, cfg=TrainConfig(epochs=1), show_progress=False)
+        train([], clips, tmp_path, cfg=TrainConfig(epochs=1), show_progress=False)

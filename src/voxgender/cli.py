@@ -47,17 +47,37 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
 
 
 # -- train ---------------------------------------------------------------------------------------
-def cmd_train(args: argparse.Namespace) -> int:
-    from .augment import AugmentConfig
-    from .data import read_corpora, speaker_split
-    from .features import FeatureConfig
-    from .model import ModelConfig
-    from .train import TrainConfig, train
+def load_training_data(args: argparse.Namespace) -> tuple[list, list, dict]:
+    """Read the corpora, split by speaker, record the split in OUT/splits.json, decode train and val."""
+    from .data import read_corpora, speaker_split, summarise
+    from .train import load_clips, write_splits
 
     utterances = read_corpora(args.data)
     if args.exclude_children:
         utterances = [u for u in utterances if u.age is None or u.age >= 13]
     splits = speaker_split(utterances, args.val_fraction, args.test_fraction, args.seed)
+    write_splits(args.out, splits)
+    metadata = {"data": {name: summarise(utts) for name, utts in splits.items()},
+                "exclude_children": args.exclude_children}
+    return load_clips(splits["train"], "training"), load_clips(splits["val"], "validation"), metadata
+
+
+def add_data_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--data", nargs="+", required=True, help="corpus folders, folders of corpora, or manifest CSV files")
+    g.add_argument("--val-fraction", type=float, default=0.1)
+    g.add_argument("--test-fraction", type=float, default=0.1, help="speakers held out entirely (see evaluate --split test)")
+    g.add_argument("--exclude-children", action="store_true", help="leave speakers under 13 out of all splits")
+    g.add_argument("--seed", type=int, default=0, help="seed of the split and of training")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .augment import AugmentConfig
+    from .features import FeatureConfig
+    from .model import ModelConfig
+    from .train import TrainConfig, train
+
+    train_clips, val_clips, metadata = load_training_data(args)
     features = FeatureConfig(kind=args.features, n_mels=args.n_mels, n_mfcc=args.n_mfcc, deltas=args.deltas,
                              win_ms=args.win_ms, hop_ms=args.hop_ms)
     arch = ModelConfig(cell=args.cell, hidden=args.hidden, layers=args.layers, dropout=args.dropout,
@@ -65,7 +85,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
                       crop_s=args.crop_s, optimizer=args.optimizer, lr=args.lr, patience=args.patience,
                       seed=args.seed, augment=AugmentConfig(strength=args.augment), threads=args.threads)
-    summary = train(splits, args.out, features, arch, cfg, resume=args.resume)
+    summary = train(train_clips, val_clips, args.out, features, arch, cfg, resume=args.resume, metadata=metadata)
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -78,7 +98,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
 
     f, m, t = FeatureConfig(), ModelConfig(), TrainConfig()
     p = sub.add_parser("train", help="train a model on corpora or manifests (speaker-disjoint splits)")
-    p.add_argument("--data", nargs="+", required=True, help="corpus folders or manifest CSV files")
+    add_data_options(p)
     p.add_argument("--out", required=True, help="output model directory")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     g = p.add_argument_group("features")
@@ -104,13 +124,34 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--crop-s", type=float, default=t.crop_s, help="longest random training crop (seconds)")
     g.add_argument("--patience", type=int, default=t.patience, help="epochs without validation gain before stopping")
     g.add_argument("--augment", type=float, default=AugmentConfig().strength, help="augmentation strength (0 = off)")
-    g.add_argument("--seed", type=int, default=t.seed)
     g.add_argument("--threads", type=int, default=t.threads, help="torch threads (0 = default)")
-    g = p.add_argument_group("data")
-    g.add_argument("--val-fraction", type=float, default=0.1)
-    g.add_argument("--test-fraction", type=float, default=0.1, help="speakers held out entirely (see evaluate --split test)")
-    g.add_argument("--exclude-children", action="store_true", help="leave speakers under 13 out of all splits")
     p.set_defaults(handler=cmd_train)
+
+
+# -- tune ----------------------------------------------------------------------------------------
+def cmd_tune(args: argparse.Namespace) -> int:
+    from .tune import run_study
+
+    train_clips, val_clips, _ = load_training_data(args)
+    study = run_study(train_clips, val_clips, args.out, n_trials=args.trials, epochs=args.epochs,
+                      steps_per_epoch=args.steps_per_epoch, study_name=args.study_name, seed=args.seed,
+                      timeout_s=args.timeout_min * 60 if args.timeout_min else None)
+    best = study.best_trial
+    print(json.dumps({"best_trial": best.number, "val_uar": best.value, "params": best.params}, indent=2))
+    say(f"report: {Path(args.out) / 'report.md'}")
+    return 0
+
+
+def add_tune(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("tune", help="Optuna hyper-parameter search on the validation split (resumable)")
+    add_data_options(p)
+    p.add_argument("--out", required=True, help="study folder (study.db, trials/, report.md, plots)")
+    p.add_argument("--trials", type=int, default=12, help="total trials of the study (a rerun continues it)")
+    p.add_argument("--epochs", type=int, default=6, help="epochs per trial")
+    p.add_argument("--steps-per-epoch", type=int, default=60)
+    p.add_argument("--study-name", default="voxgender")
+    p.add_argument("--timeout-min", type=float, default=0, help="stop starting trials after this long (0 = no limit)")
+    p.set_defaults(handler=cmd_tune)
 
 
 # -- evaluate ------------------------------------------------------------------------------------
@@ -168,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="voxgender", description="Speaker gender recognition (female/male) from audio.")
     parser.add_argument("--version", action="version", version=f"voxgender {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (add_predict, add_train, add_evaluate, add_demo):
+    for add in (add_predict, add_train, add_tune, add_evaluate, add_demo):
         add(sub)
     return parser
 

@@ -23,12 +23,12 @@ class FeatureConfig:
     """What the features are. Stored inside every model so that inference matches training."""
 
     kind: FeatureKind = "logmel"
-    n_mels: int = 40
+    n_mels: int = 48
     n_mfcc: int = 20
     deltas: bool = False
-    win_ms: float = 25.0
-    hop_ms: float = 10.0
-    fmin: float = 60.0
+    win_ms: float = 40.0
+    hop_ms: float = 20.0
+    fmin: float = 50.0
     fmax: float = 7600.0
     sample_rate: int = 16000
 

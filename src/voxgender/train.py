@@ -21,7 +21,7 @@ from sklearn.metrics import balanced_accuracy_score
 
 from .audio import SAMPLE_RATE, load_audio
 from .augment import AugmentConfig, augment_batch
-from .data import Utterance, summarise
+from .data import Utterance
 from .errors import VoxgenderError
 from .features import FeatureConfig, FeatureExtractor
 from .inference import Model
@@ -43,7 +43,7 @@ class TrainConfig:
 
     epochs: int = 40
     steps_per_epoch: int = 150
-    batch_size: int = 32
+    batch_size: int = 64
     crop_s: float = 3.0
     min_crop_s: float = 0.5
     optimizer: OptimizerKind = "adam"
@@ -218,8 +218,18 @@ def _set_rng_state(rng: np.random.Generator, state: str) -> None:
     rng.bit_generator.state = json.loads(state)
 
 
+def write_splits(out_dir: str | Path, splits: dict[str, list[Utterance]]) -> Path:
+    """Record which speakers are in which split (``splits.json``), for evaluate --split."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    speakers = {name: sorted({u.speaker for u in utts}) for name, utts in splits.items()}
+    atomic_write_text(out / SPLITS, json.dumps(speakers, indent=1) + "\n")
+    return out / SPLITS
+
+
 def train(
-    splits: dict[str, list[Utterance]],
+    train_clips: Sequence[Clip],
+    val_clips: Sequence[Clip],
     out_dir: str | Path,
     features: FeatureConfig = FeatureConfig(),
     arch: ModelConfig | None = None,
@@ -227,12 +237,15 @@ def train(
     resume: bool = False,
     show_progress: bool = True,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train on ``splits["train"]``, select on ``splits["val"]``; return the summary.
+    """Train on ``train_clips``, select the epoch by validation UAR on ``val_clips``; return a summary.
 
     ``on_epoch(epoch, metrics)`` is called after each epoch (for example by a tuner that prunes);
-    it may raise to stop the run.
+    it may raise to stop the run. ``metadata`` goes into the saved model's config.
     """
+    if not train_clips or not val_clips:
+        raise VoxgenderError("training needs at least one training and one validation clip")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
@@ -242,8 +255,6 @@ def train(
     gen = torch.Generator().manual_seed(cfg.seed)
     arch = ModelConfig(**{**(arch or ModelConfig()).to_dict(), "input_dim": features.dim})
 
-    train_clips = load_clips(splits["train"], "training", show_progress)
-    val_clips = load_clips(splits["val"], "validation", show_progress)
     extractor = FeatureExtractor(features)
     net = GenderRNN(arch)
     net.set_normalisation(*feature_statistics(train_clips, extractor, rng))
@@ -267,15 +278,10 @@ def train(
     elif resume:
         say(f"no checkpoint in {out}: starting afresh")
 
-    atomic_write_text(out / SPLITS, json.dumps(
-        {name: sorted({u.speaker for u in utts}) for name, utts in splits.items()}, indent=1) + "\n")
     sampler = BalancedSampler(train_clips)
     crop_max = int(cfg.crop_s * SAMPLE_RATE)
     crop_min = int(min(cfg.min_crop_s, cfg.crop_s) * SAMPLE_RATE)
-    metadata = {
-        "train": cfg.to_dict(),
-        "data": {name: summarise(utts) for name, utts in splits.items()},
-    }
+    metadata = {**(metadata or {}), "train": cfg.to_dict()}
     stale = history[-1]["epoch"] - best_epoch if history else 0
     for epoch in range(start_epoch, cfg.epochs + 1):
         if stale >= cfg.patience:
