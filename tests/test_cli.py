@@ -127,3 +127,18 @@ def test_version_and_help(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--version"])
     assert exit_info.value.code == 0 and "voxgender" in capsys.readouterr().out
+
+
+def test_card_renders_training_data_evaluation_limits_and_responsible_use(capsys, tiny_model_dir, synthetic_corpora, tmp_path):
+    card_path = tiny_model_dir / "MODEL_CARD.md"
+    assert "synth_train" in card_path.read_text()  # train wrote a first card
+    assert run(capsys, "evaluate", "--model", tiny_model_dir, "--data", synthetic_corpora["heldout"],
+               "--out", tmp_path / "ev")[0] == 0
+    code, _, _ = run(capsys, "card", "--model", tiny_model_dir, "--evaluation", f"Held-out test={tmp_path / 'ev' / 'metrics.json'}")
+    card = card_path.read_text()
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert code == 0
+    assert "## Held-out test" in card and f"UAR {100 * metrics['overall']['uar']:.1f}%" in card
+    assert "not a person's gender identity" in card and "Children" in card and "telephone" in card
+    code, _, err = run(capsys, "card", "--model", tiny_model_dir, "--evaluation", "no-equals-sign")
+    assert code == 2 and "TITLE=metrics.json" in err

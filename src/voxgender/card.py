@@ -1,0 +1,131 @@
+"""The model card: what a model was trained on (origin and licence of each corpus), how, what was
+measured on it, its limits and how to use it responsibly. Rendered from the model's config.json
+and, when given, evaluation results (metrics.json of ``voxgender evaluate``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable
+
+SOURCE_FILE = "SOURCE.txt"
+
+RESPONSIBLE_USE = """\
+## Responsible use
+
+The label is a **binary acoustic estimate from the voice** (female-like or male-like),
+not a person's gender identity, which a voice cannot reveal. Do not use it to decide anything about an
+individual person (access, eligibility, identity checks). It is meant for aggregate measurement,
+such as the share of speaking time of female and male voices in a broadcast archive, and for voice
+analytics where occasional errors are acceptable and disclosed.
+"""
+
+LIMITS = """\
+## Known limits
+
+- **Children**: before puberty, boys' and girls' voices barely differ acoustically; accuracy on
+  speakers under 13 is far below that on adults (measured separately below where the data has ages).
+- **Voice disorders, hormone therapy, whispering, falsetto and singing** change pitch and timbre
+  and were not in the training data.
+- **Overlapping speakers**: a clip holds one label; with two voices at once the estimate is a blend.
+  Use `voxgender segment` for recordings with several speakers.
+- **Narrow-band telephone audio (300-3400 Hz)**: the training augmentation simulates it, but real
+  codecs and packet loss were not in the training data.
+- **Raised-pitch speech** (emotional, shouted or excited) from male speakers is the classic error
+  of every gender recogniser, including this one.
+- **Languages and recording conditions** beyond those listed under training data are untested.
+"""
+
+
+def read_source(folder: Path) -> dict[str, str]:
+    """The ``Key: value`` lines of a corpus folder's SOURCE.txt, plus the folder name."""
+    entries = {"folder": folder.name}
+    for line in (folder / SOURCE_FILE).read_text(encoding="utf-8").splitlines():
+        key, sep, value = line.partition(":")
+        if sep and value.strip():
+            entries[key.strip().lower()] = value.strip()
+    return entries
+
+
+def find_sources(paths: Iterable[str | Path]) -> list[dict[str, str]]:
+    """SOURCE.txt records of the given corpus folders, or of the corpus folders inside them."""
+    sources = []
+    for path in map(Path, paths):
+        folders = [path] if (path / SOURCE_FILE).is_file() else sorted(p for p in path.glob("*") if (p / SOURCE_FILE).is_file())
+        sources += [read_source(f) for f in folders]
+    return sources
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _data_table(config: dict[str, Any]) -> list[str]:
+    data = config.get("metadata", {}).get("data", {})
+    lines = ["| split | corpus | utterances | speakers (f/m) | hours |", "|---|---|---|---|---|"]
+    for split, rows in data.items():
+        for row in rows:
+            lines.append(f"| {split} | {row['corpus']} | {row['utterances']} | {row['speakers']} "
+                         f"({row['female_speakers']}/{row['male_speakers']}) | {row['hours']:.2f} |")
+    return lines
+
+
+def _sources_table(sources: list[dict[str, str]]) -> list[str]:
+    lines = ["| corpus | origin | licence |", "|---|---|---|"]
+    for s in sources:
+        origin = s.get("source repository", "?") + (f" @ {s['commit'][:12]}" if "commit" in s else "")
+        lines.append(f"| {s.get('corpus', s['folder'])} | {origin} | {s.get('licence', 'not stated')} |")
+    return lines
+
+
+def _evaluation_section(evaluation: dict[str, Any], title: str) -> list[str]:
+    overall = evaluation["overall"]
+    lines = [f"## {title}", "", f"{overall['n']} clips: accuracy {_pct(overall['accuracy'])}, "
+             f"UAR {_pct(overall['uar'])}, female recall {_pct(overall['per_class']['female']['recall'])}, "
+             f"male recall {_pct(overall['per_class']['male']['recall'])}.", "",
+             "| corpus | clips | UAR | female recall | male recall |", "|---|---|---|---|---|"]
+    for corpus, m in evaluation.get("per_corpus", {}).items():
+        lines.append(f"| {corpus} | {m['n']} | {_pct(m['uar'])} | {_pct(m['female_recall'])} | {_pct(m['male_recall'])} |")
+    lines += ["", "| clip length | clips | accuracy | UAR |", "|---|---|---|---|"]
+    for length, m in evaluation.get("by_length", {}).items():
+        label = "full clip" if length == "full" else f"{length} s crop"
+        lines.append(f"| {label} | {m['n']} | {_pct(m['accuracy'])} | {_pct(m['uar'])} |")
+    if "children" in evaluation:
+        c = evaluation["children"]
+        lines += ["", f"Children (under 13) in this set: {c['n']} clips, accuracy {_pct(c['accuracy'])}, UAR {_pct(c['uar'])}."]
+    return lines
+
+
+def render_card(
+    config: dict[str, Any], sources: list[dict[str, str]], evaluations: dict[str, dict[str, Any]] | None = None,
+    name: str = "voxgender model",
+) -> str:
+    """Markdown model card. ``evaluations`` maps a section title to an evaluate_model result."""
+    meta = config.get("metadata", {})
+    features, model, train = config["features"], config["model"], meta.get("train", {})
+    kind = "log-mel" if features["kind"] == "logmel" else "MFCC" + (" + Δ + ΔΔ" if features["deltas"] else "")
+    lines = [
+        f"# Model card: {name}", "",
+        "Speaker gender recognition (female / male) from the voice. A "
+        f"{'bidirectional ' if model['bidirectional'] else 'unidirectional '}{model['layers']}-layer "
+        f"{model['cell'].upper()} with {model['hidden']} units over {features['n_mels']}-band {kind} features "
+        f"({features['win_ms']:g} ms windows every {features['hop_ms']:g} ms), a {model['dense']}-unit dense layer and "
+        "a softmax over {female, male} per frame; a file's decision is the mean of its frame log-posteriors.", "",
+        f"Selected at epoch {meta.get('best_epoch', '?')} by validation UAR {_pct(meta.get('val_uar'))} "
+        "(speaker-disjoint validation split).", "",
+        "## Training data", "",
+        "Speaker-disjoint train / validation / test splits, stratified by corpus and gender"
+        + (", children (under 13) left out of every split." if meta.get("exclude_children") else "."), "",
+        *_data_table(config), "",
+        "Origin and licence of each corpus. Some licences are non-commercial or research-only (none "
+        "stated): a model trained on them inherits those terms, so this model is for research and "
+        "evaluation unless you retrain it on data whose licence allows your use.", "",
+        *_sources_table(sources), "",
+        "## Training configuration", "",
+        "| setting | value |", "|---|---|",
+        *[f"| {k} | {v} |" for k, v in train.items() if k != "augment"],
+        f"| augmentation | {train.get('augment', {})} |", "",
+    ]
+    for title, evaluation in (evaluations or {}).items():
+        lines += [*_evaluation_section(evaluation, title), ""]
+    lines += [LIMITS, RESPONSIBLE_USE]
+    return "\n".join(lines)
