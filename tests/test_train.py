@@ -78,3 +78,23 @@ def test_train_rejects_empty_training_data(tmp_path, synthetic_corpora):
     clips = load_clips(read_corpus(synthetic_corpora["train"])[:2], "validation", show_progress=False)
     with pytest.raises(VoxgenderError):
         train([], clips, tmp_path, cfg=TrainConfig(epochs=1), show_progress=False)
+
+
+def test_torchrun_trains_data_parallel_on_two_cpu_processes(synthetic_corpora, tmp_path):
+    """torchrun --nproc_per_node=2 -m voxgender train: gloo DDP on CPU, rank 0 writes the model."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "ddp"
+    args = [*TINY_TRAIN_ARGS]
+    args[args.index("--epochs") + 1] = "2"
+    args[args.index("--steps-per-epoch") + 1] = "4"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
+           "-m", "voxgender", "train", "--data", str(synthetic_corpora["train"]), "--out", str(out), *args]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout[done.stdout.index("{"):done.stdout.index("}") + 1])["world_size"] == 2
+    assert json.loads((out / "config.json").read_text())["metadata"]["world_size"] == 2
+    assert [r["epoch"] for r in csv.DictReader((out / "history.csv").open())] == ["1", "2"]
+    load_model(out)

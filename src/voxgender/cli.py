@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
@@ -23,6 +24,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     paths = expand_inputs(args.inputs, args.files_from)
     if not paths:
         raise VoxgenderError("predict: no input files (give files, folders or --files-from)")
+    import torch
+
+    torch.set_num_threads(1)  # parallelism comes from one batch per core in iter_predictions
     model = load_model(args.model)
     writer = RecordWriter(args.format)
     show = args.format in ("table", "json") or sys.stdout.isatty()
@@ -49,6 +53,7 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
 # -- train ---------------------------------------------------------------------------------------
 def load_training_data(args: argparse.Namespace) -> tuple[list, list, dict]:
     """Read the corpora, split by speaker, record the split in OUT/splits.json, decode train and val."""
+    from .card import find_sources
     from .data import read_corpora, speaker_split, summarise
     from .train import load_clips, write_splits
 
@@ -56,9 +61,10 @@ def load_training_data(args: argparse.Namespace) -> tuple[list, list, dict]:
     if args.exclude_children:
         utterances = [u for u in utterances if u.age is None or u.age >= 13]
     splits = speaker_split(utterances, args.val_fraction, args.test_fraction, args.seed)
-    write_splits(args.out, splits)
+    if is_main_process():
+        write_splits(args.out, splits)
     metadata = {"data": {name: summarise(utts) for name, utts in splits.items()},
-                "exclude_children": args.exclude_children}
+                "exclude_children": args.exclude_children, "sources": find_sources(args.data)}
     return load_clips(splits["train"], "training"), load_clips(splits["val"], "validation"), metadata
 
 
@@ -86,8 +92,27 @@ def cmd_train(args: argparse.Namespace) -> int:
                       crop_s=args.crop_s, optimizer=args.optimizer, lr=args.lr, patience=args.patience,
                       seed=args.seed, augment=AugmentConfig(strength=args.augment), threads=args.threads)
     summary = train(train_clips, val_clips, args.out, features, arch, cfg, resume=args.resume, metadata=metadata)
-    print(json.dumps(summary, indent=2))
+    if is_main_process():
+        write_card(args.out, {})
+        print(json.dumps(summary, indent=2))
     return 0
+
+
+def is_main_process() -> bool:
+    """False in the worker processes of a torchrun launch (only rank 0 writes and prints)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def write_card(model_dir: str | Path, evaluations: dict[str, dict], name: str | None = None) -> Path:
+    """Render MODEL_CARD.md of a model directory from its config and the given evaluation results."""
+    from .card import render_card
+    from .model_files import CARD, CONFIG, atomic_write_text
+
+    root = Path(model_dir)
+    config = json.loads((root / CONFIG).read_text())
+    sources = config.get("metadata", {}).get("sources", [])
+    atomic_write_text(root / CARD, render_card(config, sources, evaluations, name or root.name))
+    return root / CARD
 
 
 def add_train(sub: argparse._SubParsersAction) -> None:
@@ -189,6 +214,30 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_evaluate)
 
 
+# -- card ----------------------------------------------------------------------------------------
+def cmd_card(args: argparse.Namespace) -> int:
+    evaluations = {}
+    for item in args.evaluation:
+        title, sep, path = item.partition("=")
+        if not sep:
+            raise VoxgenderError(f"{item}: expected TITLE=metrics.json")
+        try:
+            evaluations[title] = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise VoxgenderError(f"{path}: cannot read evaluation results ({err})") from None
+    say(f"wrote {write_card(args.model, evaluations, args.name)}")
+    return 0
+
+
+def add_card(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("card", help="write a model directory's MODEL_CARD.md from its config and evaluations")
+    p.add_argument("--model", required=True, help="model directory")
+    p.add_argument("--evaluation", nargs="*", default=[], metavar="TITLE=METRICS_JSON",
+                   help="evaluation results (metrics.json of voxgender evaluate) with a section title")
+    p.add_argument("--name", help="model name in the card title (default: the folder name)")
+    p.set_defaults(handler=cmd_card)
+
+
 # -- demo ----------------------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
@@ -202,6 +251,78 @@ def add_demo(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_demo)
 
 
+# -- stream, listen, serve: real time ------------------------------------------------------------
+def cmd_stream(args: argparse.Namespace) -> int:
+    from .inference import load_model
+    from .live import options_from_args, stream_file, stream_stdin
+    from .streaming import Stream
+
+    if args.stdin == bool(args.file):
+        raise VoxgenderError("stream: give either --stdin (raw PCM) or an audio FILE")
+    if args.stdin and args.rate is None:
+        raise VoxgenderError("stream: --stdin needs --rate (the sample rate of the raw PCM)")
+    options = options_from_args(args)
+    model = load_model(args.model)
+    if args.stdin:
+        stream_stdin(Stream(model, args.rate, options), args.format)
+    else:
+        stream_file(Stream(model, 16000, options), args.file, args.chunk_ms / 1000, args.realtime)
+    return 0
+
+
+def add_stream(sub: argparse._SubParsersAction) -> None:
+    from .live import add_stream_options
+
+    p = sub.add_parser("stream", help="live decisions as JSON lines, from raw PCM on stdin or from a file")
+    p.add_argument("file", nargs="?", help="an audio file to stream (any format)")
+    p.add_argument("--stdin", action="store_true", help="read raw mono PCM from standard input")
+    p.add_argument("--rate", type=int, help="--stdin: sample rate of the PCM (Hz)")
+    p.add_argument("--format", choices=("s16le", "f32le"), default="s16le", help="--stdin: sample format")
+    p.add_argument("--realtime", action="store_true", help="FILE: feed it at real-time pace (demos, tests)")
+    p.add_argument("--chunk-ms", type=float, default=100.0, help="FILE: chunk size fed to the engine")
+    add_stream_options(p)
+    p.set_defaults(handler=cmd_stream)
+
+
+def cmd_listen(args: argparse.Namespace) -> int:
+    from .inference import load_model
+    from .live import options_from_args
+    from .microphone import listen
+
+    options = options_from_args(args)
+    device = int(args.device) if args.device and args.device.isdigit() else args.device
+    listen(load_model(args.model), options, device, args.seconds)
+    return 0
+
+
+def add_listen(sub: argparse._SubParsersAction) -> None:
+    from .live import add_stream_options
+
+    p = sub.add_parser("listen", help="the microphone, live (needs the 'listen' extra and PortAudio)")
+    p.add_argument("--device", help="input device name or number (default: the system's)")
+    p.add_argument("--seconds", type=float, help="stop after this much audio (default: Ctrl-C)")
+    add_stream_options(p)
+    p.set_defaults(handler=cmd_listen)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import serve
+
+    serve(args.host, args.port, args.model, args.max_streams, args.max_upload_mb, args.idle_timeout)
+    return 0
+
+
+def add_serve(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="the web service and live page (needs the 'serve' extra)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for all)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--model", help="model directory (default: the bundled model)")
+    p.add_argument("--max-streams", type=int, default=400, help="concurrent WebSocket streams")
+    p.add_argument("--max-upload-mb", type=float, default=50.0, help="largest POST /v1/predict upload")
+    p.add_argument("--idle-timeout", type=float, default=30.0, help="seconds before a silent WebSocket is closed")
+    p.set_defaults(handler=cmd_serve)
+
+
 # -- entry point ---------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
@@ -209,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="voxgender", description="Speaker gender recognition (female/male) from audio.")
     parser.add_argument("--version", action="version", version=f"voxgender {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (add_predict, add_train, add_tune, add_evaluate, add_demo):
+    for add in (add_predict, add_train, add_tune, add_evaluate, add_card, add_demo, add_stream, add_listen, add_serve):
         add(sub)
     return parser
 

@@ -45,20 +45,30 @@ def _decode(path: str) -> np.ndarray | VoxgenderError:
         return err
 
 
+def predict_batch(model: Model, paths: Sequence[str], aggregation: Aggregation | None = None) -> list[dict[str, Any]]:
+    """Records for a batch of paths: decode each, run the decodable ones through the model together."""
+    decoded = [_decode(p) for p in paths]
+    good = [a for a in decoded if isinstance(a, np.ndarray)]
+    ps = iter(model.p_female_of_arrays(good, aggregation)) if good else iter(())
+    return [{"path": path, "error": str(audio)} if isinstance(audio, VoxgenderError)
+            else Prediction.from_p_female(path, float(next(ps)), len(audio) / SAMPLE_RATE).to_dict()
+            for path, audio in zip(paths, decoded)]
+
+
 def iter_predictions(
     model: Model, paths: Sequence[str], aggregation: Aggregation | None = None, show_progress: bool = True,
     workers: int | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Yield one record per path, in order: a Prediction dict, or ``{"path", "error"}``."""
-    workers = workers or min(4, os.cpu_count() or 1)
+    """Yield one record per path, in input order: a Prediction dict, or ``{"path", "error"}``.
+
+    Batches of files run on ``workers`` threads (default: one per core). torch releases the GIL, so
+    with torch set to one intra-op thread (as ``voxgender predict`` does) every core runs its own
+    batch, which is faster for a small GRU than splitting each tiny matrix product across cores.
+    """
+    workers = workers or os.cpu_count() or 1
     batches = [paths[i:i + BATCH_FILES] for i in range(0, len(paths), BATCH_FILES)]
     with ThreadPoolExecutor(workers) as pool:
-        for batch in progress_bar(batches, f"predicting {len(paths)} files", show_progress and len(paths) > BATCH_FILES):
-            decoded = list(pool.map(_decode, batch))
-            good = [(p, a) for p, a in zip(batch, decoded) if isinstance(a, np.ndarray)]
-            ps = iter(model.p_female_of_arrays([a for _, a in good], aggregation)) if good else iter(())
-            for path, audio in zip(batch, decoded):
-                if isinstance(audio, VoxgenderError):
-                    yield {"path": path, "error": str(audio)}
-                else:
-                    yield Prediction.from_p_female(path, float(next(ps)), len(audio) / SAMPLE_RATE).to_dict()
+        results = pool.map(lambda batch: predict_batch(model, batch, aggregation), batches)
+        for records in progress_bar(results, f"predicting {len(paths)} files", show_progress and len(batches) > 1,
+                                    total=len(batches)):
+            yield from records

@@ -17,12 +17,13 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def progress_bar(items: Iterable[T], description: str, enabled: bool = True) -> Iterable[T]:
+def progress_bar(items: Iterable[T], description: str, enabled: bool = True, total: int | None = None) -> Iterable[T]:
     """Iterate ``items`` with a progress bar on a terminal; plainly otherwise."""
     if not enabled or not console.is_terminal:
         yield from items
         return
-    total = len(items) if isinstance(items, Sized) else None
+    if total is None and isinstance(items, Sized):
+        total = len(items)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         yield from progress.track(items, total=total, description=description)

@@ -22,6 +22,7 @@ from sklearn.metrics import balanced_accuracy_score
 from .audio import SAMPLE_RATE, load_audio
 from .augment import AugmentConfig, augment_batch
 from .data import Utterance
+from .distributed import join, leave
 from .errors import VoxgenderError
 from .features import FeatureConfig, FeatureExtractor
 from .inference import Model
@@ -154,7 +155,7 @@ def frame_lengths(sample_lengths: torch.Tensor, features: FeatureConfig) -> torc
 
 
 def train_step(
-    net: GenderRNN, extractor: FeatureExtractor, opt: torch.optim.Optimizer, wave: torch.Tensor,
+    net: torch.nn.Module, extractor: FeatureExtractor, opt: torch.optim.Optimizer, wave: torch.Tensor,
     lengths: torch.Tensor, targets: torch.Tensor, grad_clip: float,
 ) -> float:
     """One optimisation step of frame-level cross-entropy over the valid frames."""
@@ -210,14 +211,6 @@ def _save_checkpoint(out: Path, state: dict[str, Any]) -> None:
     os.replace(tmp, out / CHECKPOINT)
 
 
-def _rng_state(rng: np.random.Generator) -> str:
-    return json.dumps(rng.bit_generator.state)
-
-
-def _set_rng_state(rng: np.random.Generator, state: str) -> None:
-    rng.bit_generator.state = json.loads(state)
-
-
 def write_splits(out_dir: str | Path, splits: dict[str, list[Utterance]]) -> Path:
     """Record which speakers are in which split (``splits.json``), for evaluate --split."""
     out = Path(out_dir)
@@ -225,6 +218,15 @@ def write_splits(out_dir: str | Path, splits: dict[str, list[Utterance]]) -> Pat
     speakers = {name: sorted({u.speaker for u in utts}) for name, utts in splits.items()}
     atomic_write_text(out / SPLITS, json.dumps(speakers, indent=1) + "\n")
     return out / SPLITS
+
+
+def seed_epoch(seed: int, rank: int, epoch: int) -> tuple[np.random.Generator, torch.Generator]:
+    """Random streams of one epoch of one process, derived from (seed, rank, epoch) alone, so a
+    resumed run draws exactly what an uninterrupted one would, and processes draw differently."""
+    sequence = np.random.SeedSequence([seed, rank, epoch])
+    torch_seed, augment_seed = (int(v) for v in sequence.generate_state(2))
+    torch.manual_seed(torch_seed)
+    return np.random.default_rng(sequence), torch.Generator().manual_seed(augment_seed)
 
 
 def train(
@@ -241,23 +243,24 @@ def train(
 ) -> dict[str, Any]:
     """Train on ``train_clips``, select the epoch by validation UAR on ``val_clips``; return a summary.
 
+    Under ``torchrun`` the processes train data-parallel (see ``distributed``); each validates
+    the same weights, so all take the same early-stopping decision, and rank 0 writes the files.
     ``on_epoch(epoch, metrics)`` is called after each epoch (for example by a tuner that prunes);
     it may raise to stop the run. ``metadata`` goes into the saved model's config.
     """
     if not train_clips or not val_clips:
         raise VoxgenderError("training needs at least one training and one validation clip")
+    world = join()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
     arch = ModelConfig(**{**(arch or ModelConfig()).to_dict(), "input_dim": features.dim})
 
     extractor = FeatureExtractor(features)
     net = GenderRNN(arch)
-    net.set_normalisation(*feature_statistics(train_clips, extractor, rng))
+    net.set_normalisation(*feature_statistics(train_clips, extractor, np.random.default_rng(cfg.seed)))
     opt = make_optimizer(net.parameters(), cfg)
     window_s = max(cfg.crop_s, 8.0) if not arch.bidirectional else 30.0
     model = Model(net, features, {"inference": {"window_s": window_s, "aggregation": "mean_log"}})
@@ -271,47 +274,48 @@ def train(
         opt.load_state_dict(state["optimizer"])
         history = state["history"]
         best_uar, best_epoch, start_epoch = state["best_uar"], state["best_epoch"], state["epoch"] + 1
-        _set_rng_state(rng, state["numpy_rng"])
-        gen.set_state(state["torch_gen"])
-        torch.set_rng_state(state["torch_rng"])
-        say(f"resuming {out} after epoch {state['epoch']} (best validation UAR {best_uar:.4f} at epoch {best_epoch})")
-    elif resume:
+        if world.is_main:
+            say(f"resuming {out} after epoch {state['epoch']} (best validation UAR {best_uar:.4f} at epoch {best_epoch})")
+    elif resume and world.is_main:
         say(f"no checkpoint in {out}: starting afresh")
 
+    trainer = world.wrap(net)
     sampler = BalancedSampler(train_clips)
     crop_max = int(cfg.crop_s * SAMPLE_RATE)
     crop_min = int(min(cfg.min_crop_s, cfg.crop_s) * SAMPLE_RATE)
-    metadata = {**(metadata or {}), "train": cfg.to_dict()}
+    metadata = {**(metadata or {}), "train": cfg.to_dict(), "world_size": world.size}
     stale = history[-1]["epoch"] - best_epoch if history else 0
     for epoch in range(start_epoch, cfg.epochs + 1):
         if stale >= cfg.patience:
             break
         started = time.perf_counter()
+        rng, gen = seed_epoch(cfg.seed, world.rank, epoch)
         losses = []
-        for _ in progress_bar(range(cfg.steps_per_epoch), f"epoch {epoch}/{cfg.epochs}", show_progress):
+        for _ in progress_bar(range(cfg.steps_per_epoch), f"epoch {epoch}/{cfg.epochs}", show_progress and world.is_main):
             idx = sampler.sample(cfg.batch_size, rng)
             crop = int(rng.integers(crop_min, crop_max + 1))
             wave, lengths = crop_batch(train_clips, idx, crop, rng)
             wave = augment_batch(wave, cfg.augment, gen)
             targets = torch.tensor([train_clips[i].target for i in idx])
-            losses.append(train_step(net, extractor, opt, wave, lengths, targets, cfg.grad_clip))
+            losses.append(train_step(trainer, extractor, opt, wave, lengths, targets, cfg.grad_clip))
         metrics = {"epoch": epoch, "train_loss": float(np.mean(losses)), **validate(model, val_clips),
                    "seconds": round(time.perf_counter() - started, 1)}
         history.append(metrics)
         improved = metrics["val_uar"] > best_uar
         if improved:
             best_uar, best_epoch = metrics["val_uar"], epoch
-            save_model_dir(out, net, features, model.config["inference"],
-                           {**metadata, "best_epoch": epoch, "val_uar": best_uar, "val_loss": metrics["val_loss"]})
         stale = epoch - best_epoch
-        _save_checkpoint(out, {
-            "net": net.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "history": history,
-            "best_uar": best_uar, "best_epoch": best_epoch, "numpy_rng": _rng_state(rng),
-            "torch_gen": gen.get_state(), "torch_rng": torch.get_rng_state(),
-        })
-        _write_history(out, history)
-        say(f"epoch {epoch}: train loss {metrics['train_loss']:.4f}, validation loss {metrics['val_loss']:.4f}, "
-            f"validation UAR {metrics['val_uar']:.4f}{' (best)' if improved else ''} [{metrics['seconds']} s]")
+        if world.is_main:
+            if improved:
+                save_model_dir(out, net, features, model.config["inference"],
+                               {**metadata, "best_epoch": epoch, "val_uar": best_uar, "val_loss": metrics["val_loss"]})
+            _save_checkpoint(out, {"net": net.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
+                                   "history": history, "best_uar": best_uar, "best_epoch": best_epoch})
+            _write_history(out, history)
+            say(f"epoch {epoch}: train loss {metrics['train_loss']:.4f}, validation loss {metrics['val_loss']:.4f}, "
+                f"validation UAR {metrics['val_uar']:.4f}{' (best)' if improved else ''} [{metrics['seconds']} s]")
         if on_epoch is not None:
             on_epoch(epoch, metrics)
-    return {"out_dir": str(out), "best_epoch": best_epoch, "val_uar": best_uar, "epochs_run": len(history)}
+    leave(world)
+    return {"out_dir": str(out), "best_epoch": best_epoch, "val_uar": best_uar, "epochs_run": len(history),
+            "world_size": world.size}

@@ -1,0 +1,162 @@
+"""Accuracy figures of issue 3, reproduced from a clean checkout: the bundled model on its held-out
+test speakers (full clips and 1 s / 0.5 s crops, per corpus, children apart), and
+leave-one-corpus-out (LOCO): for each corpus, train on the others with the bundled recipe and test
+on it. Writes a Markdown report with tables and PNG plots.
+
+    python benchmarks/accuracy_benchmark.py pooled            # minutes
+    python benchmarks/accuracy_benchmark.py loco --jobs 2     # five trainings: about an hour on 2 cores
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from voxgender.data import Utterance, read_corpus
+from voxgender.evaluate import evaluate_model, write_report
+from voxgender.inference import load_model
+from voxgender.model_files import bundled_model_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+OUT = ROOT / "benchmarks" / "results" / "accuracy"
+CHILD_AGE = 13
+
+
+def is_child(u: Utterance) -> bool:
+    return u.age is not None and u.age < CHILD_AGE
+
+
+def corpus_folders() -> dict[str, Path]:
+    return {p.name: p for p in sorted(DATA.iterdir()) if (p / "labels.csv").is_file()}
+
+
+def pooled(out: Path, model_dir: Path) -> dict:
+    """The model on the speakers its splits.json holds out as test, plus all children (never trained on)."""
+    utterances = read_corpus(DATA)
+    test_speakers = set(json.loads((model_dir / "splits.json").read_text())["test"])
+    model = load_model(model_dir)
+    results = {}
+    for name, subset in (("test", [u for u in utterances if u.speaker in test_speakers and not is_child(u)]),
+                         ("children", [u for u in utterances if is_child(u)])):
+        if subset:
+            results[name] = evaluate_model(model, subset)
+            write_report(results[name], out / f"pooled_{name}", title=f"Bundled model: {name} speakers")
+    return results
+
+
+def train_loco_model(corpus: str, folders: dict[str, Path], out: Path, epochs: int, steps: int) -> Path:
+    model_dir = out / "loco" / corpus
+    others = [str(p) for name, p in folders.items() if name != corpus]
+    cmd = [str(Path(sys.executable).parent / "voxgender"), "train", "--data", *others, "--out", str(model_dir),
+           "--exclude-children", "--test-fraction", "0", "--epochs", str(epochs), "--steps-per-epoch", str(steps),
+           "--threads", "1", "--resume"]
+    log = (out / "loco" / f"{corpus}.log")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a") as fh:
+        subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, check=True)
+    return model_dir
+
+
+def loco(out: Path, epochs: int, steps: int, jobs: int) -> dict:
+    folders = corpus_folders()
+    with ThreadPoolExecutor(jobs) as pool:
+        model_dirs = dict(zip(folders, pool.map(lambda c: train_loco_model(c, folders, out, epochs, steps), folders)))
+    results = {}
+    for corpus, model_dir in model_dirs.items():
+        utterances = read_corpus(folders[corpus])
+        model = load_model(model_dir)
+        adults = [u for u in utterances if not is_child(u)]
+        children = [u for u in utterances if is_child(u)]
+        results[corpus] = {"adults": evaluate_model(model, adults, show_progress=False)}
+        if children:
+            results[corpus]["with_children"] = evaluate_model(model, utterances, show_progress=False)
+    return results
+
+
+def loco_markdown(results: dict, out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lines = ["## Leave-one-corpus-out", "", "Each row: a model trained on the other corpora (children left out), "
+             "tested on every clip of this corpus.", "",
+             "| held-out corpus | clips | UAR (adults) | female recall | male recall | UAR incl. children |",
+             "|---|---|---|---|---|---|"]
+    uars, uars_all = [], []
+    for corpus, r in results.items():
+        a = r["adults"]["overall"]
+        with_children = r.get("with_children", r["adults"])["overall"]["uar"]
+        uars.append(a["uar"])
+        uars_all.append(with_children)
+        lines.append(f"| {corpus} | {a['n']} | {a['uar']:.4f} | {a['per_class']['female']['recall']:.4f} | "
+                     f"{a['per_class']['male']['recall']:.4f} | {with_children:.4f} |")
+    lines.append(f"| **mean** | | **{sum(uars) / len(uars):.4f}** | | | {sum(uars_all) / len(uars_all):.4f} |")
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    ax.bar(list(results), uars, color="tab:blue", label="adults")
+    ax.bar(list(results), [u - a for u, a in zip(uars_all, uars)], bottom=uars, color="tab:red", alpha=0.6,
+           label="change with children included")
+    ax.axhline(0.95, color="gray", ls="--", lw=1, label="target 0.95")
+    ax.set(ylim=(0.5, 1.0), ylabel="UAR", title="Leave-one-corpus-out UAR")
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "loco_uar.png", dpi=110)
+    plt.close(fig)
+    return lines + ["", "![LOCO UAR](loco_uar.png)", ""]
+
+
+def pooled_markdown(results: dict) -> list[str]:
+    t = results["test"]
+    lines = ["## Bundled model, held-out test speakers (speaker-disjoint, children apart)", "",
+             "| clips | crop | accuracy | UAR |", "|---|---|---|---|"]
+    for length, m in t["by_length"].items():
+        lines.append(f"| {m['n']} | {'full clip' if length == 'full' else length + ' s'} | {m['accuracy']:.4f} | {m['uar']:.4f} |")
+    lines += ["", "| corpus | clips | UAR | female recall | male recall |", "|---|---|---|---|---|"]
+    for corpus, m in t["per_corpus"].items():
+        lines.append(f"| {corpus} | {m['n']} | {m['uar']:.4f} | {m['female_recall']} | {m['male_recall']} |")
+    if "children" in results:
+        c = results["children"]["overall"]
+        lines += ["", f"Children under {CHILD_AGE} (never in training): {c['n']} clips, UAR {c['uar']:.4f}, "
+                  f"female recall {c['per_class']['female']['recall']:.4f}, male recall {c['per_class']['male']['recall']:.4f}."]
+    return lines + ["", "Details: [pooled_test/report.md](pooled_test/report.md), "
+                    "[pooled_children/report.md](pooled_children/report.md).", ""]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=("pooled", "loco", "all"))
+    parser.add_argument("--model", type=Path, default=bundled_model_dir())
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--epochs", type=int, default=12, help="LOCO: epochs per model")
+    parser.add_argument("--steps", type=int, default=150, help="LOCO: steps per epoch")
+    parser.add_argument("--jobs", type=int, default=2, help="LOCO: trainings in parallel")
+    args = parser.parse_args()
+    if not DATA.is_dir():
+        print(f"skipped: no corpora at {DATA}")
+        return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    results_file = args.out / "results.json"
+    results = json.loads(results_file.read_text()) if results_file.exists() else {}
+    if args.what in ("pooled", "all"):
+        results["pooled"] = pooled(args.out, args.model)
+    if args.what in ("loco", "all"):
+        results["loco"] = loco(args.out, args.epochs, args.steps, args.jobs)
+    results_file.write_text(json.dumps(results, indent=1))
+    lines = ["# voxgender accuracy benchmark", "", f"Reproduce: `python benchmarks/accuracy_benchmark.py all` "
+             "(figures below from the last run of each part).", ""]
+    if "pooled" in results:
+        lines += pooled_markdown(results["pooled"])
+    if "loco" in results:
+        lines += loco_markdown(results["loco"], args.out)
+    (args.out / "report.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,79 @@
+"""How fast `voxgender predict` runs over a folder of clips, as ×real-time (audio seconds per
+wall-clock second), decoding + features + model included.
+
+Two figures: the whole command as a user runs it (process start and model loading included), and
+the steady-state throughput inside one process. Uses the clips of ../shared/data when present,
+else synthetic voices.
+
+    python benchmarks/speed_benchmark.py [--clips 600] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from voxgender.data import read_corpus
+from voxgender.inference import load_model
+from voxgender.predict import iter_predictions
+from voxgender.synth import synth_clip
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def pick_clips(n: int, tmp: Path) -> list[str]:
+    """n clips spread over the corpora of ../shared/data, or n synthetic 3 s clips written to tmp."""
+    if DATA.is_dir():
+        utterances = read_corpus(DATA)
+        rng = np.random.default_rng(0)
+        return [utterances[i].path for i in rng.permutation(len(utterances))[:n]]
+    paths = []
+    for i in range(n):
+        path = tmp / f"clip{i}.wav"
+        sf.write(path, synth_clip(("female", "male")[i % 2], 3.0, seed=i), 16000)
+        paths.append(str(path))
+    return paths
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", type=int, default=600)
+    parser.add_argument("--workers", type=int, default=2, help="batches run in parallel (one per core)")
+    parser.add_argument("--model", help="model directory (default: bundled)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)  # as voxgender predict does: parallel batches, one torch thread each
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = pick_clips(args.clips, Path(tmp))
+        audio_s = sum(sf.info(p).duration for p in paths)
+        listing = Path(tmp) / "list.txt"
+        listing.write_text("\n".join(paths) + "\n")
+        cmd = [str(Path(sys.executable).parent / "voxgender"), "predict", "--files-from", str(listing), "--format", "jsonl"]
+        if args.model:
+            cmd += ["--model", args.model]
+        start = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        command_s = time.perf_counter() - start
+        records = [json.loads(line) for line in done.stdout.splitlines()]
+        model = load_model(args.model)
+        list(iter_predictions(model, paths[:32], show_progress=False))  # warm-up
+        start = time.perf_counter()
+        list(iter_predictions(model, paths, show_progress=False, workers=args.workers))
+        steady_s = time.perf_counter() - start
+    failures = sum("error" in r for r in records)
+    print(f"clips: {len(paths)} ({audio_s / 60:.1f} min of audio, {'../shared/data' if DATA.is_dir() else 'synthetic'}), "
+          f"parallel batches: {args.workers}, failures: {failures}")
+    print(f"voxgender predict command (start-up + model load included): {command_s:.2f} s = {audio_s / command_s:.0f}x real time")
+    print(f"steady state in one process (decode + features + model):  {steady_s:.2f} s = {audio_s / steady_s:.0f}x real time")
+
+
+if __name__ == "__main__":
+    main()
