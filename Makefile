@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean model
 
 $(BIN)/voxgender: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,19 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# The bundled model and its card, from ../shared/data (about an hour on 2 cores).
+DATA ?= ../shared/data
+RUN ?= runs/bundled
+BUNDLED := src/voxgender/pretrained/voxgender-gru
+model: install
+	$(BIN)/voxgender train --data $(DATA) --exclude-children --out $(RUN) --epochs 25 --threads 1
+	$(BIN)/python benchmarks/accuracy_benchmark.py pooled --model $(RUN) --out $(RUN)/benchmark
+	$(BIN)/voxgender card --model $(RUN) --name voxgender-gru \
+		--evaluation "Held-out test speakers (adults)=$(RUN)/benchmark/pooled_test/metrics.json" \
+		"Children under 13 (never trained on)=$(RUN)/benchmark/pooled_children/metrics.json"
+	mkdir -p $(BUNDLED)
+	cp $(RUN)/model.safetensors $(RUN)/config.json $(RUN)/splits.json $(RUN)/MODEL_CARD.md $(BUNDLED)/
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

@@ -9,19 +9,30 @@ The label is a binary acoustic estimate from the voice, not a person's gender id
 """
 
 import os
+from importlib import import_module
+from typing import Any
 
 # Small recurrent models spend their time in many tiny matrix products; with OpenMP's default
 # busy-waiting, two threads on a loaded machine slow each other down by an order of magnitude.
 # Passive waiting avoids that; it only takes effect if set before torch is first imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from .audio import load_audio  # noqa: E402
 from .errors import AudioError, DataError, ModelError, VoxgenderError  # noqa: E402
-from .features import FeatureConfig  # noqa: E402
-from .inference import Model, Prediction, load_model  # noqa: E402
-from .model import GenderRNN, ModelConfig  # noqa: E402
 
 __version__ = "0.1.0"
+
+# The rest of the API imports torch, so it loads on first use (``voxgender --help`` stays instant).
+_LAZY = {
+    "load_audio": "audio", "FeatureConfig": "features", "Model": "inference", "Prediction": "inference",
+    "load_model": "inference", "GenderRNN": "model", "ModelConfig": "model",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AudioError", "DataError", "FeatureConfig", "GenderRNN", "Model", "ModelConfig", "ModelError",
