@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 $(BIN)/voxgender: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,tune]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,tune,serve,listen,dist]"
 	touch $@
 
 install: $(BIN)/voxgender
@@ -26,7 +26,7 @@ BUNDLED := src/voxgender/pretrained/voxgender-gru
 model: install
 	$(BIN)/voxgender train --data $(DATA) --exclude-children --out $(RUN) --epochs 25 --threads 1
 	$(BIN)/python benchmarks/accuracy_benchmark.py pooled --model $(RUN) --out $(RUN)/benchmark
-	$(BIN)/voxgender card --model $(RUN) --name voxgender-gru \
+	$(BIN)/voxgender card --model $(RUN) --name voxgender-gru --data $(DATA) \
 		--evaluation "Held-out test speakers (adults)=$(RUN)/benchmark/pooled_test/metrics.json" \
 		"Children under 13 (never trained on)=$(RUN)/benchmark/pooled_children/metrics.json"
 	mkdir -p $(BUNDLED)

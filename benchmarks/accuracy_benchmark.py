@@ -110,6 +110,10 @@ def loco_markdown(results: dict, out: Path) -> list[str]:
     return lines + ["", "![LOCO UAR](loco_uar.png)", ""]
 
 
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
 def pooled_markdown(results: dict) -> list[str]:
     t = results["test"]
     lines = ["## Bundled model, held-out test speakers (speaker-disjoint, children apart)", "",
@@ -118,7 +122,7 @@ def pooled_markdown(results: dict) -> list[str]:
         lines.append(f"| {m['n']} | {'full clip' if length == 'full' else length + ' s'} | {m['accuracy']:.4f} | {m['uar']:.4f} |")
     lines += ["", "| corpus | clips | UAR | female recall | male recall |", "|---|---|---|---|---|"]
     for corpus, m in t["per_corpus"].items():
-        lines.append(f"| {corpus} | {m['n']} | {m['uar']:.4f} | {m['female_recall']} | {m['male_recall']} |")
+        lines.append(f"| {corpus} | {m['n']} | {m['uar']:.4f} | {_num(m['female_recall'])} | {_num(m['male_recall'])} |")
     if "children" in results:
         c = results["children"]["overall"]
         lines += ["", f"Children under {CHILD_AGE} (never in training): {c['n']} clips, UAR {c['uar']:.4f}, "

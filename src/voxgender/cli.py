@@ -7,23 +7,47 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from .errors import VoxgenderError
 from .output import FORMATS, RecordWriter
 from .progress import say
 
+if TYPE_CHECKING:
+    from .segment import SegmentConfig
+
 Handler = Callable[[argparse.Namespace], int]
+
+
+# -- inputs shared by predict, segment and batch --------------------------------------------------
+def add_inputs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="*", help="audio files or folders")
+    p.add_argument("--files-from", metavar="LIST", help="a file with one input path per line ('-' = stdin)")
+
+
+def input_paths(args: argparse.Namespace) -> list[str]:
+    """The inputs as files (folders walked); VoxgenderError if there are none."""
+    from .predict import expand_inputs
+
+    paths = expand_inputs(args.inputs, args.files_from)
+    if not paths:
+        raise VoxgenderError(f"{args.command}: no input files (give files, folders or --files-from)")
+    return paths
+
+
+def exit_status(failures: int, inputs: int) -> int:
+    """Say how many inputs failed; non-zero only if all did."""
+    if failures:
+        say(f"{failures} of {inputs} inputs failed")
+    return 1 if failures == inputs else 0
 
 
 # -- predict -------------------------------------------------------------------------------------
 def cmd_predict(args: argparse.Namespace) -> int:
     from .inference import load_model
-    from .predict import expand_inputs, iter_predictions
+    from .predict import iter_predictions
 
-    paths = expand_inputs(args.inputs, args.files_from)
-    if not paths:
-        raise VoxgenderError("predict: no input files (give files, folders or --files-from)")
+    paths = input_paths(args)
     import torch
 
     torch.set_num_threads(1)  # parallelism comes from one batch per core in iter_predictions
@@ -35,15 +59,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
         failures += "error" in record
         writer.write(record)
     writer.close()
-    if failures:
-        say(f"{failures} of {len(paths)} inputs failed")
-    return 1 if failures == len(paths) else 0
+    return exit_status(failures, len(paths))
 
 
 def add_predict(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="gender of each audio file (folders are walked)")
-    p.add_argument("inputs", nargs="*", help="audio files or folders")
-    p.add_argument("--files-from", metavar="LIST", help="a file with one input path per line ('-' = stdin)")
+    add_inputs(p)
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--model", help="model directory (default: the bundled model)")
     p.add_argument("--aggregation", choices=("mean_log", "majority"), help="how frame posteriors become one decision")
@@ -103,14 +124,19 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def write_card(model_dir: str | Path, evaluations: dict[str, dict], name: str | None = None) -> Path:
-    """Render MODEL_CARD.md of a model directory from its config and the given evaluation results."""
-    from .card import render_card
+def write_card(model_dir: str | Path, evaluations: dict[str, dict], name: str | None = None,
+               data: list[str] | None = None) -> Path:
+    """Render MODEL_CARD.md of a model directory from its config and the given evaluation results.
+
+    Corpus origins and licences come from the SOURCE.txt files of ``data`` when given, else from
+    what training recorded.
+    """
+    from .card import find_sources, render_card
     from .model_files import CARD, CONFIG, atomic_write_text
 
     root = Path(model_dir)
     config = json.loads((root / CONFIG).read_text())
-    sources = config.get("metadata", {}).get("sources", [])
+    sources = find_sources(data) if data else config.get("metadata", {}).get("sources", [])
     atomic_write_text(root / CARD, render_card(config, sources, evaluations, name or root.name))
     return root / CARD
 
@@ -225,7 +251,7 @@ def cmd_card(args: argparse.Namespace) -> int:
             evaluations[title] = json.loads(Path(path).read_text())
         except (OSError, json.JSONDecodeError) as err:
             raise VoxgenderError(f"{path}: cannot read evaluation results ({err})") from None
-    say(f"wrote {write_card(args.model, evaluations, args.name)}")
+    say(f"wrote {write_card(args.model, evaluations, args.name, args.data)}")
     return 0
 
 
@@ -235,6 +261,8 @@ def add_card(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--evaluation", nargs="*", default=[], metavar="TITLE=METRICS_JSON",
                    help="evaluation results (metrics.json of voxgender evaluate) with a section title")
     p.add_argument("--name", help="model name in the card title (default: the folder name)")
+    p.add_argument("--data", nargs="*", help="corpus folders whose SOURCE.txt give origin and licence "
+                   "(default: those recorded at training)")
     p.set_defaults(handler=cmd_card)
 
 
@@ -254,7 +282,7 @@ def add_demo(sub: argparse._SubParsersAction) -> None:
 # -- stream, listen, serve: real time ------------------------------------------------------------
 def cmd_stream(args: argparse.Namespace) -> int:
     from .inference import load_model
-    from .live import options_from_args, stream_file, stream_stdin
+    from .live import one_thread, options_from_args, stream_file, stream_stdin
     from .streaming import Stream
 
     if args.stdin == bool(args.file):
@@ -263,6 +291,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
         raise VoxgenderError("stream: --stdin needs --rate (the sample rate of the raw PCM)")
     options = options_from_args(args)
     model = load_model(args.model)
+    one_thread()
     if args.stdin:
         stream_stdin(Stream(model, args.rate, options), args.format)
     else:
@@ -286,11 +315,12 @@ def add_stream(sub: argparse._SubParsersAction) -> None:
 
 def cmd_listen(args: argparse.Namespace) -> int:
     from .inference import load_model
-    from .live import options_from_args
+    from .live import one_thread, options_from_args
     from .microphone import listen
 
     options = options_from_args(args)
     device = int(args.device) if args.device and args.device.isdigit() else args.device
+    one_thread()
     listen(load_model(args.model), options, device, args.seconds)
     return 0
 
@@ -323,6 +353,94 @@ def add_serve(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_serve)
 
 
+# -- segment and batch: long recordings and many files -------------------------------------------
+def add_segment_options(p: argparse.ArgumentParser) -> None:
+    from .segment import SegmentConfig
+
+    c = SegmentConfig()
+    g = p.add_argument_group("segmentation")
+    g.add_argument("--min-speech", type=float, default=c.min_speech_s, help="shortest female/male segment (s)")
+    g.add_argument("--min-nonspeech", type=float, default=c.min_nonspeech_s, help="shortest pause (s)")
+    g.add_argument("--switch-penalty", type=float, default=c.switch_penalty, help="cost of a female<->male change")
+    g.add_argument("--speech-penalty", type=float, default=c.speech_penalty, help="cost of a speech<->non-speech change")
+    g.add_argument("--speech-threshold", type=float, default=c.speech_threshold, help="VAD probability taken as even odds")
+
+
+def segment_config(args: argparse.Namespace) -> "SegmentConfig":
+    from .segment import SegmentConfig
+
+    try:
+        return SegmentConfig(min_speech_s=args.min_speech, min_nonspeech_s=args.min_nonspeech,
+                             switch_penalty=args.switch_penalty, speech_penalty=args.speech_penalty,
+                             speech_threshold=args.speech_threshold)
+    except ValueError as err:
+        raise VoxgenderError(f"segmentation settings: {err}") from None
+
+
+def cmd_segment(args: argparse.Namespace) -> int:
+    import torch
+
+    from .inference import load_model
+    from .segment import Segmenter
+    from .segment_files import segment_inputs
+
+    paths = input_paths(args)
+    torch.set_num_threads(args.threads)
+    segmenter = Segmenter(load_model(args.model), segment_config(args))
+    return exit_status(segment_inputs(segmenter, paths, args.format, args.out, args.plot), len(paths))
+
+
+def add_segment(sub: argparse._SubParsersAction) -> None:
+    from .segment_formats import SEGMENT_FORMATS
+
+    p = sub.add_parser("segment", help="female / male / non-speech timeline of long recordings")
+    add_inputs(p)
+    p.add_argument("--format", choices=SEGMENT_FORMATS, default="csv")
+    p.add_argument("--out", metavar="DIR", help="write one timeline per input (and summary.csv) here; default: stdout")
+    p.add_argument("--plot", action="store_true", help="also draw each timeline as DIR/NAME.png")
+    p.add_argument("--model", help="model directory (default: the bundled model)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads for the RNN (silero-vad runs in its own)")
+    add_segment_options(p)
+    p.set_defaults(handler=cmd_segment)
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from .batch import BatchJob, run_batch
+    from .batch_output import output_kind
+
+    paths = input_paths(args)
+    output_kind(args.out)
+    job = BatchJob(args.task, args.model, segment_config(args))
+    if args.engine == "ray":
+        from .batch_ray import run_ray_batch
+
+        summary = run_ray_batch(paths, job, args.out, args.workers, args.resume, args.ray_address)
+    else:
+        summary = run_batch(paths, job, args.out, args.workers, args.resume)
+    share = "n/a" if summary["female_share"] is None else f"{100 * summary['female_share']:.1f}%"
+    what = "speech time" if args.task == "segment" else "audio of files labelled female"
+    print(f"files: {summary['files']}, failures: {summary['failures']}, audio: {summary['hours']:.3f} h, "
+          f"female share: {share} ({what})")
+    say(f"results: {args.out}")
+    return 1 if summary["files"] and summary["failures"] == summary["files"] else 0
+
+
+def add_batch(sub: argparse._SubParsersAction) -> None:
+    from .batch import TASKS, default_workers
+
+    p = sub.add_parser("batch", help="predict or segment many files in parallel, resumable, locally or on Ray")
+    add_inputs(p)
+    p.add_argument("--task", choices=TASKS, default="predict")
+    p.add_argument("--out", required=True, help="results.jsonl or results.parquet (a folder of parts)")
+    p.add_argument("--workers", type=int, default=default_workers(), help="worker processes (Ray: model actors)")
+    p.add_argument("--resume", action="store_true", help="continue a killed run: skip inputs already in --out")
+    p.add_argument("--engine", choices=("local", "ray"), default="local")
+    p.add_argument("--ray-address", help="Ray cluster to join ('auto' = the running one); default: a local instance")
+    p.add_argument("--model", help="model directory (default: the bundled model)")
+    add_segment_options(p)
+    p.set_defaults(handler=cmd_batch)
+
+
 # -- entry point ---------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
@@ -330,7 +448,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="voxgender", description="Speaker gender recognition (female/male) from audio.")
     parser.add_argument("--version", action="version", version=f"voxgender {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (add_predict, add_train, add_tune, add_evaluate, add_card, add_demo, add_stream, add_listen, add_serve):
+    for add in (add_predict, add_train, add_tune, add_evaluate, add_card, add_demo, add_stream, add_listen, add_serve,
+                add_segment, add_batch):
         add(sub)
     return parser
 
