@@ -7,8 +7,9 @@ for M4A/AAC/MP4/WebM and anything libsndfile rejects. soxr resamples; channels a
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO, Iterator, Union
 
 import numpy as np
 import soundfile as sf
@@ -48,7 +49,8 @@ def _decode_soundfile(source: Source) -> tuple[np.ndarray, int]:
     return data, rate
 
 
-def _decode_pyav(source: Source) -> tuple[np.ndarray, int]:
+def _pyav_chunks(source: Source) -> Iterator[tuple[np.ndarray, int]]:
+    """Decode with FFmpeg: (mono float32 samples, sample rate) per decoded frame."""
     import av  # imported lazily: only the formats libsndfile cannot read need FFmpeg
 
     with av.open(_open(source), mode="r") as container:
@@ -58,21 +60,22 @@ def _decode_pyav(source: Source) -> tuple[np.ndarray, int]:
         # Planar float at the stream's own layout and rate; channels are averaged here, like the
         # soundfile path (FFmpeg's own mono downmix is (L + R) / sqrt(2), 3 dB louder).
         resampler = av.AudioResampler(format="fltp")
-        chunks = []
-        rate = 0
         for frame in container.decode(stream):
             for out in resampler.resample(frame):
-                rate = out.sample_rate
-                chunks.append(out.to_ndarray().mean(axis=0))
+                yield out.to_ndarray().mean(axis=0), out.sample_rate
         for out in resampler.resample(None):
-            rate = out.sample_rate
-            chunks.append(out.to_ndarray().mean(axis=0))
+            yield out.to_ndarray().mean(axis=0), out.sample_rate
+
+
+def _decode_pyav(source: Source) -> tuple[np.ndarray, int]:
+    chunks = list(_pyav_chunks(source))
     if not chunks:
-        return np.zeros((0, 1), dtype=np.float32), rate or SAMPLE_RATE
-    return np.concatenate(chunks).astype(np.float32)[:, None], rate
+        return np.zeros((0, 1), dtype=np.float32), SAMPLE_RATE
+    return np.concatenate([c for c, _ in chunks]).astype(np.float32)[:, None], chunks[-1][1]
 
 
-def _decode(source: Source, label: str) -> tuple[np.ndarray, int]:
+def _check_source(source: Source, label: str) -> None:
+    """Raise AudioError for a missing path, a directory, an empty file or empty bytes."""
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.exists():
@@ -83,6 +86,10 @@ def _decode(source: Source, label: str) -> tuple[np.ndarray, int]:
             raise AudioError(f"{label}: empty file")
     elif isinstance(source, (bytes, bytearray, memoryview)) and len(source) == 0:
         raise AudioError(f"{label}: empty input")
+
+
+def _decode(source: Source, label: str) -> tuple[np.ndarray, int]:
+    _check_source(source, label)
     try:
         return _decode_soundfile(source)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
@@ -94,10 +101,14 @@ def _decode(source: Source, label: str) -> tuple[np.ndarray, int]:
     except AudioError as err:
         raise AudioError(f"{label}: {err}") from None
     except Exception as err:  # FFmpeg raises many types; all mean "not decodable audio"
-        # FFmpeg errors' str() ends with the path FFmpeg was given: report only the reason.
-        reason = getattr(err, "strerror", None) or (str(err).splitlines()[0] if str(err) else "")
-        reason = reason or type(err).__name__
-        raise AudioError(f"{label}: not a decodable audio file ({reason})") from None
+        raise _undecodable(label, err) from None
+
+
+def _undecodable(label: str, err: Exception) -> AudioError:
+    # FFmpeg errors' str() ends with the path FFmpeg was given: report only the reason.
+    reason = getattr(err, "strerror", None) or (str(err).splitlines()[0] if str(err) else "")
+    reason = reason or type(err).__name__
+    return AudioError(f"{label}: not a decodable audio file ({reason})")
 
 
 def to_mono_16k(data: np.ndarray, rate: int) -> np.ndarray:
@@ -151,3 +162,102 @@ def audio_duration(path: str | Path) -> float:
 def find_audio_files(root: str | Path) -> list[Path]:
     """All audio files below ``root`` (by extension), sorted."""
     return sorted(p for p in Path(root).rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+
+
+# -- block reading of long files -----------------------------------------------------------------
+READ_FRAMES = 1 << 16  # frames decoded per soundfile read
+
+
+@dataclass(frozen=True)
+class AudioBlock:
+    """A block of 16 kHz mono float32 audio: core samples ``[start, start + size)`` of the whole
+    file, with up to ``lead`` samples before and ``tail`` samples after them for context."""
+
+    start: int
+    size: int
+    lead: int
+    audio: np.ndarray
+    last: bool
+
+    @property
+    def tail(self) -> int:
+        return len(self.audio) - self.lead - self.size
+
+
+def _soundfile_chunks(f: sf.SoundFile) -> Iterator[tuple[np.ndarray, int]]:
+    with f:
+        for data in f.blocks(READ_FRAMES, dtype="float32", always_2d=True):
+            yield data.mean(axis=1), f.samplerate
+
+
+def _decoded_chunks(source: Source | np.ndarray, label: str) -> Iterator[np.ndarray]:
+    """16 kHz mono float32 pieces of ``source`` (soundfile, else PyAV), resampled as a stream.
+
+    A numpy array is taken as 16 kHz mono audio already.
+    """
+    if isinstance(source, np.ndarray):
+        yield np.asarray(source, dtype=np.float32).reshape(-1)
+        return
+    _check_source(source, label)
+    try:
+        chunks = _soundfile_chunks(sf.SoundFile(_open(source)))
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
+        if hasattr(source, "seek"):
+            source.seek(0)
+        chunks = _pyav_chunks(source)
+    resampler: soxr.ResampleStream | None = None
+    try:
+        for mono, rate in chunks:
+            if rate != SAMPLE_RATE and resampler is None:
+                resampler = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+            yield resampler.resample_chunk(mono) if resampler is not None else mono
+        if resampler is not None:
+            yield resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+    except AudioError as err:
+        raise AudioError(f"{label}: {err}") from None
+    except Exception as err:  # libsndfile and FFmpeg raise many types mid-file
+        raise _undecodable(label, err) from None
+
+
+def read_blocks(
+    source: Source | np.ndarray, block_samples: int, lead: int = 0, tail: int = 0, name: str | None = None,
+    min_duration_s: float = MIN_DURATION_S,
+) -> Iterator[AudioBlock]:
+    """Decode ``source`` block by block with memory bounded by the block size, whatever its length.
+
+    Each block holds ``block_samples`` new samples (the last one fewer) with up to ``lead``
+    samples before and ``tail`` after as context. Raises AudioError (naming the input) for input
+    that cannot be decoded, holds NaN/inf, or is shorter than ``min_duration_s``; silence is kept.
+    """
+    label = _name(source, name)
+    pieces: list[np.ndarray] = []
+    pending = 0  # samples in pieces
+    buffer = np.zeros(0, dtype=np.float32)
+    buffer_start = 0  # file position of buffer[0]
+    start = 0  # file position of the next block's first core sample
+
+    def block(size: int, last: bool) -> AudioBlock:
+        first = max(0, start - lead)
+        return AudioBlock(start, size, start - first, buffer[first - buffer_start:start + size + tail - buffer_start], last)
+
+    for piece in _decoded_chunks(source, label):
+        if not np.all(np.isfinite(piece)):
+            raise AudioError(f"{label}: contains NaN or infinite samples")
+        pieces.append(np.clip(piece, -1.0, 1.0))
+        pending += len(piece)
+        if buffer_start + len(buffer) + pending <= start + block_samples + tail:
+            continue  # one sample past the block's tail shows that it is not the last block
+        buffer = np.concatenate([buffer, *pieces])
+        pieces, pending = [], 0
+        while buffer_start + len(buffer) > start + block_samples + tail:
+            yield block(block_samples, False)
+            start += block_samples
+            drop = max(0, start - lead) - buffer_start
+            buffer, buffer_start = buffer[drop:], buffer_start + drop
+    buffer = np.concatenate([buffer, *pieces])
+    total = buffer_start + len(buffer)
+    if total == 0:
+        raise AudioError(f"{label}: contains no audio samples (empty or truncated)")
+    if total < min_duration_s * SAMPLE_RATE:
+        raise AudioError(f"{label}: too short ({total / SAMPLE_RATE:.3f} s, at least {min_duration_s:g} s needed)")
+    yield block(total - start, True)

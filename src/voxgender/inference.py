@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
@@ -14,6 +14,9 @@ from .features import FeatureConfig, FeatureExtractor
 from .model import GenderRNN
 from .model_files import bundled_model_dir, load_model_dir
 from .postprocess import Aggregation, aggregate
+
+if TYPE_CHECKING:
+    from .streaming import Stream
 
 DEFAULT_WINDOW_S = 8.0
 BATCH_WINDOWS = 64
@@ -66,7 +69,16 @@ class Model:
         Each waveform is cut into windows of ``window_s`` (the recurrent state starts afresh in
         each), and all windows of all inputs run as padded batches.
         """
-        feats = [self._extractor(torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))) for a in audios]
+        return self.feature_log_posteriors([self.features_of(a) for a in audios])
+
+    def features_of(self, audio: np.ndarray) -> torch.Tensor:
+        """Feature frames (frames, dim) of one 16 kHz waveform."""
+        return self._extractor(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)))
+
+    @torch.no_grad()
+    def feature_log_posteriors(self, feats: Sequence[torch.Tensor]) -> list[np.ndarray]:
+        """Per-frame log-posteriors (frames, 2) of feature sequences, cut into windows of
+        ``window_frames`` from each sequence's start and run as padded batches."""
         pieces: list[tuple[int, int, torch.Tensor]] = []  # (input index, start frame, window)
         for i, f in enumerate(feats):
             for start in range(0, max(1, f.shape[0]), self.window_frames):
@@ -109,6 +121,16 @@ class Model:
         """Decode any supported audio (path, bytes, file object) and decide. Raises AudioError on bad input."""
         label = name if name is not None else str(source) if isinstance(source, (str, Path)) else "<bytes>"
         return self.predict_array(load_audio(source, name=label), label, aggregation)
+
+    def stream(self, sample_rate: int = SAMPLE_RATE, **options: Any) -> "Stream":
+        """A live stream of mono audio at ``sample_rate``; ``options`` are StreamOptions fields.
+
+        See :mod:`voxgender.streaming`.
+        """
+        from .decisions import StreamOptions
+        from .streaming import Stream
+
+        return Stream(self, sample_rate, StreamOptions(**options))
 
 
 

@@ -8,6 +8,7 @@ independent streams (or of blocks of one long file), which is what makes many st
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 
 import numpy as np
 import torch
@@ -74,3 +75,64 @@ class SileroVad:
         for i in range(per_block):
             out[:, i], state = self.step(grid[:, i], state)
         return out.reshape(-1)[:n].numpy()
+
+
+SEQUENCE_CALL_CHUNKS = 2048  # chunks per call of the sequence model (about 65 s)
+
+
+@dataclass
+class SequenceState:
+    """State of one stream through :class:`SequenceVad`: LSTM (h, c), each (1, 1, 128), and the
+    last 64 samples seen."""
+
+    h: np.ndarray
+    c: np.ndarray
+    context: np.ndarray
+
+    @classmethod
+    def zeros(cls) -> "SequenceState":
+        zero = np.zeros((1, 1, STATE_SHAPE[1]), dtype=np.float32)
+        return cls(zero, zero.copy(), np.zeros(CONTEXT, dtype=np.float32))
+
+
+class SequenceVad:
+    """silero-vad's sequence ONNX model: one call runs thousands of consecutive 32 ms chunks of a
+    stream, with the recurrent loop inside ONNX Runtime (one thread, GIL released).
+
+    The state is carried between calls, so a long file read block by block gets the same
+    probabilities as one pass, and they match :class:`SileroVad` on one stream.
+    """
+
+    def __init__(self) -> None:
+        import onnxruntime as ort
+
+        threads = torch.get_num_threads()
+        import silero_vad  # noqa: F401  importing it sets torch to one thread: undo that
+
+        torch.set_num_threads(threads)
+        path = resources.files("silero_vad.data") / "silero_vad_16k_sequence.onnx"
+        options = ort.SessionOptions()
+        options.inter_op_num_threads = 1
+        options.intra_op_num_threads = 1
+        self._session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+    def probabilities(self, audio: np.ndarray, state: SequenceState | None = None) -> tuple[np.ndarray, SequenceState]:
+        """Speech probability of each 32 ms chunk of ``audio`` and the state after it.
+
+        ``audio`` must hold whole chunks, except at the end of a stream, where the last part is
+        padded with zeros to a whole chunk.
+        """
+        state = state or SequenceState.zeros()
+        n = -(-len(audio) // CHUNK)
+        chunks = np.zeros((n, CHUNK), dtype=np.float32)
+        chunks.reshape(-1)[: len(audio)] = audio
+        probs = []
+        h, c, context = state.h, state.c, state.context
+        for first in range(0, n, SEQUENCE_CALL_CHUNKS):
+            block = chunks[first:first + SEQUENCE_CALL_CHUNKS]
+            contexts = np.concatenate([context[None], block[:-1, -CONTEXT:]])
+            p, h, c = self._session.run(["speech_probs", "hn", "cn"], {"input": np.hstack([contexts, block]), "h": h, "c": c})
+            probs.append(p.reshape(-1))
+            context = block[-1, -CONTEXT:].copy()
+        out = np.concatenate(probs) if probs else np.zeros(0, dtype=np.float32)
+        return out, SequenceState(h, c, context)

@@ -1,0 +1,244 @@
+"""Synthetic "broadcast" recordings with exact reference timelines, and frame-level scoring.
+
+A recording alternates female and male turns of 1-30 s. A turn concatenates clips of one speaker
+(each clip trimmed to its speech, 0.1-0.5 s apart); turns are separated by 0.2-2 s pauses, and a
+few (10 %) overlap the previous turn by 0.5-1.5 s. The reference marks, at 10 ms resolution,
+which speakers talk: speech inside a clip is found on the clean clip by its energy (frames within
+40 dB of the clip's loudest and 10 dB above its noise floor); pauses under 0.5 s inside a turn count
+as speech, as in turn-level annotation. A background runs through the whole
+recording, pauses included: none, coloured noise, or music-like tones (notes with harmonics),
+scaled to a given SNR against the speech.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from voxgender.audio import SAMPLE_RATE, load_audio
+from voxgender.data import Utterance
+from voxgender.segment import Segment
+
+FRAME_S = 0.01
+FRAME = int(FRAME_S * SAMPLE_RATE)
+NONE, FEMALE, MALE, OVERLAP = 0, 1, 2, 3  # reference frame codes
+GENDER_CODE = {"female": FEMALE, "male": MALE}
+SPEECH_FLOOR_DB = -40.0  # speech frames are within this of the clip's loudest ...
+ABOVE_FLOOR_DB = 10.0  # ... and at least this far above its noise floor (5th percentile)
+BRIDGE_S = 0.5  # pauses shorter than this inside a turn count as speech, as in turn-level annotation
+
+
+@dataclass
+class Recording:
+    """Clean speech, its reference (one code per 10 ms frame) and the background added to it."""
+
+    name: str
+    speech: np.ndarray
+    reference: np.ndarray
+    background: str = "clean"
+    snr_db: float | None = None
+    audio: np.ndarray | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.speech) / SAMPLE_RATE
+
+
+# -- speech ---------------------------------------------------------------------------------------
+def speech_frames(clip: np.ndarray) -> np.ndarray:
+    """Boolean speech mask per 10 ms frame of a clean clip, from its energy."""
+    n = len(clip) // FRAME
+    energy = (clip[: n * FRAME].reshape(n, FRAME).astype(np.float64) ** 2).mean(axis=1)
+    db = 10 * np.log10(energy + 1e-12)
+    return db > max(db.max() + SPEECH_FLOOR_DB, np.percentile(db, 5) + ABOVE_FLOOR_DB)
+
+
+def bridged(mask: np.ndarray) -> np.ndarray:
+    """``mask`` with gaps shorter than BRIDGE_S between speech frames filled in."""
+    out = mask.copy()
+    idx = np.flatnonzero(mask)
+    for a, b in zip(idx[:-1], idx[1:]):
+        if 1 < b - a < BRIDGE_S / FRAME_S:
+            out[a:b] = True
+    return out
+
+
+def trimmed(clip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The clip cut to its first and last speech frame, and its speech mask."""
+    mask = speech_frames(clip)
+    idx = np.flatnonzero(mask)
+    if len(idx) == 0:
+        return clip[:0], mask[:0]
+    return clip[idx[0] * FRAME:(idx[-1] + 1) * FRAME], mask[idx[0]:idx[-1] + 1]
+
+
+class ClipPool:
+    """Trimmed clips per speaker, grouped by gender, decoded once."""
+
+    def __init__(self, utterances: Sequence[Utterance]) -> None:
+        self.clips: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self.gender: dict[str, str] = {}
+        for u in utterances:
+            clip, mask = trimmed(load_audio(u.path))
+            if len(clip) >= FRAME * 20:
+                self.clips.setdefault(u.speaker, []).append((clip, mask))
+                self.gender[u.speaker] = u.gender
+        self.speakers = {g: sorted(s for s in self.clips if self.gender[s] == g) for g in ("female", "male")}
+
+    def turn(self, speaker: str, seconds: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """About ``seconds`` of one speaker: clips in random order with 0.1-0.5 s gaps."""
+        clips = self.clips[speaker]
+        audio, mask, length = [], [], 0
+        for i in range(1000):
+            if length >= seconds / FRAME_S:
+                break
+            if i:
+                gap = int(rng.uniform(0.1, 0.5) / FRAME_S)
+                audio.append(np.zeros(gap * FRAME, np.float32))
+                mask.append(np.zeros(gap, bool))
+                length += gap
+            clip, m = clips[int(rng.integers(len(clips)))]
+            gain = 10 ** (rng.uniform(-6, 0) / 20) * 0.5 / (np.abs(clip).max() + 1e-9)
+            audio.append((clip * gain).astype(np.float32))
+            mask.append(m)
+            length += len(m)
+        return np.concatenate(audio), bridged(np.concatenate(mask))
+
+
+def build_speech(pool: ClipPool, name: str, minutes: float, seed: int) -> Recording:
+    """Alternating female/male turns of 1-30 s with pauses and a few overlaps."""
+    rng = np.random.default_rng(seed)
+    total = int(minutes * 60 / FRAME_S)
+    audio = np.zeros((total + int(60 / FRAME_S)) * FRAME, np.float32)
+    female = np.zeros(len(audio) // FRAME, bool)
+    male = np.zeros_like(female)
+    gender = ("female", "male")[int(rng.integers(2))]
+    pos = int(rng.uniform(0.5, 2) / FRAME_S)
+    while pos < total:
+        speaker = pool.speakers[gender][int(rng.integers(len(pool.speakers[gender])))]
+        turn, mask = pool.turn(speaker, rng.uniform(1, 30), rng)
+        n = min(len(mask), len(female) - pos)
+        audio[pos * FRAME:(pos + n) * FRAME] += turn[: n * FRAME]
+        (female if gender == "female" else male)[pos:pos + n] |= mask[:n]
+        pos += n
+        if rng.random() < 0.1:
+            pos -= int(rng.uniform(0.5, 1.5) / FRAME_S)  # the next speaker starts before this one ends
+        else:
+            pos += int(rng.uniform(0.2, 2.0) / FRAME_S)
+        gender = "male" if gender == "female" else "female"
+    end = min(pos + int(rng.uniform(0.5, 2) / FRAME_S), len(female))
+    reference = np.where(female & male, OVERLAP, np.where(female, FEMALE, np.where(male, MALE, NONE))).astype(np.int8)
+    return Recording(name, np.clip(audio[: end * FRAME], -1, 1), reference[:end])
+
+
+# -- backgrounds ----------------------------------------------------------------------------------
+def coloured_noise(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Noise with a 1/f^a spectrum (a in 0.5-1.5) and slow loudness changes."""
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    freqs = np.fft.rfftfreq(n, 1 / SAMPLE_RATE)
+    spectrum *= 1 / np.maximum(freqs, 20.0) ** (rng.uniform(0.5, 1.5) / 2)
+    noise = np.fft.irfft(spectrum, n)
+    wobble = 1 + 0.3 * np.sin(2 * np.pi * np.arange(n) / SAMPLE_RATE * rng.uniform(0.05, 0.3))
+    return (noise * wobble).astype(np.float32)
+
+
+def music(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Music-like tones: overlapping notes of a pentatonic scale (55-880 Hz) with harmonics and decay."""
+    out = np.zeros(n + SAMPLE_RATE * 2, np.float32)
+    t = np.arange(SAMPLE_RATE * 2) / SAMPLE_RATE
+    pos = 0
+    scale = np.array([0, 2, 4, 7, 9])
+    while pos < n:
+        for _ in range(int(rng.integers(1, 4))):  # a chord of 1-3 notes
+            semis = 12 * int(rng.integers(0, 4)) + int(scale[rng.integers(len(scale))])
+            f0 = 55.0 * 2 ** (semis / 12)
+            length = int(rng.uniform(0.2, 2.0) * SAMPLE_RATE)
+            partials = sum((0.6 ** k) * np.sin(2 * np.pi * f0 * (k + 1) * t[:length]) for k in range(5))
+            envelope = np.minimum(1, t[:length] / 0.01) * np.exp(-t[:length] * rng.uniform(1, 4))
+            out[pos:pos + length] += (partials * envelope).astype(np.float32)
+        pos += int(rng.uniform(0.15, 0.6) * SAMPLE_RATE)
+    return out[:n]
+
+
+BACKGROUNDS = {"noise": coloured_noise, "music": music}
+
+
+def with_background(rec: Recording, kind: str, snr_db: float | None, seed: int) -> Recording:
+    """A copy of ``rec`` with ``kind`` background at ``snr_db`` against its speech (clean: kind 'clean')."""
+    audio = rec.speech.copy()
+    if kind != "clean":
+        rng = np.random.default_rng(seed)
+        background = BACKGROUNDS[kind](len(audio), rng)
+        speech = np.repeat(rec.reference != NONE, FRAME)[: len(audio)]
+        p_speech = float(np.mean(audio[: len(speech)][speech].astype(np.float64) ** 2))
+        p_background = float(np.mean(background.astype(np.float64) ** 2))
+        audio = audio + background * np.sqrt(p_speech / p_background / 10 ** (snr_db / 10))
+        peak = float(np.abs(audio).max())
+        if peak > 0.99:
+            audio *= 0.99 / peak
+    return Recording(rec.name, rec.speech, rec.reference, kind, snr_db, audio.astype(np.float32))
+
+
+# -- scoring --------------------------------------------------------------------------------------
+def hypothesis_frames(segments: Sequence[Segment], frames: int) -> np.ndarray:
+    """Segments as one code per 10 ms frame (NONE, FEMALE, MALE)."""
+    out = np.zeros(frames, np.int8)
+    for s in segments:
+        if s.label in GENDER_CODE:
+            out[int(round(s.start / FRAME_S)):int(round(s.end / FRAME_S))] = GENDER_CODE[s.label]
+    return out
+
+
+def collar_mask(reference: np.ndarray, collar_s: float) -> np.ndarray:
+    """Frames to score: all but those within ``collar_s`` of a reference change."""
+    keep = np.ones(len(reference), bool)
+    width = int(round(collar_s / FRAME_S))
+    if width:
+        for c in np.flatnonzero(np.diff(reference) != 0) + 1:
+            keep[max(0, c - width):c + width] = False
+    return keep
+
+
+def frame_errors(reference: np.ndarray, hypothesis: np.ndarray, collar_s: float = 0.0) -> dict[str, float]:
+    """Frame counts (seconds) of reference speech, missed speech, false alarm and gender confusion.
+
+    In overlapped speech either gender is right. Female share: female / (female + male) time,
+    overlaps left out of the reference share.
+    """
+    keep = collar_mask(reference, collar_s)
+    ref, hyp = reference[keep], hypothesis[keep]
+    speech = ref != NONE
+    confusion = ((ref == FEMALE) & (hyp == MALE)) | ((ref == MALE) & (hyp == FEMALE))
+    return {
+        "speech_s": float(speech.sum() * FRAME_S),
+        "missed_s": float((speech & (hyp == NONE)).sum() * FRAME_S),
+        "false_alarm_s": float((~speech & (hyp != NONE)).sum() * FRAME_S),
+        "confusion_s": float(confusion.sum() * FRAME_S),
+        "ref_female_s": float((reference == FEMALE).sum() * FRAME_S),
+        "ref_male_s": float((reference == MALE).sum() * FRAME_S),
+        "hyp_female_s": float((hypothesis == FEMALE).sum() * FRAME_S),
+        "hyp_male_s": float((hypothesis == MALE).sum() * FRAME_S),
+    }
+
+
+def rates(counts: dict[str, float]) -> dict[str, float]:
+    """IER, its parts (as fractions of reference speech) and the female-share error (points)."""
+    speech = counts["speech_s"]
+    ref_share = counts["ref_female_s"] / max(1e-9, counts["ref_female_s"] + counts["ref_male_s"])
+    hyp_share = counts["hyp_female_s"] / max(1e-9, counts["hyp_female_s"] + counts["hyp_male_s"])
+    return {
+        "ier": (counts["missed_s"] + counts["false_alarm_s"] + counts["confusion_s"]) / speech,
+        "missed": counts["missed_s"] / speech,
+        "false_alarm": counts["false_alarm_s"] / speech,
+        "confusion": counts["confusion_s"] / speech,
+        "female_share_ref": ref_share,
+        "female_share_hyp": hyp_share,
+        "female_share_error_pp": 100 * abs(hyp_share - ref_share),
+    }
+
+
+def total(counts: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Sum of frame counts over recordings."""
+    return {k: float(sum(c[k] for c in counts)) for k in counts[0]}

@@ -1,0 +1,354 @@
+"""Segmentation benchmark: identification error, gender confusion, female-share error, speed and
+memory of ``voxgender segment`` on synthetic broadcast recordings (see broadcast.py) built from
+the bundled model's held-out test speakers in ../shared/data (adults; --include-children adds
+the under-13 speakers).
+
+Prints every figure and writes report.md, metrics.json and PNG plots into --out.
+
+    python benchmarks/segmentation_benchmark.py                 # test speakers, all measurements
+    python benchmarks/segmentation_benchmark.py --split val --tune   # how SegmentConfig's defaults were chosen
+
+Headline conditions: clean speech, and coloured noise or music-like tones at 20, 10 and 5 dB SNR.
+0 dB is measured and reported on its own as a stress condition. Timings depend on what else runs
+on the machine: the report gives the load average next to them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from broadcast import (FRAME_S, ClipPool, Recording, build_speech, frame_errors, hypothesis_frames,  # noqa: E402
+                       rates, total, with_background)
+
+from voxgender.audio import SAMPLE_RATE  # noqa: E402
+from voxgender.batch import BatchJob, run_batch  # noqa: E402
+from voxgender.data import read_corpora  # noqa: E402
+from voxgender.model_files import bundled_model_dir  # noqa: E402
+from voxgender.segment import LABELS, Segment, SegmentConfig, Segmenter  # noqa: E402
+from voxgender.timeline_plot import plot_timelines  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+HEADLINE_SNRS = (20.0, 10.0, 5.0)
+STRESS_SNR = 0.0
+CONDITIONS = [("clean", None)] + [(kind, snr) for kind in ("noise", "music") for snr in (*HEADLINE_SNRS, STRESS_SNR)]
+TARGETS = {"ier": 0.06, "confusion": 0.03, "female_share_error_pp": 1.0, "xrt_2_workers": 500.0}
+TUNE_GRID = {"switch_penalty": [20, 40, 80, 160, 320], "gender_weight": [0.1, 0.3, 1.0], "min_speech_s": [0.5, 1.0, 2.0],
+             "speech_threshold": [0.2, 0.35, 0.5, 0.65], "speech_penalty": [0.5, 1, 3, 10], "min_nonspeech_s": [0.1, 0.2, 0.3, 0.5]}
+
+
+def headline(condition: tuple[str, float | None]) -> bool:
+    return condition[1] != STRESS_SNR
+
+
+def load_pool(split: str, children: bool) -> ClipPool:
+    speakers = set(json.loads((bundled_model_dir() / "splits.json").read_text())[split])
+    utterances = [u for u in read_corpora([p for p in sorted(DATA.iterdir()) if p.is_dir()]) if u.speaker in speakers]
+    if not children:
+        utterances = [u for u in utterances if u.age is None or u.age >= 13]
+    return ClipPool(utterances)
+
+
+def build(pool: ClipPool, recordings: int, minutes: float) -> list[Recording]:
+    base = [build_speech(pool, f"broadcast{i}", minutes, seed=10 + i) for i in range(recordings)]
+    return [with_background(b, kind, snr, seed=1000 + i) for kind, snr in CONDITIONS for i, b in enumerate(base)]
+
+
+def condition_name(rec: Recording) -> str:
+    return "clean" if rec.snr_db is None else f"{rec.background} {rec.snr_db:g} dB"
+
+
+# -- accuracy and single-process speed -------------------------------------------------------------
+class RecordingSegmenter(Segmenter):
+    """A Segmenter that keeps the per-frame evidence it decodes (for --tune)."""
+
+    def __init__(self, config: SegmentConfig) -> None:
+        super().__init__(config=config)
+        self.evidence: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def scores(self, vad: np.ndarray, log_post: np.ndarray) -> np.ndarray:
+        self.evidence.append((vad, log_post))
+        return super().scores(vad, log_post)
+
+
+def evaluate(recs: list[Recording], config: SegmentConfig) -> tuple[list[dict[str, Any]], list, list]:
+    """Segment every recording; per recording: frame counts, wall and CPU seconds."""
+    seg = RecordingSegmenter(config)
+    seg.segment_array(recs[0].audio[: SAMPLE_RATE * 30])  # warm-up: first-call costs are not per-file costs
+    rows, hypotheses, evidence = [], [], []
+    for rec in recs:
+        seg.evidence = []
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = seg.segment_array(rec.audio, name=rec.name)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        hyp = hypothesis_frames(result.segments, len(rec.reference))
+        rows.append({"recording": rec.name, "condition": condition_name(rec), "background": rec.background,
+                     "snr_db": rec.snr_db, "duration_s": rec.duration_s, "wall_s": wall, "cpu_s": cpu,
+                     "counts": frame_errors(rec.reference, hyp), "counts_collar": frame_errors(rec.reference, hyp, 0.25)})
+        hypotheses.append(result.segments)
+        evidence.append(tuple(np.concatenate(x) for x in zip(*seg.evidence)))
+    return rows, hypotheses, evidence
+
+
+def tune(recs: list[Recording], evidence: list, config: SegmentConfig) -> SegmentConfig:
+    """Coordinate search of the decoding settings on the recordings' evidence (headline IER)."""
+    seg = Segmenter(config=config)
+
+    def ier(cfg: SegmentConfig) -> float:
+        seg.config = cfg
+        counts = []
+        for rec, (vad, log_post) in zip(recs, evidence):
+            if headline((rec.background, rec.snr_db)):
+                decoder = seg.decoder()
+                spans = decoder.push(seg.scores(vad, log_post)) + decoder.finish()
+                segments = [Segment(seg.frame_seconds(a), seg.frame_seconds(b), LABELS[k]) for a, b, k in spans]
+                counts.append(frame_errors(rec.reference, hypothesis_frames(segments, len(rec.reference))))
+        return rates(total(counts))["ier"]
+
+    best = ier(config)
+    for _ in range(2):
+        for name, values in TUNE_GRID.items():
+            for value in values:
+                candidate = dataclasses.replace(config, **{name: value})
+                score = ier(candidate)
+                if score < best:
+                    best, config = score, candidate
+            print(f"tune: {name} = {getattr(config, name)} -> headline IER {100 * best:.2f}%", flush=True)
+    return config
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    by_condition: dict[str, list] = {}
+    for r in rows:
+        by_condition.setdefault(r["condition"], []).append(r)
+    head = [r for r in rows if headline((r["background"], r["snr_db"]))]
+    return {
+        "headline": rates(total([r["counts"] for r in head])),
+        "headline_collar_0.25s": rates(total([r["counts_collar"] for r in head])),
+        "stress_0dB": rates(total([r["counts"] for r in rows if r["snr_db"] == STRESS_SNR])),
+        "conditions": {c: rates(total([r["counts"] for r in rs])) for c, rs in by_condition.items()},
+        "audio_hours": sum(r["duration_s"] for r in rows) / 3600,
+        "xrt_1_process_wall": sum(r["duration_s"] for r in rows) / sum(r["wall_s"] for r in rows),
+        "xrt_1_process_cpu": sum(r["duration_s"] for r in rows) / sum(r["cpu_s"] for r in rows),
+    }
+
+
+# -- parallel speed and memory --------------------------------------------------------------------
+def batch_speed(recs: list[Recording], workers: int, tmp: Path) -> dict[str, float]:
+    """×real time of `batch --task segment` with worker processes over the recordings as FLAC files."""
+    paths = []
+    for rec in recs:
+        paths.append(str(tmp / f"{rec.name}-{condition_name(rec).replace(' ', '')}.flac"))
+        sf.write(paths[-1], rec.audio, SAMPLE_RATE, subtype="PCM_16")
+    audio_s = sum(r.duration_s for r in recs)
+    start = time.perf_counter()
+    run_batch(paths, BatchJob("segment"), tmp / "batch.jsonl", workers=workers, show_progress=False)
+    wall = time.perf_counter() - start
+    return {"workers": workers, "files": len(paths), "audio_hours": audio_s / 3600, "wall_s": wall, "xrt": audio_s / wall}
+
+
+def long_file(recs: list[Recording], minutes: float, path: Path) -> Path:
+    """Loop the recordings into one PCM WAV file of ``minutes``, written piece by piece."""
+    remaining = int(minutes * 60 * SAMPLE_RATE)
+    with sf.SoundFile(path, "w", SAMPLE_RATE, 1, "PCM_16") as f:
+        while remaining > 0:
+            for rec in recs:
+                piece = rec.audio[:remaining]
+                f.write(piece)
+                remaining -= len(piece)
+                if remaining <= 0:
+                    break
+    return path
+
+
+MEASURE = """
+import resource, subprocess, sys, time
+start = time.perf_counter()
+code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+print(code, time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+def memory_by_length(recs: list[Recording], minutes: list[float], tmp: Path) -> list[dict[str, float]]:
+    """Peak resident memory of `voxgender segment FILE` (its own process) by file length."""
+    rows = []
+    for m in minutes:
+        path = long_file(recs, m, tmp / f"long-{m:g}min.wav")
+        cli = [sys.executable, "-m", "voxgender", "segment", str(path), "--format", "jsonl", "--out", str(tmp / "long")]
+        out = subprocess.run([sys.executable, "-c", MEASURE, *cli], capture_output=True, text=True, check=True).stdout
+        code, wall, maxrss_kb = out.split()
+        if code != "0":
+            raise RuntimeError(f"voxgender segment failed on {path}")
+        rows.append({"minutes": m, "peak_rss_mb": int(maxrss_kb) / 1024, "wall_s": float(wall),
+                     "xrt": m * 60 / float(wall)})
+        print(f"memory: {m:g} min file -> peak RSS {int(maxrss_kb) / 1024:.0f} MB, {m * 60 / float(wall):.0f}x real time "
+              "(process start and model loading included)", flush=True)
+        path.unlink()
+    return rows
+
+
+# -- report ----------------------------------------------------------------------------------------
+def plot_errors_by_snr(summary: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    snrs = sorted({*HEADLINE_SNRS, STRESS_SNR})
+    clean = summary["conditions"]["clean"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, metric, title in ((axes[0], "ier", "identification error rate"), (axes[1], "confusion", "gender confusion")):
+        for kind, marker in (("noise", "o"), ("music", "s")):
+            ax.plot(snrs, [100 * summary["conditions"][f"{kind} {s:g} dB"][metric] for s in snrs], marker=marker, label=kind)
+        ax.axhline(100 * clean[metric], color="grey", ls=":", label="clean")
+        ax.axhline(100 * TARGETS[metric], color="red", ls="--", lw=0.8, label="target")
+        ax.set(xlabel="SNR (dB)", ylabel="% of reference speech time", title=title)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_memory(rows: list[dict[str, float]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot([r["minutes"] for r in rows], [r["peak_rss_mb"] for r in rows], marker="o")
+    ax.set(xlabel="file length (min)", ylabel="peak RSS (MB)", title="voxgender segment: memory by length", ylim=(0, None))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def reference_segments(reference: np.ndarray) -> list[Segment]:
+    names = ("nonspeech", "female", "male", "overlap")
+    cuts = [0, *(np.flatnonzero(np.diff(reference) != 0) + 1), len(reference)]
+    return [Segment(a * FRAME_S, b * FRAME_S, names[reference[a]]) for a, b in zip(cuts, cuts[1:])]
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.2f}%"
+
+
+def write_report(out: Path, args: argparse.Namespace, summary: dict[str, Any], speed: dict | None, memory: list | None,
+                 config: SegmentConfig, load: tuple[float, float, float]) -> None:
+    h = summary["headline"]
+    lines = [
+        "# Segmentation benchmark", "",
+        f"`{' '.join(['python benchmarks/segmentation_benchmark.py', *sys.argv[1:]])}`", "",
+        f"{args.recordings} synthetic broadcast recordings of {args.minutes:g} min from the **{args.split}** speakers of the "
+        f"bundled model ({'with' if args.include_children else 'without'} children), each under {len(CONDITIONS)} "
+        f"background conditions: {summary['audio_hours']:.2f} h of audio. Settings: `{config}`.", "",
+        "## Targets", "",
+        "| target | measured | goal |", "| --- | --- | --- |",
+        f"| identification error rate (headline conditions) | {pct(h['ier'])} | ≤ 6% |",
+        f"| gender confusion | {pct(h['confusion'])} | ≤ 3% |",
+        f"| female-share error | {h['female_share_error_pp']:.2f} pp | ≤ 1 pp |",
+    ]
+    if speed:
+        lines.append(f"| ×real time, {speed['workers']} worker processes (wall) | {speed['xrt']:.0f}× | ≥ 500× |")
+    if memory:
+        lines.append(f"| peak memory, {memory[-1]['minutes'] / 60:g} h file | {memory[-1]['peak_rss_mb']:.0f} MB | flat, ≪ 1 GB |")
+    c = summary["headline_collar_0.25s"]
+    lines += [
+        "", f"Headline conditions: clean, noise and music at {', '.join(f'{s:g}' for s in HEADLINE_SNRS)} dB SNR. "
+        f"IER = missed speech {pct(h['missed'])} + false alarm {pct(h['false_alarm'])} + confusion {pct(h['confusion'])} "
+        f"of reference speech time; female share {100 * h['female_share_ref']:.1f}% in the reference, "
+        f"{100 * h['female_share_hyp']:.1f}% found. With a 0.25 s no-score collar around reference changes: "
+        f"IER {pct(c['ier'])}, confusion {pct(c['confusion'])}. Stress condition (0 dB): IER {pct(summary['stress_0dB']['ier'])}, "
+        f"confusion {pct(summary['stress_0dB']['confusion'])}.", "",
+        "## By condition", "", "| condition | IER | missed | false alarm | confusion | female-share error |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, r in summary["conditions"].items():
+        lines.append(f"| {name} | {pct(r['ier'])} | {pct(r['missed'])} | {pct(r['false_alarm'])} | {pct(r['confusion'])} | "
+                     f"{r['female_share_error_pp']:.2f} pp |")
+    lines += ["", "![error by SNR](error_by_snr.png)", "", "![timeline](timeline.png)", "", "## Speed and memory", "",
+              f"Load average during the run: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min) on "
+              f"{os.cpu_count()} cores; other jobs share the machine, so wall-clock figures are lower bounds.", "",
+              f"- one process (1 torch thread + the VAD thread), in-process, all recordings: "
+              f"{summary['xrt_1_process_wall']:.0f}× real time (wall), {summary['xrt_1_process_cpu']:.0f}× per CPU-second"]
+    if speed:
+        lines.append(f"- `batch --task segment --workers {speed['workers']}` over {speed['files']} FLAC files "
+                     f"({speed['audio_hours']:.2f} h): {speed['xrt']:.0f}× real time (wall, process start included)")
+    if memory:
+        lines += ["", "| file length | peak RSS | ×real time (whole command) |", "| --- | --- | --- |"]
+        lines += [f"| {r['minutes']:g} min | {r['peak_rss_mb']:.0f} MB | {r['xrt']:.0f}× |" for r in memory]
+        lines += ["", "![memory](memory_by_length.png)"]
+    (out / "report.md").write_text("\n".join(lines) + "\n")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", choices=("test", "val"), default="test")
+    parser.add_argument("--recordings", type=int, default=4)
+    parser.add_argument("--minutes", type=float, default=5.0, help="length of each recording")
+    parser.add_argument("--include-children", action="store_true")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes for the batch speed figure (0 = skip)")
+    parser.add_argument("--memory-minutes", default="10,60,180", help="file lengths for the memory figure ('' = skip)")
+    parser.add_argument("--tune", action="store_true", help="search the decoding settings on these recordings")
+    parser.add_argument("--out", help="report folder (default: benchmarks/results/segmentation/SPLIT)")
+    args = parser.parse_args()
+    if not DATA.is_dir():
+        print(f"skipped: {DATA} is absent (the benchmark builds its recordings from it)")
+        return 0
+    torch.set_num_threads(1)
+    out = Path(args.out or Path(__file__).resolve().parent / "results" / "segmentation" / args.split)
+    out.mkdir(parents=True, exist_ok=True)
+    recs = build(load_pool(args.split, args.include_children), args.recordings, args.minutes)
+    print(f"built {len(recs)} recordings ({sum(r.duration_s for r in recs) / 3600:.2f} h) from the {args.split} speakers", flush=True)
+    config = SegmentConfig()
+    rows, hypotheses, evidence = evaluate(recs, config)
+    if args.tune:
+        config = tune(recs, evidence, config)
+        print(f"tuned settings: {config}")
+        rows, hypotheses, _ = evaluate(recs, config)
+    summary = summarise(rows)
+    h = summary["headline"]
+    print(f"headline: IER {pct(h['ier'])} (missed {pct(h['missed'])}, false alarm {pct(h['false_alarm'])}, "
+          f"confusion {pct(h['confusion'])}), female-share error {h['female_share_error_pp']:.2f} pp")
+    for name, r in summary["conditions"].items():
+        print(f"  {name:14s} IER {pct(r['ier']):>7s}  confusion {pct(r['confusion']):>7s}  "
+              f"share error {r['female_share_error_pp']:.2f} pp")
+    print(f"speed, one process: {summary['xrt_1_process_wall']:.0f}x real time (wall), "
+          f"{summary['xrt_1_process_cpu']:.0f}x per CPU-second", flush=True)
+    speed = memory = None
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.workers:
+            speed = batch_speed([r for r in recs if headline((r.background, r.snr_db))], args.workers, Path(tmp))
+            print(f"speed, batch with {args.workers} workers: {speed['xrt']:.0f}x real time (wall)", flush=True)
+        if args.memory_minutes:
+            memory = memory_by_length(recs[:args.recordings], [float(m) for m in args.memory_minutes.split(",")], Path(tmp))
+    load = os.getloadavg()
+    first = next(i for i, r in enumerate(recs) if r.background == "noise" and r.snr_db == 10.0)
+    plot_timelines([("reference", reference_segments(recs[first].reference)), ("voxgender", hypotheses[first])],
+                   out / "timeline.png", title=f"{recs[first].name}, {condition_name(recs[first])}")
+    plot_errors_by_snr(summary, out / "error_by_snr.png")
+    if memory:
+        plot_memory(memory, out / "memory_by_length.png")
+    metrics = {"summary": summary, "batch_speed": speed, "memory": memory, "config": dataclasses.asdict(config),
+               "load_average": load, "recordings": [{k: v for k, v in r.items()} for r in rows]}
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    write_report(out, args, summary, speed, memory, config, load)
+    print(f"wrote {out / 'report.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

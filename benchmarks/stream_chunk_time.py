@@ -1,0 +1,69 @@
+"""Processing time of one live stream per 100 ms chunk (silero-vad + features + GRU + decisions).
+
+Feeds synthetic speech with pauses (voices alternate, as in a conversation) to ``Model.stream()``
+in 100 ms chunks as fast as it goes, and times every ``feed`` call after a warm-up.
+
+    .venv/bin/python benchmarks/stream_chunk_time.py [--seconds 120] [--threads 1] [--rate 16000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+import soxr
+import torch
+
+from voxgender.inference import load_model
+from voxgender.synth import synth_clip
+
+WARMUP_CHUNKS = 20
+
+
+def conversation(seconds: float, seed: int = 0) -> np.ndarray:
+    """Alternating synthetic voices of 2.5-5 s with 0.3-1.5 s pauses, at 16 kHz."""
+    rng = np.random.default_rng(seed)
+    parts, total, turn = [], 0.0, 0
+    while total < seconds:
+        speech = 2.5 + turn % 6 * 0.5
+        pause = float(rng.uniform(0.3, 1.5))
+        parts += [synth_clip(("female", "male")[turn % 2], speech, seed + turn), np.zeros(int(pause * 16000), np.float32)]
+        total += speech + pause
+        turn += 1
+    return np.concatenate(parts)[: int(seconds * 16000)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=120.0, help="audio to stream")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--rate", type=int, default=16000, help="input sample rate (others are resampled)")
+    parser.add_argument("--chunk-ms", type=float, default=100.0)
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    audio = conversation(args.seconds)
+    if args.rate != 16000:
+        audio = soxr.resample(audio, 16000, args.rate).astype(np.float32)
+    step = int(args.rate * args.chunk_ms / 1000)
+    stream = load_model().stream(args.rate)
+    wall, cpu, decisions = [], [], 0
+    for i in range(0, len(audio) - step + 1, step):
+        start, start_cpu = time.perf_counter(), time.thread_time()
+        decisions += len(stream.feed(audio[i:i + step]))
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.thread_time() - start_cpu)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"one stream, {args.rate} Hz input, {args.chunk_ms:g} ms chunks, {len(wall) - WARMUP_CHUNKS} chunks timed, "
+          f"torch threads {args.threads}, load average {load} on {os.cpu_count()} cores")
+    for name, times in (("wall", wall), ("CPU", cpu)):
+        ms = np.array(times[WARMUP_CHUNKS:]) * 1000
+        print(f"{name} time per chunk: p50 {np.percentile(ms, 50):.2f} ms, p99 {np.percentile(ms, 99):.2f} ms, "
+              f"max {ms.max():.2f} ms, mean {ms.mean():.2f} ms ({args.chunk_ms / ms.mean():.0f}x real time)")
+    print(f"{decisions} decisions")
+
+
+if __name__ == "__main__":
+    main()

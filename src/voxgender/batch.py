@@ -1,0 +1,196 @@
+"""Batch runs over many files: parallel worker processes, incremental results, resume, summary.
+
+Each worker process loads the model once and handles one file at a time (one torch thread each;
+a segmenting worker also runs silero-vad in a helper thread). Results are written as they come
+(see :mod:`voxgender.batch_output`), so a run killed at any point can be resumed: ``resume``
+skips every input that already has a record, successes and failures alike.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import torch
+
+from .batch_output import open_sink, read_results
+from .errors import VoxgenderError
+from .progress import console, say
+from .segment import SegmentConfig
+
+TASKS = ("predict", "segment")
+IN_FLIGHT_PER_WORKER = 4
+LOG_EVERY_S = 30.0
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """What to do with each file: the task, the model directory (None = bundled) and, for
+    segmentation, its settings."""
+
+    task: str = "predict"
+    model: str | None = None
+    segment: SegmentConfig = field(default_factory=SegmentConfig)
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, not {self.task!r}")
+
+
+class FileWorker:
+    """Turns a path into a result record: a prediction, a segmentation, or ``{"path", "error"}``."""
+
+    def __init__(self, job: BatchJob) -> None:
+        from .inference import load_model
+        from .segment import Segmenter
+
+        self.job = job
+        model = load_model(job.model)
+        self._segmenter = Segmenter(model, job.segment) if job.task == "segment" else None
+        self._model = model
+
+    def __call__(self, path: str) -> dict[str, Any]:
+        try:
+            if self._segmenter is None:
+                return self._model.predict_file(path).to_dict()
+            result = self._segmenter.segment_file(path)
+            return {"path": path, **result.summary.to_dict(), "segments": [s.to_dict() for s in result.segments]}
+        except VoxgenderError as err:
+            return {"path": path, "error": str(err)}
+
+
+# -- local engine ---------------------------------------------------------------------------------
+_worker: FileWorker | None = None
+
+
+def _init_process(job: BatchJob) -> None:
+    global _worker
+    torch.set_num_threads(1)
+    _worker = FileWorker(job)
+
+
+def _run_in_process(path: str) -> dict[str, Any]:
+    assert _worker is not None, "worker process not initialised"
+    return _worker(path)
+
+
+def run_local(paths: Sequence[str], job: BatchJob, workers: int) -> Iterator[dict[str, Any]]:
+    """Records of ``paths`` as they complete, from ``workers`` processes (1 = this process)."""
+    if workers <= 1:
+        _init_process(job)
+        yield from map(_run_in_process, paths)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_process, initargs=(job,)) as pool:
+        todo = iter(paths)
+        running: set[Future[dict[str, Any]]] = set()
+        while True:
+            for path in todo:
+                running.add(pool.submit(_run_in_process, path))
+                if len(running) >= workers * IN_FLIGHT_PER_WORKER:
+                    break
+            if not running:
+                return
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+
+
+# -- the run ---------------------------------------------------------------------------------------
+def pending_inputs(paths: Sequence[str], out: str | Path, resume: bool) -> list[str]:
+    """The inputs still to do, each once. Without ``resume`` the output must not exist yet."""
+    unique = list(dict.fromkeys(paths))
+    if not Path(out).exists():
+        return unique
+    if not resume:
+        raise VoxgenderError(f"{out}: already exists (add --resume to continue that run, or remove it)")
+    done = {r["path"] for r in read_results(out)}
+    return [p for p in unique if p not in done]
+
+
+class Throughput:
+    """Files and audio hours done, for the progress display and the periodic log line."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.files, self.audio_s, self.failures = total, 0, 0.0, 0
+        self.started = time.monotonic()
+        self._logged = self.started
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.files += 1
+        self.failures += "error" in record
+        self.audio_s += float(record.get("duration_s") or 0.0)
+
+    def describe(self) -> str:
+        elapsed = max(1e-9, time.monotonic() - self.started)
+        return f"{self.files / elapsed:.2f} files/s, {self.audio_s / elapsed:.0f}x real time, {self.failures} failed"
+
+    def log_due(self) -> bool:
+        now = time.monotonic()
+        if now - self._logged >= LOG_EVERY_S:
+            self._logged = now
+            return True
+        return False
+
+
+def track(records: Iterable[dict[str, Any]], total: int, show: bool) -> Iterator[dict[str, Any]]:
+    """Pass records through with a progress bar (throughput, ETA) on a terminal, else a log line
+    every 30 s."""
+    stats = Throughput(total)
+    if show and console.is_terminal:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task("batch", total=total, rate="")
+            for record in records:
+                stats.add(record)
+                progress.update(task, advance=1, rate=stats.describe())
+                yield record
+        return
+    for record in records:
+        stats.add(record)
+        if show and stats.log_due():
+            say(f"batch: {stats.files}/{total} files, {stats.describe()}")
+        yield record
+
+
+def run_batch(paths: Sequence[str], job: BatchJob, out: str | Path, workers: int = 1, resume: bool = False,
+              show_progress: bool = True, runner: Callable[..., Iterator[dict[str, Any]]] = run_local) -> dict[str, Any]:
+    """Run ``job`` on every pending input, appending records to ``out``; return the summary of
+    everything ``out`` holds."""
+    todo = pending_inputs(paths, out, resume)
+    if len(todo) < len(paths):
+        say(f"batch: {len(dict.fromkeys(paths)) - len(todo)} inputs already done, {len(todo)} to go")
+    sink = open_sink(out, job.task)
+    try:
+        for record in track(runner(todo, job, workers), len(todo), show_progress):
+            sink.write(record)
+    finally:
+        sink.close()
+    return summarise(read_results(out), job.task)
+
+
+def summarise(records: Sequence[dict[str, Any]], task: str) -> dict[str, Any]:
+    """Files, failures, audio hours and the female share: of speech time (segment) or of audio
+    time of the files labelled female (predict)."""
+    ok = [r for r in records if "error" not in r]
+    hours = sum(float(r.get("duration_s") or 0.0) for r in ok) / 3600
+    if task == "segment":
+        female = sum(r["female_s"] for r in ok)
+        speech = female + sum(r["male_s"] for r in ok)
+    else:
+        female = sum(r["duration_s"] for r in ok if r["label"] == "female")
+        speech = sum(r["duration_s"] for r in ok)
+    return {"files": len(records), "failures": len(records) - len(ok), "hours": round(hours, 4),
+            "female_share": round(female / speech, 4) if speech > 0 else None}
+
+
+def default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))

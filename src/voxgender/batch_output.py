@@ -1,0 +1,146 @@
+"""Result files of batch runs: JSON lines or Parquet, written incrementally and read back.
+
+- ``.jsonl``: one record per line, flushed as it comes. A run killed mid-line leaves a partial
+  last line, which :func:`read_results` ignores and :class:`JsonlSink` cuts off before appending.
+- ``.parquet``: a folder of part files (as Ray Data writes it too). Records are flushed to a new
+  part every ``PART_ROWS`` records or ``PART_SECONDS`` seconds; a part is written under a hidden
+  temporary name and renamed when complete, so a kill loses at most the records not yet flushed,
+  which a resumed run computes again.
+
+Records are dicts: a success carries the task's fields, a failure is ``{"path", "error"}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterable
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import VoxgenderError
+
+PART_ROWS = 256
+PART_SECONDS = 30.0
+
+_SEGMENT = pa.struct([("start", pa.float64()), ("end", pa.float64()), ("label", pa.string()), ("p_female", pa.float64())])
+SCHEMAS = {
+    "predict": pa.schema([("path", pa.string()), ("label", pa.string()), ("p_female", pa.float64()),
+                          ("confidence", pa.float64()), ("duration_s", pa.float64()), ("error", pa.string())]),
+    "segment": pa.schema([("path", pa.string()), ("duration_s", pa.float64()), ("female_s", pa.float64()),
+                          ("male_s", pa.float64()), ("nonspeech_s", pa.float64()), ("female_share", pa.float64()),
+                          ("segments", pa.list_(_SEGMENT)), ("error", pa.string())]),
+}
+
+
+def output_kind(path: str | Path) -> str:
+    """'jsonl' or 'parquet' from the output name; VoxgenderError for anything else."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".jsonl", ".parquet"):
+        return suffix[1:]
+    raise VoxgenderError(f"{path}: the output must end in .jsonl or .parquet")
+
+
+def records_table(records: list[dict[str, Any]], task: str) -> pa.Table:
+    """Records as an Arrow table with the task's fixed schema (missing fields are null)."""
+    schema = SCHEMAS[task]
+    return pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in records], schema=schema)
+
+
+def _clean(record: dict[str, Any]) -> dict[str, Any]:
+    """A record read from a table, with the null fields of its kind left out."""
+    if record.get("error") is not None:
+        return {"path": record["path"], "error": record["error"]}
+    return {k: v for k, v in record.items() if k != "error"}
+
+
+class JsonlSink:
+    """Appends records to a JSON lines file, one flushed line each."""
+
+    def __init__(self, path: Path) -> None:
+        _cut_partial_line(path)
+        self._file = path.open("a", encoding="utf-8")
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._file.write(json.dumps(record) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class ParquetSink:
+    """Adds part files to a Parquet folder, each renamed into place once complete."""
+
+    def __init__(self, path: Path, task: str) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        self._path, self._task = path, task
+        self._run = uuid.uuid4().hex[:8]
+        self._pending: list[dict[str, Any]] = []
+        self._parts = 0
+        self._flushed = time.monotonic()
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._pending.append(record)
+        if len(self._pending) >= PART_ROWS or time.monotonic() - self._flushed >= PART_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            name = f"part-{self._run}-{self._parts:05d}.parquet"
+            tmp = self._path / f".{name}.tmp"
+            pq.write_table(records_table(self._pending, self._task), tmp)
+            os.replace(tmp, self._path / name)
+            self._parts += 1
+            self._pending = []
+        self._flushed = time.monotonic()
+
+    def close(self) -> None:
+        self.flush()
+
+
+def open_sink(path: str | Path, task: str) -> JsonlSink | ParquetSink:
+    """A sink that appends to the results at ``path`` (created if missing)."""
+    path = Path(path)
+    return JsonlSink(path) if output_kind(path) == "jsonl" else ParquetSink(path, task)
+
+
+def _cut_partial_line(path: Path) -> None:
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    data = path.read_bytes()
+    if not data.endswith(b"\n"):
+        with path.open("r+b") as f:
+            f.truncate(data.rfind(b"\n") + 1)
+
+
+def _jsonl_records(path: Path) -> Iterable[dict[str, Any]]:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by a kill: that input is done again on resume
+
+
+def read_results(path: str | Path) -> list[dict[str, Any]]:
+    """Every complete record at ``path``: a JSON lines file, or a folder of Parquet or JSON line
+    parts (unreadable parts, such as one cut by a kill, are skipped)."""
+    path = Path(path)
+    if path.is_file():
+        return list(_jsonl_records(path))
+    if not path.is_dir():
+        return []
+    records: list[dict[str, Any]] = []
+    for part in sorted(p for p in path.iterdir() if not p.name.startswith((".", "_"))):
+        if part.suffix == ".parquet":
+            try:
+                records += [_clean(r) for r in pq.read_table(part).to_pylist()]
+            except (pa.ArrowException, OSError):
+                continue
+        elif part.suffix in (".json", ".jsonl"):
+            records += [_clean(r) for r in _jsonl_records(part)]
+    return records

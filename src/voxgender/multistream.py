@@ -1,0 +1,344 @@
+"""Many live streams through one model: each step makes one VAD call per 32 ms chunk round and one
+RNN call for all streams that have new audio (micro-batching), which is what lets one process
+serve hundreds of real-time streams.
+
+Per stream the engine keeps its resampler, the audio not yet consumed, its silero-vad and RNN
+states (as rows of shared tensors) and a :class:`DecisionTracker`. Features are computed
+incrementally and are exactly the batch frames (frames are not centred; Δ/ΔΔ wait for their
+look-ahead), and the RNN state is carried, so a stream gives the same frame posteriors as one
+batch call over the same audio.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import count
+
+import numpy as np
+import soxr
+import torch
+
+from .decisions import Decision, DecisionTracker, StreamOptions, Summary
+from .errors import AudioError, ModelError
+from .features import FeatureConfig, FeatureExtractor, deltas
+from .inference import Model
+from .stream_vad import StreamVad
+from .vad import CHUNK, VadState
+
+MIN_RATE, MAX_RATE = 8000, 192000
+
+
+def centre_chunks(first: int, n: int, features: FeatureConfig) -> np.ndarray:
+    """Index of the 32 ms VAD chunk that holds the centre of each frame ``first .. first + n``."""
+    return (np.arange(first, first + n) * features.hop_length + features.win_length // 2) // CHUNK
+
+
+@lru_cache(maxsize=1)
+def shared_vad() -> StreamVad:
+    """One silero-vad per process (it is stateless: states are passed in)."""
+    return StreamVad()
+
+
+def speech_frames(audio: np.ndarray, n_frames: int, features: FeatureConfig, threshold: float = 0.5) -> np.ndarray:
+    """Speech flag of each of the first ``n_frames`` frames of a whole waveform, as one stream sets them."""
+    padded = torch.from_numpy(np.pad(audio, (0, -len(audio) % CHUNK)).reshape(-1, 1, CHUNK))
+    state, probs = VadState.zeros(1), np.zeros(len(padded), np.float32)
+    for i, chunk in enumerate(padded):
+        p, state = shared_vad().step(chunk, state)
+        probs[i] = float(p[0])
+    return probs[centre_chunks(0, n_frames, features)] >= threshold
+
+
+@dataclass
+class Update:
+    """What one step produced for one stream; ``summary`` is set once the stream has ended."""
+
+    decisions: list[Decision] = field(default_factory=list)
+    summary: Summary | None = None
+
+
+@dataclass
+class _Stream:
+    sid: int
+    options: StreamOptions
+    tracker: DecisionTracker
+    resampler: soxr.ResampleStream | None
+    slot: int
+    audio: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    offset: int = 0  # absolute index of audio[0]
+    received: int = 0  # 16 kHz samples so far
+    vad_pos: int = 0  # samples the VAD has covered (= received without VAD)
+    probs: list[float] = field(default_factory=list)  # VAD probability per chunk from chunk prob_offset
+    prob_offset: int = 0
+    base_done: int = 0  # frames whose base features exist
+    history: np.ndarray | None = None  # base frames kept for Δ/ΔΔ context and look-ahead
+    final_done: int = 0  # frames whose full features exist
+    ready: list[np.ndarray] = field(default_factory=list)  # full features waiting for the RNN
+    rnn_done: int = 0
+    silence: int = 0  # VAD chunks of non-speech in a row
+    spoke: bool = False  # speech since the last reset
+    resets: deque[int] = field(default_factory=deque)  # frame indices where the RNN state restarts
+    ending: bool = False
+
+    def samples(self, start: int, stop: int) -> np.ndarray:
+        return self.audio[start - self.offset: stop - self.offset]
+
+
+class StreamEngine:
+    """Live gender decisions for any number of streams, micro-batched.
+
+    >>> engine = StreamEngine(load_model())
+    >>> sid = engine.open(sample_rate=48000)
+    >>> engine.push(sid, samples); engine.step()[sid].decisions
+    >>> engine.end(sid); engine.step()[sid].summary
+    """
+
+    def __init__(self, model: Model, vad: StreamVad | None = None) -> None:
+        if model.net.cfg.bidirectional:
+            raise ModelError("this model is bidirectional (batch-only): it cannot stream")
+        self.model = model
+        self.features = model.features
+        self._hop, self._win = model.features.hop_length, model.features.win_length
+        self._vad = vad
+        self._extractor = FeatureExtractor(model.features)
+        self._streams: dict[int, _Stream] = {}
+        self._ids = count()
+        self._free: list[int] = []
+        self._capacity = 0
+        self._rnn_state: list[torch.Tensor] = []
+        self._vad_state = VadState.zeros(0)
+
+    def __len__(self) -> int:
+        return len(self._streams)
+
+    # -- stream lifecycle ------------------------------------------------------------------
+    def open(self, sample_rate: int = 16000, options: StreamOptions | None = None) -> int:
+        """Start a stream of mono audio at ``sample_rate``; returns its id."""
+        if not MIN_RATE <= sample_rate <= MAX_RATE:
+            raise AudioError(f"sample rate {sample_rate}: must be between {MIN_RATE} and {MAX_RATE} Hz")
+        options = options or StreamOptions()
+        if options.vad and self._vad is None:
+            self._vad = shared_vad()
+        resampler = None
+        if sample_rate != self.features.sample_rate:
+            resampler = soxr.ResampleStream(sample_rate, self.features.sample_rate, 1, dtype="float32", quality="HQ")
+        sid = next(self._ids)
+        self._streams[sid] = _Stream(sid, options, DecisionTracker(options, self.features), resampler, self._take_slot())
+        return sid
+
+    def push(self, sid: int, samples: np.ndarray) -> None:
+        """Append float32 mono samples (at the stream's rate) to a stream."""
+        s = self._streams[sid]
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if not np.isfinite(samples).all():
+            raise AudioError("audio contains NaN or infinite samples")
+        if s.resampler is not None:
+            samples = s.resampler.resample_chunk(samples, last=False)
+        self._append(s, samples)
+
+    def end(self, sid: int) -> None:
+        """No more audio for this stream: the next step flushes it and reports its summary."""
+        s = self._streams[sid]
+        if s.resampler is not None:
+            self._append(s, s.resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+        s.ending = True
+
+    def drop(self, sid: int) -> None:
+        """Forget a stream without a summary (a client that went away)."""
+        s = self._streams.pop(sid, None)
+        if s is not None:
+            self._free.append(s.slot)
+
+    def step(self) -> dict[int, Update]:
+        """Process all complete audio of every stream; an Update for each stream that produced one."""
+        if not self._streams:
+            return {}
+        updates: dict[int, Update] = {}
+        self._run_vad()
+        self._run_features()
+        self._run_rnn(updates)
+        for sid, s in list(self._streams.items()):
+            if s.ending:
+                decisions, summary = s.tracker.close(s.received)
+                update = updates.setdefault(sid, Update())
+                update.decisions += decisions
+                update.summary = summary
+                self.drop(sid)
+            else:
+                self._trim(s)
+        return updates
+
+    # -- internals ---------------------------------------------------------------------------
+    def _append(self, s: _Stream, samples: np.ndarray) -> None:
+        s.audio = np.concatenate([s.audio, samples]) if s.audio.size else samples
+        s.received += len(samples)
+        if not s.options.vad:
+            s.vad_pos = s.received
+
+    def _take_slot(self) -> int:
+        if not self._free:
+            grow = max(8, self._capacity)
+            self._rnn_state = [torch.cat([t, torch.zeros(t.shape[0], grow, t.shape[2])], dim=1)
+                               for t in self._rnn_state or self._zero_rnn_state(0)]
+            self._vad_state = VadState.stack([self._vad_state, VadState.zeros(grow)])
+            self._free = list(range(self._capacity + grow - 1, self._capacity - 1, -1))
+            self._capacity += grow
+        slot = self._free.pop()
+        for t in self._rnn_state:
+            t[:, slot] = 0
+        self._vad_state.state[:, slot] = 0
+        self._vad_state.context[slot] = 0
+        return slot
+
+    def _zero_rnn_state(self, batch: int) -> list[torch.Tensor]:
+        cfg = self.model.net.cfg
+        return [torch.zeros(cfg.layers, batch, cfg.hidden) for _ in range(2 if cfg.cell == "lstm" else 1)]
+
+    def _run_vad(self) -> None:
+        """One batched silero-vad call per round; each round takes one 32 ms chunk of every stream that has one."""
+        while True:
+            batch = [s for s in self._streams.values()
+                     if s.options.vad and (s.received - s.vad_pos >= CHUNK or (s.ending and s.received > s.vad_pos))]
+            if not batch:
+                return
+            chunks = np.zeros((len(batch), CHUNK), np.float32)
+            for row, s in enumerate(batch):
+                piece = s.samples(s.vad_pos, s.vad_pos + CHUNK)
+                chunks[row, :len(piece)] = piece  # the last chunk of an ending stream is zero-padded
+            rows = [s.slot for s in batch]
+            assert self._vad is not None  # opened streams with VAD loaded it
+            probs, state = self._vad.step(torch.from_numpy(chunks), self._vad_state.select(rows))
+            self._vad_state.state[:, rows] = state.state
+            self._vad_state.context[rows] = state.context
+            for s, p in zip(batch, probs.tolist()):
+                self._on_vad(s, p)
+
+    def _on_vad(self, s: _Stream, p: float) -> None:
+        s.probs.append(p)
+        s.vad_pos = min(s.vad_pos + CHUNK, s.received)
+        reset_after = s.options.reset_after_s
+        if p >= s.options.vad_threshold:
+            s.silence, s.spoke = 0, True
+        else:
+            s.silence += 1
+            if s.spoke and reset_after is not None and s.silence * CHUNK >= reset_after * self.features.sample_rate:
+                s.resets.append(math.ceil(s.vad_pos / self._hop))
+                s.spoke = False
+
+    def _run_features(self) -> None:
+        """Base features of the new frames of all streams in one call, then Δ/ΔΔ per stream if the model uses them."""
+        hop, win = self._hop, self._win
+        todo = [(s, self._frames_ready(s) - s.base_done) for s in self._streams.values()]
+        todo = [(s, n) for s, n in todo if n > 0]
+        if todo:  # every new frame of every stream as one row (no padding): the same numbers as batch
+            pieces = [s.samples(s.base_done * hop, (s.base_done + n - 1) * hop + win) for s, n in todo]
+            counts = np.array([n for _, n in todo])
+            sizes = np.array([len(p) for p in pieces])
+            piece_starts = np.cumsum(sizes) - sizes
+            index_in_piece = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+            starts = np.repeat(piece_starts, counts) + index_in_piece * hop
+            frames = np.concatenate(pieces)[starts[:, None] + np.arange(win)]
+            with torch.no_grad():
+                base = self._extractor.base(torch.from_numpy(frames))[:, 0].numpy()
+            first = 0
+            for s, n in todo:
+                s.base_done += n
+                self._finalise(s, base[first:first + n])
+                first += n
+        for s in self._streams.values():
+            if s.ending and s.final_done < s.base_done:
+                self._finalise(s, np.zeros((0, self.features.base_dim), np.float32))
+
+    def _frames_ready(self, s: _Stream) -> int:
+        """Frames whose audio has arrived and whose centre lies in a chunk the VAD has seen."""
+        whole = 0 if s.received < self._win else 1 + (s.received - self._win) // self._hop
+        if not s.options.vad or s.vad_pos == s.received:
+            return whole
+        return min(whole, max(0, -(-(s.vad_pos - self._win // 2) // self._hop)))
+
+    def _finalise(self, s: _Stream, base: np.ndarray) -> None:
+        """Turn new base frames into full features; with Δ/ΔΔ, frames wait for their look-ahead (or the end)."""
+        if not self.features.deltas:
+            s.ready.append(base)
+            s.final_done += base.shape[0]
+            return
+        look = self.features.lookahead_frames
+        s.history = base if s.history is None else np.concatenate([s.history, base])
+        hist_start = s.base_done - len(s.history)
+        stop = s.base_done if s.ending else s.base_done - look
+        if stop <= s.final_done:
+            return
+        history = torch.from_numpy(s.history)
+        d1 = deltas(history)
+        full = torch.cat([history, d1, deltas(d1)], dim=-1).numpy()
+        s.ready.append(full[s.final_done - hist_start: stop - hist_start])
+        s.final_done = stop
+        s.history = s.history[max(0, s.final_done - look - hist_start):]
+
+    def _run_rnn(self, updates: dict[int, Update]) -> None:
+        """One RNN call for every stream with new features (a second only where a reset splits a stream's frames).
+
+        Per-stream work stays in numpy: torch calls release the GIL, and on a server each release
+        lets the event loop in, so only the batched calls go through torch.
+        """
+        while True:
+            batch: list[tuple[_Stream, np.ndarray]] = []
+            for s in self._streams.values():
+                while s.resets and s.resets[0] <= s.rnn_done:
+                    s.resets.popleft()
+                    for t in self._rnn_state:
+                        t[:, s.slot] = 0
+                    s.tracker.reset()
+                if not s.ready:
+                    continue
+                ready = np.concatenate(s.ready) if len(s.ready) > 1 else s.ready[0]
+                limit = s.resets[0] - s.rnn_done if s.resets else len(ready)
+                batch.append((s, ready[:limit]))
+                s.ready = [ready[limit:]] if limit < len(ready) else []
+            if not batch:
+                return
+            self._rnn_batch(batch, updates)
+
+    def _rnn_batch(self, batch: list[tuple[_Stream, np.ndarray]], updates: dict[int, Update]) -> None:
+        lengths = np.array([len(x) for _, x in batch])
+        x = np.zeros((len(batch), lengths.max(), batch[0][1].shape[1]), np.float32)
+        for row, (_, frames) in enumerate(batch):
+            x[row, :len(frames)] = frames
+        rows = torch.tensor([s.slot for s, _ in batch])
+        state = [t[:, rows] for t in self._rnn_state]
+        uniform = bool((lengths == lengths[0]).all())
+        with torch.no_grad():
+            logits, new = self.model.net(torch.from_numpy(x), state[0] if len(state) == 1 else tuple(state),
+                                         lengths=None if uniform else torch.from_numpy(lengths))
+            logp = torch.log_softmax(logits, dim=-1).numpy()
+        for t, n in zip(self._rnn_state, (new,) if isinstance(new, torch.Tensor) else new):
+            t[:, rows] = n
+        for row, (s, frames) in enumerate(batch):
+            n = len(frames)
+            speech = self._speech_flags(s, s.rnn_done, n)
+            s.rnn_done += n
+            decisions = s.tracker.add(logp[row, :n], speech, s.received)
+            if decisions:
+                updates.setdefault(s.sid, Update()).decisions += decisions
+
+    def _speech_flags(self, s: _Stream, first: int, n: int) -> np.ndarray:
+        """Speech flag of frames ``first .. first + n``: the VAD decision of the chunk holding each frame's centre."""
+        if not s.options.vad:
+            return np.ones(n, dtype=bool)
+        chunks = centre_chunks(first, n, self.features) - s.prob_offset
+        lo = int(chunks[0])
+        return np.array(s.probs[lo:int(chunks[-1]) + 1], dtype=np.float32)[chunks - lo] >= s.options.vad_threshold
+
+    def _trim(self, s: _Stream) -> None:
+        """Drop audio and VAD probabilities that no future frame or chunk needs."""
+        keep_from = min(s.vad_pos, s.base_done * self._hop)
+        if keep_from - s.offset > 4 * CHUNK:
+            s.audio = s.audio[keep_from - s.offset:].copy()
+            s.offset = keep_from
+        first_chunk = (s.rnn_done * self._hop + self._win // 2) // CHUNK
+        if first_chunk - s.prob_offset > 64:
+            del s.probs[: first_chunk - s.prob_offset]
+            s.prob_offset = first_chunk

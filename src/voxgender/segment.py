@@ -1,0 +1,268 @@
+"""Long recordings: a female / male / non-speech timeline and speaking-time statistics.
+
+1. silero-vad (its sequence model, state carried across blocks) gives a speech probability per
+   32 ms chunk;
+2. the RNN gives gender log-posteriors per feature frame (windows of the model's ``window_s``);
+3. a three-label explicit-duration HMM (:mod:`voxgender.hmm`) turns both into segments, with a
+   minimum duration per label and penalties for label changes.
+
+The file is read in blocks of about ``block_s`` seconds that line up with the model's windows and
+the VAD's chunks, so memory stays flat whatever the length and the result is the same as in one
+piece. The VAD of a block runs in a helper thread while the RNN runs on the block before it.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .audio import SAMPLE_RATE, AudioBlock, Source, read_blocks
+from .hmm import SegmentDecoder
+from .inference import Model, load_model
+from .postprocess import mean_log_posterior
+from .vad import CHUNK, SequenceState, SequenceVad
+
+LABELS = ("nonspeech", "female", "male")  # decoder label index -> label
+NONSPEECH, FEMALE, MALE = 0, 1, 2
+EPS = 1e-6
+RESET_ALWAYS = 1 << 30  # "a long pause": speech at the very start is an onset
+
+
+@dataclass(frozen=True)
+class SegmentConfig:
+    """How posteriors become segments. Penalties are log-scores per label change.
+
+    The defaults come from a coordinate search on broadcast recordings of the bundled model's
+    validation speakers (``benchmarks/segmentation_benchmark.py --split val --tune``).
+    """
+
+    min_speech_s: float = 2.0  # shortest female or male segment
+    min_nonspeech_s: float = 0.5  # shortest pause
+    switch_penalty: float = 40.0  # female <-> male with no pause between
+    speech_penalty: float = 10.0  # speech <-> non-speech
+    speech_threshold: float = 0.2  # VAD probability at which speech and non-speech score equal
+    gender_weight: float = 0.3  # weight of the RNN's log-posteriors against the VAD's
+    reset_after_s: float = 0.3  # the RNN starts afresh at speech after a pause this long
+    block_s: float = 128.0  # audio read and processed at a time (rounded to whole model windows)
+
+    def __post_init__(self) -> None:
+        if min(self.min_speech_s, self.min_nonspeech_s, self.reset_after_s, self.block_s) <= 0:
+            raise ValueError("min_speech_s, min_nonspeech_s, reset_after_s and block_s must be positive")
+        if min(self.switch_penalty, self.speech_penalty, self.gender_weight) < 0:
+            raise ValueError("penalties and gender_weight cannot be negative")
+        if not 0 < self.speech_threshold < 1:
+            raise ValueError("speech_threshold must be in (0, 1)")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of one label; ``p_female`` is the segment's mean-log posterior (speech only)."""
+
+    start: float
+    end: float
+    label: str
+    p_female: float | None = None
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SegmentSummary:
+    """Seconds per label and the female share of speech time (None without speech)."""
+
+    duration_s: float
+    female_s: float
+    male_s: float
+    nonspeech_s: float
+    female_share: float | None
+
+    @classmethod
+    def of(cls, segments: list[Segment], duration_s: float) -> "SegmentSummary":
+        seconds = {label: 0.0 for label in LABELS}
+        for s in segments:
+            seconds[s.label] += s.duration
+        speech = seconds["female"] + seconds["male"]
+        share = round(seconds["female"] / speech, 4) if speech > 0 else None
+        return cls(round(duration_s, 3), round(seconds["female"], 3), round(seconds["male"], 3),
+                   round(seconds["nonspeech"], 3), share)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SegmentationResult:
+    """The timeline of one input."""
+
+    path: str
+    segments: list[Segment]
+    summary: SegmentSummary
+
+    @property
+    def duration_s(self) -> float:
+        return self.summary.duration_s
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "duration_s": self.duration_s, "summary": self.summary.to_dict(),
+                "segments": [s.to_dict() for s in self.segments]}
+
+
+class Segmenter:
+    """Segments files or arrays with a model, silero-vad and an HMM.
+
+    >>> segmenter = Segmenter()                      # the bundled model, default settings
+    >>> result = segmenter.segment_file("show.flac")
+    >>> result.summary.female_share, result.segments[:3]
+    """
+
+    def __init__(self, model: Model | None = None, config: SegmentConfig | None = None) -> None:
+        self.model = model or load_model()
+        self.config = config or SegmentConfig()
+        self.vad = SequenceVad()
+        feats = self.model.features
+        self._hop = feats.hop_length
+        self._win = feats.win_length
+        self._context = feats.lookahead_frames * feats.hop_length  # samples Δ/ΔΔ need each side
+        unit = math.lcm(self.model.window_frames * self._hop, CHUNK)
+        self.block_samples = unit * max(1, round(self.config.block_s * SAMPLE_RATE / unit))
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="voxgender-vad")
+
+    def segment_file(self, source: Source, name: str | None = None) -> SegmentationResult:
+        """Decode ``source`` block by block and segment it. Raises AudioError on bad input."""
+        return self._run(source, name if name is not None else str(source) if isinstance(source, (str, Path)) else "<bytes>")
+
+    def segment_array(self, audio: np.ndarray, name: str = "<array>") -> SegmentationResult:
+        """Segment 16 kHz mono float32 audio (processed in the same blocks as a file)."""
+        return self._run(audio, name)
+
+    # -- pipeline ----------------------------------------------------------------------------------
+    def _run(self, source: Source | np.ndarray, name: str) -> SegmentationResult:
+        # Blocks carry the samples that Δ/ΔΔ need on each side and that complete their last frame.
+        blocks = read_blocks(source, self.block_samples, self._context, self._win - self._hop + self._context, name=name)
+        run = _Run(self)
+        total = 0
+        previous: tuple[AudioBlock, Future[np.ndarray]] | None = None
+        for block in blocks:  # the VAD of each block runs while the RNN works on the one before
+            vad = self._pool.submit(run.block_vad, block)
+            if previous is not None:
+                run.add(previous[0], previous[1].result())
+            previous = (block, vad)
+            total = block.start + block.size
+        if previous is not None:
+            run.add(previous[0], previous[1].result())
+        segments = run.finish(total)
+        return SegmentationResult(name, segments, SegmentSummary.of(segments, total / SAMPLE_RATE))
+
+    def frame_seconds(self, frame: int) -> float:
+        """Time of the boundary before feature frame ``frame`` (between frame centres)."""
+        return (frame * self._hop + (self._win - self._hop) / 2) / SAMPLE_RATE
+
+    def chunk_of_frame(self, frames: np.ndarray) -> np.ndarray:
+        """Index of the VAD chunk that holds each frame's centre."""
+        return (frames * self._hop + self._win // 2) // CHUNK
+
+    def scores(self, vad: np.ndarray, log_post: np.ndarray) -> np.ndarray:
+        """Emission log-scores (frames, 3) from per-frame speech probability and log-posteriors."""
+        cfg = self.config
+        v = np.clip(vad, EPS, 1 - EPS).astype(np.float64)
+        bias = math.log(cfg.speech_threshold / (1 - cfg.speech_threshold))
+        speech = np.log(v)
+        return np.stack([np.log1p(-v) + bias, speech + cfg.gender_weight * log_post[:, 0],
+                         speech + cfg.gender_weight * log_post[:, 1]], axis=1)
+
+    def decoder(self) -> SegmentDecoder:
+        """A fresh HMM decoder for the labels (non-speech, female, male) with these settings."""
+        cfg = self.config
+        frame_s = self._hop / SAMPLE_RATE
+        min_frames = [max(1, round(cfg.min_nonspeech_s / frame_s))] + [max(1, round(cfg.min_speech_s / frame_s))] * 2
+        p_speech, p_switch = cfg.speech_penalty, cfg.switch_penalty
+        penalty = np.array([[0, p_speech, p_speech], [p_speech, 0, p_switch], [p_speech, p_switch, 0]])
+        return SegmentDecoder(min_frames, penalty)
+
+
+class _Run:
+    """The state of one input going through a Segmenter: VAD state, pending frames, decoder."""
+
+    def __init__(self, seg: Segmenter) -> None:
+        self.seg = seg
+        self.decoder = seg.decoder()
+        self.vad_state: SequenceState | None = None
+        self.quiet = RESET_ALWAYS  # non-speech chunks just before the next block
+        self.vad = np.zeros(0, dtype=np.float32)  # speech probabilities of chunks [vad_base, ...)
+        self.vad_base = 0
+        self.log_post = np.zeros((0, 2), dtype=np.float32)  # frames [lp_base, ...)
+        self.lp_base = 0
+        self.pushed = 0  # frames given to the decoder
+        self.segments: list[Segment] = []
+
+    def block_vad(self, block: AudioBlock) -> np.ndarray:
+        """Speech probabilities of the block's chunks (called in block order, in the VAD thread)."""
+        probs, self.vad_state = self.seg.vad.probabilities(block.audio[block.lead:block.lead + block.size], self.vad_state)
+        return probs
+
+    def add(self, block: AudioBlock, probs: np.ndarray) -> None:
+        """Gender log-posteriors of the block's frames; decode what both streams now cover."""
+        hop = self.seg._hop
+        feats = self.seg.model.features_of(block.audio)
+        first = block.lead // hop
+        feats = feats[first:None if block.last else first + block.size // hop]
+        start = block.start // hop
+        bounds = sorted(set(range(0, len(feats), self.seg.model.window_frames)) | self._onsets(block, probs, start, len(feats)))
+        pieces = [feats[a:b] for a, b in zip(bounds, bounds[1:] + [len(feats)])]
+        log_post = np.concatenate(self.seg.model.feature_log_posteriors(pieces)) if pieces else np.zeros((0, 2), np.float32)
+        self.vad = np.concatenate([self.vad, probs])
+        self.log_post = np.concatenate([self.log_post, log_post])
+        self._decode(block.last)
+
+    def _onsets(self, block: AudioBlock, probs: np.ndarray, start: int, frames: int) -> set[int]:
+        """Frames (relative to ``start``) where speech begins after a pause: the RNN restarts there."""
+        cfg = self.seg.config
+        pause = max(1, round(cfg.reset_after_s * SAMPLE_RATE / CHUNK))
+        high = np.flatnonzero(probs >= cfg.speech_threshold)
+        before = np.concatenate([[-self.quiet - 1], high[:-1]])
+        onsets = high[high - before - 1 >= pause] + block.start // CHUNK
+        self.quiet = len(probs) - high[-1] - 1 if len(high) else self.quiet + len(probs)
+        cut = -(-(onsets * CHUNK - self.seg._win // 2) // self.seg._hop) - start
+        return {int(c) for c in cut if 0 < c < frames}
+
+    def _decode(self, last: bool) -> None:
+        available = self.lp_base + len(self.log_post)
+        ready = available
+        if not last:  # frames whose centre lies in a chunk the VAD has not seen yet must wait
+            vad_end = (self.vad_base + len(self.vad)) * CHUNK
+            ready = min(available, max(self.pushed, -(-(vad_end - self.seg._win // 2) // self.seg._hop)))
+        frames = np.arange(self.pushed, ready)
+        vad = self.vad[self.seg.chunk_of_frame(frames) - self.vad_base]
+        lp = self.log_post[self.pushed - self.lp_base:ready - self.lp_base]
+        self._emit(self.decoder.push(self.seg.scores(vad, lp)))
+        self.pushed = ready
+        keep = int(self.seg.chunk_of_frame(np.array(ready))) - self.vad_base
+        self.vad, self.vad_base = self.vad[keep:], self.vad_base + keep
+
+    def _emit(self, segments: list[tuple[int, int, int]]) -> None:
+        for first, end, label in segments:
+            p = mean_log_posterior(self.log_post[first - self.lp_base:end - self.lp_base]) if label != NONSPEECH else None
+            self.segments.append(Segment(self.seg.frame_seconds(first), self.seg.frame_seconds(end), LABELS[label],
+                                         None if p is None else round(p, 4)))
+        self.log_post = self.log_post[self.decoder.base - self.lp_base:]
+        self.lp_base = self.decoder.base
+
+    def finish(self, total_samples: int) -> list[Segment]:
+        self._emit(self.decoder.finish())
+        duration = total_samples / SAMPLE_RATE
+        if not self.segments:  # shorter than one feature frame
+            return [Segment(0.0, round(duration, 3), "nonspeech")]
+        first, last = self.segments[0], self.segments[-1]
+        self.segments[0] = Segment(0.0, first.end, first.label, first.p_female)
+        self.segments[-1] = Segment(self.segments[-1].start, duration, last.label, last.p_female)
+        return [Segment(round(s.start, 3), round(s.end, 3), s.label, s.p_female) for s in self.segments]

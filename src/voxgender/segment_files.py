@@ -1,0 +1,80 @@
+"""``voxgender segment`` over many inputs: one timeline file (and plot) per input in a folder, or
+the timelines on standard output; a summary line per input; errors reported and skipped."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+from typing import Sequence, TextIO
+
+from .errors import VoxgenderError
+from .progress import say
+from .segment import SegmentationResult, Segmenter, SegmentSummary
+from .segment_formats import EXTENSIONS, render
+
+STREAMABLE = ("csv", "jsonl", "rttm")  # formats whose outputs for several inputs simply follow each other
+SUMMARY_FIELDS = ("path", *SegmentSummary.__dataclass_fields__, "error")
+
+
+def output_stems(paths: Sequence[str]) -> list[str]:
+    """A distinct file stem per input: its own stem, with -2, -3, ... on repeats."""
+    seen: dict[str, int] = {}
+    stems = []
+    for p in paths:
+        stem = Path(p).stem or "audio"
+        seen[stem] = seen.get(stem, 0) + 1
+        stems.append(stem if seen[stem] == 1 else f"{stem}-{seen[stem]}")
+    return stems
+
+
+def _span(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def describe(result: SegmentationResult) -> str:
+    """One line: duration, speaking times and the female share of speech."""
+    s = result.summary
+    share = "no speech" if s.female_share is None else f"female share {100 * s.female_share:.1f}% of speech"
+    return (f"{result.path}: {_span(s.duration_s)}, female {_span(s.female_s)}, male {_span(s.male_s)}, "
+            f"non-speech {_span(s.nonspeech_s)}, {share}")
+
+
+def segment_inputs(segmenter: Segmenter, paths: Sequence[str], fmt: str, out: str | None = None,
+                   plot: bool = False, stream: TextIO | None = None) -> int:
+    """Segment every input; return the number that failed."""
+    if out is None and (plot or (fmt not in STREAMABLE and len(paths) > 1)):
+        raise VoxgenderError(f"{'--plot' if plot else f'--format {fmt} with several inputs'} needs --out DIR")
+    folder = Path(out) if out is not None else None
+    summary = None
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        summary_file = (folder / "summary.csv").open("w", newline="", encoding="utf-8")
+        summary = csv.DictWriter(summary_file, SUMMARY_FIELDS)
+        summary.writeheader()
+    failures = written = 0
+    try:
+        for path, stem in zip(paths, output_stems(paths)):
+            try:
+                result = segmenter.segment_file(path)
+            except VoxgenderError as err:
+                failures += 1
+                say(f"voxgender: error: {err}")
+                if summary is not None:
+                    summary.writerow({"path": path, "error": str(err)})
+                continue
+            say(describe(result))
+            if folder is None:
+                (stream or sys.stdout).write(render(result, fmt, header=not written))
+                written += 1
+                continue
+            (folder / f"{stem}{EXTENSIONS[fmt]}").write_text(render(result, fmt), encoding="utf-8")
+            summary.writerow({"path": path, **result.summary.to_dict()})
+            if plot:
+                from .timeline_plot import plot_timelines
+
+                plot_timelines([(Path(path).name, result.segments)], folder / f"{stem}.png", title=describe(result))
+    finally:
+        if summary is not None:
+            summary_file.close()
+    return failures

@@ -1,0 +1,9 @@
+"""The web service: REST predictions, WebSocket streaming, metrics and a live page (``voxgender serve``).
+
+Needs the ``serve`` extra: ``pip install 'voxgender[serve]'``.
+"""
+
+from .app import create_app
+from .settings import ServerSettings
+
+__all__ = ["ServerSettings", "create_app"]

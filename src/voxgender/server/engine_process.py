@@ -1,0 +1,112 @@
+"""The server's StreamEngine in a process of its own.
+
+The event loop (WebSocket frames in, JSON out) and the engine (silero-vad, features, RNN) both
+need the interpreter; in one process they would take turns on the GIL, and each engine step
+would wait behind socket work. In its own process the engine runs on the second core. Each step
+is one round trip over a pipe: the commands gathered since the last step go in (new streams,
+audio, ends, drops), and every stream's updates come back.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+
+import numpy as np
+
+from ..decisions import StreamOptions
+from ..errors import VoxgenderError
+from ..inference import Model
+from ..multistream import StreamEngine, Update
+
+Item = Update | VoxgenderError
+STOP_TIMEOUT_S = 5.0
+START_TIMEOUT_S = 120.0
+WARMUP_S = 1.0  # audio run through a new engine before it serves: TorchScript optimises on its first calls
+
+
+@dataclass
+class Commands:
+    """What the handlers asked for since the last step, by the hub's stream ids."""
+
+    opens: list[tuple[int, int, StreamOptions]] = field(default_factory=list)  # (id, sample rate, options)
+    pushes: dict[int, list[np.ndarray]] = field(default_factory=dict)
+    ends: list[int] = field(default_factory=list)
+    drops: list[int] = field(default_factory=list)
+
+
+def apply(engine: StreamEngine, ids: dict[int, int], commands: Commands) -> dict[int, Item]:
+    """Carry out ``commands`` on ``engine`` (``ids``: hub id -> engine id), step it, and return the updates."""
+    failed: dict[int, Item] = {}
+    for hub_id, rate, options in commands.opens:
+        try:
+            ids[hub_id] = engine.open(rate, options)
+        except VoxgenderError as err:
+            failed[hub_id] = err
+    for hub_id in commands.drops:
+        if hub_id in ids:
+            engine.drop(ids.pop(hub_id))
+    for hub_id, chunks in commands.pushes.items():
+        if hub_id in ids:
+            try:
+                engine.push(ids[hub_id], np.concatenate(chunks))
+            except VoxgenderError as err:
+                failed[hub_id] = err
+                engine.drop(ids.pop(hub_id))
+    for hub_id in commands.ends:
+        if hub_id in ids:
+            engine.end(ids[hub_id])
+    by_engine_id = {engine_id: hub_id for hub_id, engine_id in ids.items()}
+    updates: dict[int, Item] = {by_engine_id[sid]: update for sid, update in engine.step().items()}
+    for hub_id, item in updates.items():
+        if isinstance(item, Update) and item.summary is not None:
+            del ids[hub_id]
+    return {**updates, **failed}
+
+
+def _serve(conn: Connection, model: Model) -> None:
+    """The engine process: one step per message until the pipe says stop (None) or closes."""
+    from ..live import one_thread
+
+    one_thread()
+    engine, ids = StreamEngine(model), {}
+    warmup = engine.open()
+    engine.push(warmup, np.random.default_rng(0).normal(0, 0.1, int(WARMUP_S * 16000)).astype(np.float32))
+    engine.end(warmup)
+    engine.step()
+    conn.send("ready")
+    try:
+        while (commands := conn.recv()) is not None:
+            conn.send(apply(engine, ids, commands))
+    except (EOFError, KeyboardInterrupt):
+        pass
+
+
+class EngineProcess:
+    """A StreamEngine for ``model`` in a child process, ready when constructed; ``step`` blocks, so call
+    it (and the constructor) from a worker thread."""
+
+    def __init__(self, model: Model) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child, model), name="voxgender-engine", daemon=True)
+        self._process.start()
+        child.close()
+        if not self._conn.poll(START_TIMEOUT_S) or self._conn.recv() != "ready":
+            self.close()
+            raise RuntimeError(f"the stream engine process did not start within {START_TIMEOUT_S:g} s")
+
+    def step(self, commands: Commands) -> dict[int, Item]:
+        self._conn.send(commands)
+        return self._conn.recv()
+
+    def close(self) -> None:
+        try:
+            self._conn.send(None)
+        except OSError:
+            pass
+        self._process.join(STOP_TIMEOUT_S)
+        if self._process.is_alive():
+            self._process.terminate()
+        self._conn.close()

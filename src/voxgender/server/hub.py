@@ -1,0 +1,135 @@
+"""The bridge between WebSocket handlers (asyncio) and one micro-batched StreamEngine (its own process).
+
+Handlers open, feed and end streams without waiting: their commands are gathered, and each engine
+step takes everything gathered since the last one and processes all streams together. Steps start
+at most every ``step_interval_s``, so under load they grow larger (cheaper per stream: silero-vad
+and the RNN run once per step for all streams) instead of more frequent. Each stream's updates
+come back through its own queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from itertools import count
+
+import numpy as np
+
+from ..decisions import StreamOptions
+from ..errors import VoxgenderError
+from ..inference import Model
+from .engine_process import Commands, EngineProcess, Item
+from .metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+class TooManyStreams(VoxgenderError):
+    """The server is at its stream limit."""
+
+
+class EngineFailed(VoxgenderError):
+    """The engine process failed; it was restarted, and the streams it held are lost."""
+
+
+class StreamHub:
+    """Open, feed and end streams from the event loop; one engine step serves all of them."""
+
+    def __init__(self, model: Model, metrics: Metrics, max_streams: int, step_interval_s: float) -> None:
+        self._model = model
+        self._engine: EngineProcess | None = None
+        self._metrics = metrics
+        self._max_streams = max_streams
+        self._step_interval = step_interval_s
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="voxgender-engine")  # waits on the pipe
+        self._lock = threading.Lock()
+        self._commands = Commands()
+        self._ids = count()
+        self._queues: dict[int, asyncio.Queue[Item]] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start the engine process (a few seconds) and the step loop."""
+        self._engine = await asyncio.to_thread(EngineProcess, self._model)
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        if self._engine is not None:
+            self._engine.close()
+
+    @property
+    def active(self) -> int:
+        return len(self._queues)
+
+    def open(self, sample_rate: int, options: StreamOptions) -> int:
+        """A new stream's id (the engine opens it at its next step); TooManyStreams at the limit."""
+        if self.active >= self._max_streams:
+            raise TooManyStreams(f"the server is at its limit of {self._max_streams} streams; try again later")
+        sid = next(self._ids)
+        self._queues[sid] = asyncio.Queue()
+        with self._lock:
+            self._commands.opens.append((sid, sample_rate, options))
+        return sid
+
+    def push(self, sid: int, samples: np.ndarray) -> None:
+        with self._lock:
+            self._commands.pushes.setdefault(sid, []).append(samples)
+        self._wake.set()
+
+    def end(self, sid: int) -> None:
+        """No more audio: the stream's last decisions and its summary will arrive on its queue."""
+        with self._lock:
+            self._commands.ends.append(sid)
+        self._wake.set()
+
+    def drop(self, sid: int) -> None:
+        """Forget a stream at once (its client is gone, or it has its summary)."""
+        if self._queues.pop(sid, None) is not None:
+            with self._lock:
+                self._commands.drops.append(sid)
+
+    async def next(self, sid: int) -> Item:
+        """The stream's next update (or its error)."""
+        return await self._queues[sid].get()
+
+    def _restart(self) -> None:
+        """On the worker thread: replace a failed engine process."""
+        assert self._engine is not None  # started
+        self._engine.close()
+        self._engine = EngineProcess(self._model)
+
+    def _step(self) -> dict[int, Item]:
+        """On the worker thread: send what the handlers asked for to the engine, wait for its step."""
+        with self._lock:
+            commands, self._commands = self._commands, Commands()
+        assert self._engine is not None  # started
+        return self._engine.step(commands)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = 0.0
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(max(0.0, last + self._step_interval - time.perf_counter()))  # gather a batch
+            self._wake.clear()
+            start = last = time.perf_counter()
+            try:
+                items = await loop.run_in_executor(self._executor, self._step)
+            except Exception:  # a crash must not stop the server: restart the engine, fail its streams
+                log.exception("the stream engine failed; restarting it")
+                await loop.run_in_executor(self._executor, self._restart)
+                for queue in self._queues.values():
+                    queue.put_nowait(EngineFailed("the stream engine failed and was restarted: please reconnect"))
+                continue
+            self._metrics.step_latency.observe(time.perf_counter() - start)
+            for sid, item in items.items():
+                queue = self._queues.get(sid)
+                if queue is not None:
+                    queue.put_nowait(item)

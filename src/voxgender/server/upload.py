@@ -1,0 +1,97 @@
+"""``POST /v1/predict``: an audio file (raw body, or multipart field ``file``) -> label and per-second timeline.
+
+The file-level answer is the batch prediction (the same as ``voxgender predict``); the timeline
+gives each second's p_female over its speech frames, or ``none`` when silero-vad hears no speech.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from fastapi import HTTPException, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from ..audio import SAMPLE_RATE, load_audio
+from ..errors import AudioError
+from ..inference import Model, Prediction
+from ..multistream import speech_frames
+from ..postprocess import aggregate, mean_log_posterior
+from ..smoothing import label_of
+
+ENDPOINT = "/v1/predict"
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The request body, or 413 as soon as it is longer than ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"upload of {int(declared)} bytes is more than the limit of {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(413, f"upload is more than the limit of {limit} bytes")
+    return bytes(body)
+
+
+async def _file_of(request: Request, body: bytes, limit: int) -> tuple[bytes, str]:
+    """The uploaded bytes and a name for messages: the multipart field ``file``, or the whole body."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return body, request.query_params.get("name", "upload")
+
+    async def replay() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        form = await Request(request.scope, replay).form(max_files=1, max_fields=8, max_part_size=limit)
+    except Exception as err:  # the multipart parser raises several types for malformed bodies
+        raise HTTPException(400, f"malformed multipart body ({err})") from None
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise HTTPException(400, "multipart upload needs a file field named 'file'")
+    return await upload.read(), upload.filename or "upload"
+
+
+def timeline(model: Model, audio: np.ndarray, log_post: np.ndarray) -> list[dict[str, Any]]:
+    """Per second: p_female over the speech frames of that second, ``none`` without speech."""
+    per_second = int(round(1000 / model.features.hop_ms))
+    speech = speech_frames(audio, len(log_post), model.features)
+    duration = len(audio) / model.features.sample_rate
+    out = []
+    for k, start in enumerate(range(0, len(log_post), per_second)):
+        lp, sp = log_post[start:start + per_second], speech[start:start + per_second]
+        p = mean_log_posterior(lp[sp]) if sp.any() else None
+        out.append({"start": float(k), "end": round(min(k + 1.0, duration), 3),
+                    "label": label_of(p) if p is not None else "none",
+                    "p_female": None if p is None else round(p, 4), "speech": round(float(sp.mean()), 3)})
+    return out
+
+
+def predict_bytes(model: Model, data: bytes, name: str) -> dict[str, Any]:
+    """Decode, predict as ``voxgender predict`` does, and add the timeline. Raises AudioError."""
+    audio = load_audio(data, name=name)
+    log_post = model.frame_log_posteriors([audio])[0]
+    prediction = Prediction.from_p_female(name, aggregate(log_post, model.aggregation), len(audio) / SAMPLE_RATE)
+    result = prediction.to_dict()
+    result.pop("path")
+    return {"name": name, **result, "timeline": timeline(model, audio, log_post)}
+
+
+async def predict_endpoint(request: Request) -> JSONResponse:
+    state = request.app.state
+    start = time.perf_counter()
+    body = await read_limited(request, state.settings.max_upload_bytes)
+    data, name = await _file_of(request, body, state.settings.max_upload_bytes)
+    if not data:
+        raise HTTPException(400, f"{name}: empty upload (send an audio file as the body or as the field 'file')")
+    try:
+        result = await run_in_threadpool(predict_bytes, state.model, data, name)
+    except AudioError as err:
+        raise HTTPException(400, str(err)) from None
+    state.metrics.predict_latency.observe(time.perf_counter() - start)
+    state.metrics.predictions.labels(source="predict", label=result["label"]).inc()
+    return JSONResponse(result)

@@ -1,0 +1,60 @@
+"""Real-time gender recognition of one live stream: chunks of any size and rate in, decisions out.
+
+>>> stream = load_model().stream(sample_rate=48000, smoothing="hysteresis")
+>>> for chunk in microphone_chunks():
+...     for d in stream.feed(chunk):
+...         print(d.t, d.label, d.p_female)
+>>> decisions, summary = stream.finish()
+
+Each 10 ms of audio costs one RNN step: the recurrent state is carried from chunk to chunk, and
+silero-vad gates the decisions (label "none" without speech). See :class:`StreamOptions` for the
+interval, the smoothing and the gating, and :mod:`voxgender.multistream` for many streams at once.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from .decisions import Decision, StreamOptions, Summary
+from .inference import Model
+from .multistream import StreamEngine
+
+
+class Stream:
+    """One live stream: ``feed`` chunks, read decisions, ``finish`` for the last ones and the summary."""
+
+    def __init__(self, model: Model, sample_rate: int = 16000, options: StreamOptions | None = None) -> None:
+        self.sample_rate = sample_rate
+        self.options = options or StreamOptions()
+        self._engine = StreamEngine(model)
+        self._id = self._engine.open(sample_rate, self.options)
+        self._finished = False
+
+    def feed(self, samples: np.ndarray) -> list[Decision]:
+        """Add float32 mono samples in [-1, 1] at ``sample_rate``; return the decisions now due."""
+        if self._finished:
+            raise RuntimeError("this stream is finished")
+        self._engine.push(self._id, samples)
+        update = self._engine.step().get(self._id)
+        return update.decisions if update else []
+
+    def finish(self) -> tuple[list[Decision], Summary]:
+        """End the stream: the remaining decisions and the summary of all its speech."""
+        if self._finished:
+            raise RuntimeError("this stream is finished")
+        self._finished = True
+        self._engine.end(self._id)
+        update = self._engine.step()[self._id]
+        assert update.summary is not None  # an ended stream always reports its summary
+        return update.decisions, update.summary
+
+
+def stream_chunks(stream: Stream, chunks: Iterable[np.ndarray]) -> Iterator[Decision | Summary]:
+    """Feed every chunk and yield each decision as it comes, then the summary."""
+    for chunk in chunks:
+        yield from stream.feed(chunk)
+    decisions, summary = stream.finish()
+    yield from decisions
+    yield summary

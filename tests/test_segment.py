@@ -1,0 +1,110 @@
+"""Segmentation of synthetic conversations with a known timeline, block by block and in one piece."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+from recordings import conversation, label_at
+
+from voxgender.errors import AudioError
+from voxgender.segment import SegmentConfig, Segmenter, SegmentSummary
+from voxgender.vad import SequenceVad, SileroVad
+
+TURNS = [("female", 4.0), ("male", 5.0), ("female", 3.0), ("male", 6.0), ("female", 5.0), ("male", 3.0)]
+
+
+@pytest.fixture(scope="module")
+def segmenter() -> Segmenter:
+    return Segmenter()
+
+
+def speech_time_by_label(segments, start: float, end: float) -> dict[str, float]:
+    out = {"female": 0.0, "male": 0.0, "nonspeech": 0.0}
+    for s in segments:
+        out[s.label] += max(0.0, min(end, s.end) - max(start, s.start))
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_timeline_matches_the_known_turns(segmenter, seed):
+    audio, reference = conversation(TURNS, pause_s=1.0, seed=seed)
+    result = segmenter.segment_array(audio, name="talk")
+    segments = result.segments
+    assert segments[0].start == 0 and segments[-1].end == pytest.approx(len(audio) / 16000, abs=1e-3)
+    assert all(a.end == b.start for a, b in zip(segments, segments[1:]))
+    for start, end, label in reference:
+        time = speech_time_by_label(segments, start, end)
+        other = "male" if label == "female" else "female"
+        assert time[label] >= 0.85 * (end - start), (start, end, label, time)
+        assert time[other] <= 0.02 * (end - start), (start, end, label, time)
+        first = next(s for s in segments if s.label == label and s.end > start)
+        assert abs(first.start - start) < 0.25
+        assert all(s.p_female > 0.5 for s in segments if s.label == "female")
+    for (_, end, _), (start, _, _) in zip(reference, reference[1:]):  # the pauses between turns
+        assert label_at(segments, (end + start) / 2) == "nonspeech"
+    female = sum(e - s for s, e, g in reference if g == "female")
+    male = sum(e - s for s, e, g in reference if g == "male")
+    assert result.summary.female_share == pytest.approx(female / (female + male), abs=0.05)
+    total = result.summary.female_s + result.summary.male_s + result.summary.nonspeech_s
+    assert total == pytest.approx(result.summary.duration_s, abs=0.01)
+
+
+def test_long_input_block_by_block_equals_one_piece(tmp_path):
+    turns = TURNS * 3  # about 100 s
+    audio, _ = conversation(turns, pause_s=0.8, seed=5)
+    one_piece = Segmenter(config=SegmentConfig(block_s=1000)).segment_array(audio)
+    blocks = Segmenter(config=SegmentConfig(block_s=16))
+    assert blocks.block_samples < len(audio) / 4
+    in_blocks = blocks.segment_array(audio)
+    assert [s.label for s in in_blocks.segments] == [s.label for s in one_piece.segments]
+    for a, b in zip(in_blocks.segments, one_piece.segments):
+        assert a.start == pytest.approx(b.start, abs=0.05) and a.end == pytest.approx(b.end, abs=0.05)
+    for field in ("female_s", "male_s", "nonspeech_s"):
+        assert getattr(in_blocks.summary, field) == pytest.approx(getattr(one_piece.summary, field), abs=0.1)
+    # the same audio from a 44.1 kHz FLAC, decoded and resampled block by block
+    path = tmp_path / "long.flac"
+    import soxr
+
+    sf.write(path, soxr.resample(audio, 16000, 44100), 44100)
+    from_file = blocks.segment_file(path)
+    assert from_file.path == str(path)
+    assert from_file.summary.female_share == pytest.approx(one_piece.summary.female_share, abs=0.02)
+
+
+def test_silence_is_one_nonspeech_segment(segmenter):
+    result = segmenter.segment_array(np.zeros(16000 * 3, np.float32), name="quiet")
+    assert [s.label for s in result.segments] == ["nonspeech"]
+    assert result.summary == SegmentSummary(3.0, 0.0, 0.0, 3.0, None)
+
+
+def test_bad_input_is_a_one_line_error_naming_it(segmenter, tmp_path):
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF....WAVEfmt garbage")
+    for source, reason in [(bad, "not a decodable audio file"), (tmp_path / "missing.wav", "no such file")]:
+        with pytest.raises(AudioError, match=reason) as err:
+            segmenter.segment_file(source)
+        assert str(source) in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(AudioError, match="clip: too short"):
+        segmenter.segment_array(np.zeros(100, np.float32), name="clip")
+    with pytest.raises(AudioError, match="clip: contains NaN"):
+        segmenter.segment_array(np.full(16000, np.nan, np.float32), name="clip")
+
+
+def test_sequence_vad_is_exact_across_blocks_and_matches_the_streaming_model(female_clip, male_clip):
+    audio = np.concatenate([female_clip, np.zeros(8000, np.float32), male_clip, female_clip[:1234]])
+    vad = SequenceVad()
+    whole, _ = vad.probabilities(audio)
+    state, pieces = None, []
+    for start in range(0, len(audio), 512 * 7):
+        p, state = vad.probabilities(audio[start:start + 512 * 7], state)
+        pieces.append(p)
+    assert np.array_equal(np.concatenate(pieces), whole)
+    streaming = SileroVad().probabilities(audio)
+    assert np.abs(streaming - whole[: len(streaming)]).max() < 1e-3
+    assert whole[:40].max() > 0.5 and len(whole) == -(-len(audio) // 512)
+
+
+def test_settings_are_checked():
+    with pytest.raises(ValueError):
+        SegmentConfig(min_speech_s=0)
+    with pytest.raises(ValueError):
+        SegmentConfig(speech_threshold=1.0)

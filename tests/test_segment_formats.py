@@ -1,0 +1,75 @@
+"""Every timeline format parses back to what was written; ``voxgender segment`` end to end."""
+
+import csv
+import json
+from itertools import groupby
+
+import pytest
+import soundfile as sf
+from recordings import conversation
+
+from voxgender.cli import main
+from voxgender.segment import Segment, SegmentationResult, SegmentSummary
+from voxgender.segment_formats import EXTENSIONS, SEGMENT_FORMATS, parse, render
+
+SEGMENTS = [Segment(0.0, 1.25, "nonspeech"), Segment(1.25, 4.5, "female", 0.9312), Segment(4.5, 4.8, "nonspeech"),
+            Segment(4.8, 9.123, "male", 0.0421), Segment(9.123, 10.0, "nonspeech")]
+RESULT = SegmentationResult("dir/my talk.wav", SEGMENTS, SegmentSummary.of(SEGMENTS, 10.0))
+SPEECH = [s for s in SEGMENTS if s.label != "nonspeech"]
+
+
+@pytest.mark.parametrize("fmt", SEGMENT_FORMATS)
+def test_round_trip(fmt):
+    timeline = parse(render(RESULT, fmt), fmt)
+    full = fmt in ("csv", "json", "jsonl", "textgrid")
+    expected = SEGMENTS if full else SPEECH
+    assert [(s.start, s.end, s.label) for s in timeline.segments] == [(s.start, s.end, s.label) for s in expected]
+    if fmt in ("csv", "json", "jsonl", "rttm"):
+        assert [s.p_female for s in timeline.segments] == [s.p_female for s in expected]
+    if fmt in ("json", "jsonl"):
+        assert timeline.summary == RESULT.summary.to_dict() and timeline.path == RESULT.path
+
+
+def test_formats_follow_their_conventions():
+    rttm = render(RESULT, "rttm").splitlines()
+    assert rttm[0].split() == ["SPEAKER", "my_talk", "1", "1.250", "3.250", "<NA>", "<NA>", "female", "0.9312", "<NA>"]
+    grid = render(RESULT, "textgrid")
+    assert grid.startswith('File type = "ooTextFile"') and "intervals: size = 5" in grid and "xmax = 10.000" in grid
+    assert render(RESULT, "audacity").splitlines()[1] == "4.800000\t9.123000\tmale"
+    rows = list(csv.DictReader(render(RESULT, "csv").splitlines()))
+    assert rows[1] == {"path": "dir/my talk.wav", "start": "1.250", "end": "4.500", "label": "female", "p_female": "0.9312"}
+    assert json.loads(render(RESULT, "json"))["summary"]["female_share"] == pytest.approx(3.25 / (3.25 + 4.323), abs=1e-4)
+    with pytest.raises(ValueError):
+        render(RESULT, "xml")
+
+
+def test_cli_writes_a_timeline_a_plot_and_a_summary_per_input(tmp_path, capsys):
+    audio, reference = conversation([("female", 3.0), ("male", 4.0)], seed=3)
+    (tmp_path / "in").mkdir()
+    sf.write(tmp_path / "in" / "talk.flac", audio, 16000)
+    (tmp_path / "in" / "broken.wav").write_bytes(b"RIFF....WAVEfmt garbage")
+    out = tmp_path / "out"
+    code = main(["segment", str(tmp_path / "in"), "--format", "textgrid", "--out", str(out), "--plot"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "broken.wav: not a decodable audio file" in err and "female share" in err
+    timeline = parse((out / f"talk{EXTENSIONS['textgrid']}").read_text(), "textgrid")
+    speech = [s.label for s in timeline.segments if s.label != "nonspeech"]
+    assert [label for label, _ in groupby(speech)] == ["female", "male"]
+    assert (out / "talk.png").read_bytes()[:4] == b"\x89PNG"
+    summary = {r["path"].rsplit("/", 1)[-1]: r for r in csv.DictReader((out / "summary.csv").open())}
+    assert summary["broken.wav"]["error"] and not summary["talk.flac"]["error"]
+    assert float(summary["talk.flac"]["female_share"]) == pytest.approx(3 / 7, abs=0.06)
+
+
+def test_cli_prints_streamable_formats_and_needs_out_for_the_others(tmp_path, capsys):
+    for name, seed in (("a.wav", 1), ("b.wav", 2)):
+        sf.write(tmp_path / name, conversation([("male", 2.0)], seed=seed)[0], 16000)
+    assert main(["segment", str(tmp_path / "a.wav"), str(tmp_path / "b.wav"), "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "path,start,end,label,p_female" and lines.count(lines[0]) == 1
+    assert {line.split(",")[0] for line in lines[1:]} == {str(tmp_path / "a.wav"), str(tmp_path / "b.wav")}
+    assert main(["segment", str(tmp_path / "a.wav"), str(tmp_path / "b.wav"), "--format", "json"]) == 2
+    assert "needs --out" in capsys.readouterr().err
+    assert main(["segment", str(tmp_path / "missing.wav")]) == 1
+    assert "missing.wav: no such file" in capsys.readouterr().err

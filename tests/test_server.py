@@ -1,0 +1,219 @@
+"""The web service through FastAPI's TestClient: REST and WebSocket, good and bad input, limits, metrics."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+
+pytest.importorskip("fastapi")
+pytest.importorskip("prometheus_client")
+from fastapi.testclient import TestClient  # noqa: E402
+from starlette.websockets import WebSocketDisconnect  # noqa: E402
+
+from voxgender.inference import load_model  # noqa: E402
+from voxgender.server import ServerSettings, create_app  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model()
+
+
+@pytest.fixture(scope="module")
+def client(model):
+    settings = ServerSettings(max_upload_bytes=400_000, max_streams=3, idle_timeout_s=1.0, max_frame_bytes=64_000)
+    with TestClient(create_app(model, settings)) as c:
+        yield c
+
+
+def wav_bytes(audio: np.ndarray, rate: int = 16000, fmt: str = "WAV") -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, audio, rate, format=fmt)
+    return buf.getvalue()
+
+
+def s16(audio: np.ndarray) -> bytes:
+    return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+def local_stream(model, audio: np.ndarray, rate: int = 16000):
+    """Decisions and summary of the same audio through a local Stream."""
+    stream = model.stream(rate)
+    decisions = stream.feed(audio.astype(np.float32))
+    rest, summary = stream.finish()
+    return decisions + rest, summary
+
+
+def receive_until_final(ws) -> tuple[list[dict], dict]:
+    decisions = []
+    while True:
+        message = ws.receive_json()
+        if message.get("final") or "error" in message:
+            return decisions, message
+        decisions.append(message)
+
+
+def stream_over_ws(client, payload: bytes, query: str, frame: int = 3200) -> tuple[list[dict], dict]:
+    with client.websocket_connect(f"/v1/stream?{query}") as ws:
+        for i in range(0, len(payload), frame):
+            ws.send_bytes(payload[i:i + frame])
+        ws.send_text("end")
+        return receive_until_final(ws)
+
+
+def assert_error_close(client, query: str, send, status: int, code: int, words: str) -> None:
+    with client.websocket_connect(f"/v1/stream?{query}") as ws:
+        send(ws)
+        message = ws.receive_json()
+        assert message["status"] == status and words in message["error"]
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+        assert closed.value.code == code
+
+
+# -- REST ----------------------------------------------------------------------------------------
+def test_predict_raw_body_matches_the_batch_prediction(client, model, female_clip):
+    data = wav_bytes(female_clip)
+    response = client.post("/v1/predict?name=voice.wav", content=data)
+    assert response.status_code == 200
+    result = response.json()
+    expected = model.predict_file(data)
+    assert (result["label"], result["p_female"], result["duration_s"]) == (expected.label, expected.p_female, 2.0)
+    assert result["name"] == "voice.wav" and result["confidence"] == pytest.approx(max(expected.p_female, 1 - expected.p_female))
+    assert [s["start"] for s in result["timeline"]] == [0.0, 1.0]
+    assert all(s["label"] in ("female", "male", "none") and 0 <= s["speech"] <= 1 for s in result["timeline"])
+
+
+def test_predict_multipart_file_in_another_format(client, model, male_clip):
+    flac = wav_bytes(soxr.resample(male_clip, 16000, 44100), 44100, "FLAC")
+    response = client.post("/v1/predict", files={"file": ("talk.flac", flac, "audio/flac")})
+    assert response.status_code == 200
+    assert response.json()["p_female"] == model.predict_file(flac).p_female
+    assert response.json()["name"] == "talk.flac"
+
+
+@pytest.mark.parametrize("kwargs, status, words", [
+    ({"content": b"RIFF....WAVEfmt garbage" * 20}, 400, "upload: not a decodable audio file"),
+    ({"files": {"file": ("notes.txt", b"just some text, not audio\n" * 40, "text/plain")}}, 400, "notes.txt"),
+    ({"files": {"other": ("a.wav", b"x", "audio/wav")}}, 400, "field named 'file'"),
+    ({"content": b""}, 400, "empty upload"),
+    ({"content": wav_bytes(np.zeros(16000, np.float32))}, 400, "silent"),
+    ({"content": b"\0" * 400_001}, 413, "limit of 400000 bytes"),
+    ({"files": {"file": ("big.wav", b"\0" * 400_001, "audio/wav")}}, 413, "limit"),
+])
+def test_predict_bad_uploads_get_one_line_4xx_json(client, kwargs, status, words):
+    response = client.post("/v1/predict", **kwargs)
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert words in error and "\n" not in error and response.json()["status"] == status
+    assert client.get("/healthz").json()["status"] == "ok"  # and the server goes on
+
+
+def test_page_health_metrics_and_unknown_paths(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "getUserMedia" in client.get("/app.js").text and "/v1/stream" in client.get("/app.js").text
+    assert "registerProcessor" in client.get("/worklet.js").text
+    assert client.get("/nope").status_code == 404 and "error" in client.get("/nope").json()
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
+    for name in ("voxgender_requests_total", "voxgender_active_streams", "voxgender_predict_latency_seconds_bucket",
+                 "voxgender_stream_step_seconds_bucket", "voxgender_predictions_total"):
+        assert name in metrics.text
+
+
+# -- WebSocket -----------------------------------------------------------------------------------
+def test_stream_decisions_every_100_ms_and_a_final_summary(client, model, female_clip):
+    decisions, final = stream_over_ws(client, s16(female_clip), "sample_rate=16000&encoding=pcm_s16le")
+    assert len(decisions) >= len(female_clip) // 1600
+    assert set(decisions[0]) == {"t", "label", "p_female", "confidence", "speech", "speech_s"}
+    reference, summary = local_stream(model, np.frombuffer(s16(female_clip), "<i2") / 32768.0)
+    assert decisions == [d.to_dict() for d in reference] and final == summary.to_dict()
+    assert final["final"] is True and final["label"] == model.predict_array(female_clip).label
+    assert 0.5 < final["speech_s"] <= 2.0 and final["duration_s"] == 2.0
+
+
+def test_stream_float32_at_48k(client, model, male_clip):
+    at_48k = soxr.resample(male_clip, 16000, 48000).astype("<f4")
+    decisions, final = stream_over_ws(client, at_48k.tobytes(), "sample_rate=48000&encoding=pcm_f32le", frame=19200)
+    assert final["label"] == model.predict_array(male_clip).label and len(decisions) >= 19
+
+
+@pytest.mark.parametrize("query, words", [
+    ("sample_rate=100", "sample_rate '100'"),
+    ("sample_rate=abc", "sample_rate 'abc'"),
+    ("encoding=mp3", "encoding 'mp3'"),
+    ("smoothing=median", "smoothing 'median'"),
+])
+def test_stream_bad_parameters(client, query, words):
+    assert_error_close(client, query, lambda ws: None, 400, 1008, words)
+
+
+def test_stream_bad_frames_and_messages(client, female_clip):
+    assert_error_close(client, "encoding=pcm_s16le", lambda ws: ws.send_bytes(s16(female_clip[:800]) + b"\1"),
+                       400, 1007, "frame 1: 1601 bytes is not a whole number of s16le samples")
+    assert_error_close(client, "encoding=pcm_f32le", lambda ws: ws.send_bytes(np.full(4, np.nan, "<f4").tobytes()),
+                       400, 1007, "NaN")
+    assert_error_close(client, "", lambda ws: ws.send_text("hello"), 400, 1003, "'end'")
+    assert_error_close(client, "", lambda ws: ws.send_bytes(b"\0" * 64_002), 413, 1009, "more than 64000")
+    assert client.get("/healthz").json()["active_streams"] == 0
+
+
+def test_stream_idle_timeout(client, female_clip):
+    with client.websocket_connect("/v1/stream") as ws:
+        ws.send_bytes(s16(female_clip[:1600]))
+        messages = [ws.receive_json() for _ in range(2)]  # one decision, then the idle error after 1 s
+        assert messages[-1]["status"] == 408 and "idle" in messages[-1]["error"]
+
+
+def test_stream_limit_and_concurrent_streams(client, model, female_clip, male_clip):
+    clips = [female_clip, male_clip, female_clip[::-1].copy()]
+    with client.websocket_connect("/v1/stream") as a, client.websocket_connect("/v1/stream") as b, \
+            client.websocket_connect("/v1/stream") as c:
+        sockets = [a, b, c]
+        deadline = time.monotonic() + 5
+        while client.get("/healthz").json()["active_streams"] < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert_error_close(client, "", lambda ws: None, 503, 1013, "limit of 3 streams")
+        for i in range(0, len(female_clip), 1600):  # interleaved, as live clients send
+            for ws, clip in zip(sockets, clips):
+                ws.send_bytes(s16(clip[i:i + 1600]))
+        finals = []
+        for ws in sockets:
+            ws.send_text("end")
+            finals.append(receive_until_final(ws)[1])
+    assert finals == [local_stream(model, np.frombuffer(s16(c), "<i2") / 32768.0)[1].to_dict() for c in clips]
+    metrics = client.get("/metrics").text
+    assert 'voxgender_predictions_total{label="female",source="stream"}' in metrics
+
+
+def test_a_client_that_goes_away_frees_its_stream(client, female_clip):
+    with client.websocket_connect("/v1/stream") as ws:
+        ws.send_bytes(s16(female_clip[:8000]))
+        ws.receive_json()
+    deadline = time.monotonic() + 5
+    while client.get("/healthz").json()["active_streams"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert client.get("/healthz").json()["active_streams"] == 0
+    assert stream_over_ws(client, s16(female_clip), "")[1]["final"] is True  # and the next stream works
+
+
+def test_a_crashed_engine_is_restarted_and_the_server_goes_on(model, female_clip):
+    """Streams of the lost engine get a 500 error and a close; new streams work."""
+    with TestClient(create_app(model)) as client, client.websocket_connect("/v1/stream") as ws:
+        ws.send_bytes(s16(female_clip[:3200]))
+        assert "t" in ws.receive_json()
+        os.kill(client.app.state.hub._engine._process.pid, signal.SIGKILL)
+        ws.send_bytes(s16(female_clip[3200:6400]))
+        message = ws.receive_json()
+        while "error" not in message:
+            message = ws.receive_json()
+        assert message["status"] == 500 and "restarted" in message["error"]
+        decisions, final = stream_over_ws(client, s16(female_clip), "")
+        assert final["final"] is True and len(decisions) == 20
