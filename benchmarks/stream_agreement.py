@@ -78,7 +78,7 @@ def main() -> None:
         early_long = sum(r[1] == b for r, b in long) / max(1, len(long))
         truth = sum(r[0] == u.gender for r, u in zip(results, clips)) / len(clips)
         print(f"{name}: agreement with predict_file after the whole clip {whole:.2%}; "
-              f"after the first 1 s of speech {early:.2%} of all clips (those with less speech count with the whole clip), "
+              f"after the first 1 s of speech {early:.2%} of all clips (a clip with less speech counts whole), "
               f"{early_long:.2%} of the {len(long)} clips with at least 1 s of speech; streaming accuracy {truth:.2%}")
     print(f"batch accuracy {sum(b == u.gender for b, u in zip(batch, clips)) / len(clips):.2%}")
     gated = gated_batch_labels(model, audios)

@@ -29,7 +29,8 @@ def conversation(seconds: float, seed: int = 0) -> np.ndarray:
     while total < seconds:
         speech = 2.5 + turn % 6 * 0.5
         pause = float(rng.uniform(0.3, 1.5))
-        parts += [synth_clip(("female", "male")[turn % 2], speech, seed + turn), np.zeros(int(pause * 16000), np.float32)]
+        voice = synth_clip(("female", "male")[turn % 2], speech, seed + turn)
+        parts += [voice, np.zeros(int(pause * 16000), np.float32)]
         total += speech + pause
         turn += 1
     return np.concatenate(parts)[: int(seconds * 16000)]

@@ -5,8 +5,9 @@ times spread over 1 s); each sends synthetic speech with pauses in 100 ms s16le 
 real-time pace for ``--seconds``, then ``end``, and waits for its summary. For every decision at
 time t the lag is its arrival minus the moment the audio up to t was recorded. A level is
 sustained when every stream got its summary and the p99 lag in the steady state (after the first
-2 s, while all streams connect) and over the last second stays under ``--max-lag``. Levels run in increasing order and the run stops at the first level
-that is not sustained, or after the last one; every level is bounded in time.
+2 s, while all streams connect) and over the last second stays under ``--max-lag``. Levels run in
+increasing order and the run stops at the first level that is not sustained, or after the last
+one; every level is bounded in time.
 
 On a machine shared with other jobs, ``--nice -10`` (root) runs the server and the generator ahead
 of them, to measure the server rather than its neighbours; the server's CPU per stream is printed
@@ -97,7 +98,8 @@ async def level(url: str, pid: int, n: int, talks: list[list[bytes]], max_lag: f
           f"p99 {ms['p99']:.0f} ms, last second p99 {ms['tail']:.0f} ms, with the ramp p99 {ms['all']:.0f} ms, "
           f"server CPU {server_cpu:.0%} of a core ({server_cpu / n * 1000:.1f} ms per stream-second), "
           f"load generator CPU {client_cpu:.0%}, "
-          f"generator send delay p99 {np.percentile(late, 99) * 1000:.0f} ms -> {'sustained' if ok else 'NOT sustained'}",
+          f"generator send delay p99 {np.percentile(late, 99) * 1000:.0f} ms "
+          f"-> {'sustained' if ok else 'NOT sustained'}",
           flush=True)
     if errors:
         print(f"      {len(errors)} stream errors, first: {errors[0]}", flush=True)

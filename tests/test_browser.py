@@ -10,7 +10,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
 
@@ -76,8 +75,9 @@ def test_page_shows_the_label_of_the_microphone_voice_and_of_a_file(tmp_path, mo
                 page.wait_for_timeout(100)
             status = page.text_content("#status")
             page.set_input_files("#file", str(upload))
-            page.wait_for_function("['male', 'female', 'error'].includes(document.getElementById('file-result').dataset.label)",
-                                   timeout=20000)
+            page.wait_for_function(
+                "['male', 'female', 'error'].includes(document.getElementById('file-result').dataset.label)",
+                timeout=20000)
             file_label = page.get_attribute("#file-result", "data-label")
             page.screenshot(path=str(tmp_path / "page.png"))
         finally:

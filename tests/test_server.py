@@ -86,7 +86,7 @@ def test_predict_raw_body_matches_the_batch_prediction(client, model, female_cli
     result = response.json()
     expected = model.predict_file(data)
     assert (result["label"], result["p_female"], result["duration_s"]) == (expected.label, expected.p_female, 2.0)
-    assert result["name"] == "voice.wav" and result["confidence"] == pytest.approx(max(expected.p_female, 1 - expected.p_female))
+    assert result["name"] == "voice.wav" and result["confidence"] == expected.confidence
     assert [s["start"] for s in result["timeline"]] == [0.0, 1.0]
     assert all(s["label"] in ("female", "male", "none") and 0 <= s["speech"] <= 1 for s in result["timeline"])
 
@@ -118,7 +118,8 @@ def test_predict_bad_uploads_get_one_line_4xx_json(client, kwargs, status, words
 
 def test_page_health_metrics_and_unknown_paths(client):
     page = client.get("/")
-    assert page.status_code == 200 and "getUserMedia" in client.get("/app.js").text and "/v1/stream" in client.get("/app.js").text
+    script = client.get("/app.js").text
+    assert page.status_code == 200 and "getUserMedia" in script and "/v1/stream" in script and "app.js" in page.text
     assert "registerProcessor" in client.get("/worklet.js").text
     assert client.get("/nope").status_code == 404 and "error" in client.get("/nope").json()
     metrics = client.get("/metrics")

@@ -25,7 +25,7 @@ READ_BYTES = 4096
 
 def one_thread() -> None:
     """Use one torch thread: live work is many tiny calls, and on a busy machine a second thread
-    waiting for the first makes each of them an order of magnitude slower (benchmarks/stream_chunk_time.py)."""
+    waiting for the first can make each of them many times slower (benchmarks/stream_chunk_time.py --threads 2)."""
     torch.set_num_threads(1)
 
 

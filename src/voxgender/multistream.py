@@ -126,7 +126,8 @@ class StreamEngine:
         if sample_rate != self.features.sample_rate:
             resampler = soxr.ResampleStream(sample_rate, self.features.sample_rate, 1, dtype="float32", quality="HQ")
         sid = next(self._ids)
-        self._streams[sid] = _Stream(sid, options, DecisionTracker(options, self.features), resampler, self._take_slot())
+        tracker = DecisionTracker(options, self.features)
+        self._streams[sid] = _Stream(sid, options, tracker, resampler, self._take_slot())
         return sid
 
     def push(self, sid: int, samples: np.ndarray) -> None:

@@ -120,6 +120,11 @@ def _bandpass(low: float, high: float, sample_rate: int) -> np.ndarray:
     return signal.butter(2, [low, high], btype="bandpass", fs=sample_rate, output="sos")
 
 
+def _band_noise(noise: np.ndarray, low: float, high: float, sample_rate: int) -> np.ndarray:
+    """Band-passed ``noise`` (empty when the slice ran past the end of the clip)."""
+    return signal.sosfilt(_bandpass(low, high, sample_rate), noise) if noise.size else noise
+
+
 def _vocal_tract(freqs: np.ndarray, bws: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     """All-pole cascade of Klatt resonators (each unity gain at DC) for every row of ``freqs``.
 
@@ -209,7 +214,7 @@ def synth_speech(
             if kind in _FRICATIVES:
                 low, high, gain = _FRICATIVES[kind]
                 c_len = int(rng.uniform(50, 100) * ms)
-                seg = signal.sosfilt(_bandpass(low, high, sr), noise[cursor : cursor + c_len])
+                seg = _band_noise(noise[cursor : cursor + c_len], low, high, sr)
                 env = np.zeros(seg.size)
                 _add_env(env, 0, seg.size, gain * rng.uniform(0.7, 1.0), int(15 * ms), int(10 * ms))
                 fric[cursor : cursor + seg.size] += seg * env
@@ -223,7 +228,7 @@ def synth_speech(
                 closure, b_len = int(rng.uniform(20, 50) * ms), int(rng.uniform(8, 15) * ms)
                 low, high, gain = _BURST
                 b0 = cursor + closure
-                seg = signal.sosfilt(_bandpass(low, high, sr), noise[b0 : b0 + b_len])
+                seg = _band_noise(noise[b0 : b0 + b_len], low, high, sr)
                 env = np.zeros(seg.size)
                 _add_env(env, 0, seg.size, gain * level, int(1 * ms), seg.size // 2)
                 fric[b0 : b0 + seg.size] += seg * env

@@ -91,14 +91,16 @@ async def _receive(ws: WebSocket, hub: StreamHub, sid: int, params: StreamParams
             async with asyncio.timeout(settings.idle_timeout_s):
                 message = await ws.receive()
         except TimeoutError:
-            raise StreamClosed(f"no audio for {settings.idle_timeout_s:g} s: closing an idle stream", 408, POLICY) from None
+            idle = f"no audio for {settings.idle_timeout_s:g} s: closing an idle stream"
+            raise StreamClosed(idle, 408, POLICY) from None
         if message["type"] == "websocket.disconnect":
             return False
         data, text = message.get("bytes"), message.get("text")
         if data is not None:
             frames += 1
             if len(data) > settings.max_frame_bytes:
-                raise StreamClosed(f"frame {frames}: {len(data)} bytes is more than {settings.max_frame_bytes}", 413, TOO_BIG)
+                too_big = f"frame {frames}: {len(data)} bytes is more than {settings.max_frame_bytes}"
+                raise StreamClosed(too_big, 413, TOO_BIG)
             try:
                 samples = decode_pcm(data, params.encoding, f"frame {frames}")
             except VoxgenderError as err:
