@@ -88,3 +88,17 @@ def test_broken_model_dirs_raise_model_error(tmp_path, net, damage):
     with pytest.raises(ModelError) as err:
         load_model(root)
     assert str(root) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_speech_only_aggregation_averages_the_frames_vad_calls_speech(net, female_clip):
+    from voxgender.multistream import speech_frames
+    from voxgender.postprocess import mean_log_posterior
+
+    model = Model(net, FeatureConfig(n_mels=40), {"inference": {"window_s": 30.0}})
+    audio = np.concatenate([np.zeros(16000, np.float32), female_clip, np.zeros(16000, np.float32)])
+    lp = model.frame_log_posteriors([audio])[0]
+    mask = speech_frames(audio, len(lp), model.features)
+    assert 0 < mask.sum() < len(mask) and not mask[:10].any()
+    expected = mean_log_posterior(lp[mask])
+    assert model.p_female_of_arrays([audio], "speech_mean_log")[0] == pytest.approx(expected)
+    assert model.p_female_of_arrays([audio], "speech_mean_log")[0] != pytest.approx(mean_log_posterior(lp))

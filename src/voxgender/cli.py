@@ -67,7 +67,7 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
     add_inputs(p)
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--model", help="model directory (default: the bundled model)")
-    p.add_argument("--aggregation", choices=("mean_log", "majority"), help="how frame posteriors become one decision")
+    p.add_argument("--aggregation", choices=("mean_log", "majority", "speech_mean_log"), help="how frame posteriors become one decision")
     p.set_defaults(handler=cmd_predict)
 
 

@@ -13,7 +13,7 @@ from .audio import SAMPLE_RATE, Source, load_audio
 from .features import FeatureConfig, FeatureExtractor
 from .model import GenderRNN
 from .model_files import bundled_model_dir, load_model_dir
-from .postprocess import Aggregation, aggregate
+from .postprocess import SPEECH_ONLY, Aggregation, aggregate
 
 if TYPE_CHECKING:
     from .streaming import Stream
@@ -99,9 +99,20 @@ class Model:
         return out
 
     def p_female_of_arrays(self, audios: Sequence[np.ndarray], aggregation: Aggregation | None = None) -> np.ndarray:
-        """File-level p_female of each waveform."""
+        """File-level p_female of each waveform.
+
+        ``speech_mean_log`` averages only the frames silero-vad calls speech (as a stream does),
+        falling back to every frame when it finds none; it costs a VAD pass over each input.
+        """
         method = aggregation or self.aggregation
-        return np.array([aggregate(lp, method) for lp in self.frame_log_posteriors(audios)])
+        log_posts = self.frame_log_posteriors(audios)
+        if method == SPEECH_ONLY:
+            from .multistream import speech_frames
+
+            masks = [speech_frames(a, len(lp), self.features) for a, lp in zip(audios, log_posts)]
+            log_posts = [lp[m] if m.any() else lp for lp, m in zip(log_posts, masks)]
+            method = "mean_log"
+        return np.array([aggregate(lp, method) for lp in log_posts])
 
     # -- convenience: files and arrays -------------------------------------------------------
     def predict_array(self, audio: np.ndarray, name: str = "<array>", aggregation: Aggregation | None = None) -> Prediction:

@@ -10,7 +10,8 @@ from typing import Callable, Literal
 
 import numpy as np
 
-Aggregation = Literal["mean_log", "majority"]
+Aggregation = Literal["mean_log", "majority", "speech_mean_log"]
+SPEECH_ONLY = "speech_mean_log"  # mean_log over the frames voice-activity detection calls speech
 
 
 def mean_log_posterior(log_post: np.ndarray) -> float:

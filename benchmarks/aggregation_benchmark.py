@@ -1,0 +1,51 @@
+"""How frame posteriors become a file decision: UAR of each aggregation on the bundled model's
+VALIDATION speakers (choices are made on validation, never on test), overall and per corpus.
+
+    python benchmarks/aggregation_benchmark.py [--split val]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import balanced_accuracy_score
+
+from voxgender.audio import load_audio
+from voxgender.data import read_corpus
+from voxgender.inference import load_model
+from voxgender.model_files import bundled_model_dir
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+METHODS = ("mean_log", "majority", "speech_mean_log")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", default="val", choices=("val", "test"))
+    parser.add_argument("--model", type=Path, default=bundled_model_dir())
+    args = parser.parse_args()
+    if not DATA.is_dir():
+        print(f"skipped: no corpora at {DATA}")
+        return 0
+    speakers = set(json.loads((args.model / "splits.json").read_text())[args.split])
+    utterances = [u for u in read_corpus(DATA) if u.speaker in speakers]
+    audios = [load_audio(u.path) for u in utterances]
+    truth = np.array([u.gender == "female" for u in utterances])
+    corpora = sorted({u.corpus for u in utterances})
+    model = load_model(args.model)
+    print(f"{len(utterances)} clips of {len(speakers)} {args.split} speakers\n")
+    print("| aggregation | UAR | " + " | ".join(corpora) + " |")
+    print("|---|---|" + "---|" * len(corpora))
+    for method in METHODS:
+        guess = model.p_female_of_arrays(audios, method) >= 0.5
+        per_corpus = [balanced_accuracy_score(truth[m], guess[m]) for m in
+                      (np.array([u.corpus == c for u in utterances]) for c in corpora)]
+        print(f"| {method} | {balanced_accuracy_score(truth, guess):.4f} | " + " | ".join(f"{v:.3f}" for v in per_corpus) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
