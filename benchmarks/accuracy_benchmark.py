@@ -151,7 +151,7 @@ def main() -> int:
     if args.what in ("loco", "all"):
         results["loco"] = loco(args.out, args.epochs, args.steps, args.jobs)
     results_file.write_text(json.dumps(results, indent=1))
-    lines = ["# voxgender accuracy benchmark", "", f"Reproduce: `python benchmarks/accuracy_benchmark.py all` "
+    lines = ["# voxgender accuracy benchmark", "", "Reproduce: `python benchmarks/accuracy_benchmark.py all` "
              "(figures below from the last run of each part).", ""]
     if "pooled" in results:
         lines += pooled_markdown(results["pooled"])

@@ -7,18 +7,16 @@ VALIDATION speakers (choices are made on validation, never on test), overall and
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score
 
-from voxgender.audio import load_audio
-from voxgender.data import read_corpus
 from voxgender.inference import load_model
 from voxgender.model_files import bundled_model_dir
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from split_clips import DATA, load_split
+
 METHODS = ("mean_log", "majority", "speech_mean_log")
 
 
@@ -30,10 +28,8 @@ def main() -> int:
     if not DATA.is_dir():
         print(f"skipped: no corpora at {DATA}")
         return 0
-    speakers = set(json.loads((args.model / "splits.json").read_text())[args.split])
-    utterances = [u for u in read_corpus(DATA) if u.speaker in speakers]
-    audios = [load_audio(u.path) for u in utterances]
-    truth = np.array([u.gender == "female" for u in utterances])
+    utterances, audios, truth = load_split(args.model, args.split)
+    speakers = {u.speaker for u in utterances}
     corpora = sorted({u.corpus for u in utterances})
     model = load_model(args.model)
     print(f"{len(utterances)} clips of {len(speakers)} {args.split} speakers\n")

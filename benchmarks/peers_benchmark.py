@@ -46,7 +46,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -595,7 +594,7 @@ def main(argv=None):
         "*mean corpus UAR* averages the per-corpus figures; *pooled UAR* is over all clips.",
         "- **A failure counts as a wrong answer** (in UAR and recalls) and is also listed in "
         "*failures*.",
-        f"- **×RT wall** = seconds of audio / wall-clock seconds of the tool's whole pass "
+        "- **×RT wall** = seconds of audio / wall-clock seconds of the tool's whole pass "
         "(imports, model loading once, decoding, features, model). **×RT CPU** = seconds of "
         "audio / CPU seconds of that pass (user+system, the voxgender subprocess included): "
         "less sensitive to other jobs on the machine, though not immune (threads that "

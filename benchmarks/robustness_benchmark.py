@@ -9,21 +9,18 @@ voices heard as female on poor channels).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 from sklearn.metrics import balanced_accuracy_score, recall_score
 
-from voxgender.audio import load_audio
 from voxgender.augment import add_noise, band_limit, mu_law_codec, reverberate
-from voxgender.data import read_corpus
 from voxgender.inference import load_model
 from voxgender.model_files import bundled_model_dir
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from split_clips import DATA, load_split
+
 Condition = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 CONDITIONS: dict[str, Condition] = {
     "clean": lambda x, g: x,
@@ -44,10 +41,8 @@ def main() -> int:
     if not DATA.is_dir():
         print(f"skipped: no corpora at {DATA}")
         return 0
-    speakers = set(json.loads((args.model / "splits.json").read_text())[args.split])
-    utterances = [u for u in read_corpus(DATA) if u.speaker in speakers]
-    audios = [load_audio(u.path) for u in utterances]
-    truth = np.array([u.gender == "female" for u in utterances])
+    utterances, audios, truth = load_split(args.model, args.split)
+    speakers = {u.speaker for u in utterances}
     model = load_model(args.model)
     print(f"{len(utterances)} clips of {len(speakers)} {args.split} speakers (adults)\n")
     print("| condition | UAR | female recall | male recall |\n|---|---|---|---|")

@@ -27,7 +27,7 @@ from voxgender.inference import load_model
 from voxgender.predict import iter_predictions
 from voxgender.synth import synth_clip
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from split_clips import DATA
 
 
 def pick_clips(n: int, tmp: Path) -> list[str]:

@@ -1,0 +1,21 @@
+"""Shared by the benchmarks: the clips of one split (by the model's splits.json) of ../shared/data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from voxgender.audio import load_audio
+from voxgender.data import Utterance, read_corpus
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def load_split(model_dir: Path, split: str) -> tuple[list[Utterance], list[np.ndarray], np.ndarray]:
+    """Utterances of the split's speakers, their 16 kHz audio, and whether each is female."""
+    speakers = set(json.loads((model_dir / "splits.json").read_text())[split])
+    utterances = [u for u in read_corpus(DATA) if u.speaker in speakers]
+    audios = [load_audio(u.path) for u in utterances]
+    return utterances, audios, np.array([u.gender == "female" for u in utterances])
