@@ -3,11 +3,13 @@
 A recording alternates female and male turns of 1-30 s. A turn concatenates clips of one speaker
 (each clip trimmed to its speech, 0.1-0.5 s apart); turns are separated by 0.2-2 s pauses, and a
 few (10 %) overlap the previous turn by 0.5-1.5 s. The reference marks, at 10 ms resolution,
-which speakers talk: speech inside a clip is found on the clean clip by its energy (frames within
-40 dB of the clip's loudest and 10 dB above its noise floor); pauses under 0.5 s inside a turn count
-as speech, as in turn-level annotation. A background runs through the whole
-recording, pauses included: none, coloured noise, or music-like tones (notes with harmonics),
-scaled to a given SNR against the speech.
+which speakers talk. Speech inside a clip is decided on the clean, isolated clip by two
+independent detectors: its energy (frames within 40 dB of the clip's loudest and 10 dB above its
+noise floor) and silero-vad (probability >= 0.5). Where both say speech it is speech, where both
+say silence it is not, and where they disagree the frame is not scored (as a no-score collar is
+used in diarization scoring). Pauses under 0.5 s inside a turn count as speech, as in turn-level
+annotation. A background runs through the whole recording, pauses included: none, coloured
+noise, or music-like tones (notes with harmonics), scaled to a given SNR against the speech.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ import numpy as np
 from voxgender.audio import SAMPLE_RATE, load_audio
 from voxgender.data import Utterance
 from voxgender.segment import Segment
+from voxgender.vad import CHUNK, SileroVad
 
 FRAME_S = 0.01
 FRAME = int(FRAME_S * SAMPLE_RATE)
 NONE, FEMALE, MALE, OVERLAP = 0, 1, 2, 3  # reference frame codes
 GENDER_CODE = {"female": FEMALE, "male": MALE}
+SILERO_THRESHOLD = 0.5  # silero-vad's own default for speech
 SPEECH_FLOOR_DB = -40.0  # speech frames are within this of the clip's loudest ...
 ABOVE_FLOOR_DB = 10.0  # ... and at least this far above its noise floor (5th percentile)
 BRIDGE_S = 0.5  # pauses shorter than this inside a turn count as speech, as in turn-level annotation
@@ -32,11 +36,13 @@ BRIDGE_S = 0.5  # pauses shorter than this inside a turn count as speech, as in 
 
 @dataclass
 class Recording:
-    """Clean speech, its reference (one code per 10 ms frame) and the background added to it."""
+    """Clean speech, its reference (one code per 10 ms frame), which frames are scored, and the
+    background added to the speech."""
 
     name: str
     speech: np.ndarray
     reference: np.ndarray
+    scored: np.ndarray
     background: str = "clean"
     snr_db: float | None = None
     audio: np.ndarray | None = None
@@ -47,12 +53,25 @@ class Recording:
 
 
 # -- speech ---------------------------------------------------------------------------------------
-def speech_frames(clip: np.ndarray) -> np.ndarray:
+def energy_speech(clip: np.ndarray) -> np.ndarray:
     """Boolean speech mask per 10 ms frame of a clean clip, from its energy."""
     n = len(clip) // FRAME
     energy = (clip[: n * FRAME].reshape(n, FRAME).astype(np.float64) ** 2).mean(axis=1)
     db = 10 * np.log10(energy + 1e-12)
     return db > max(db.max() + SPEECH_FLOOR_DB, np.percentile(db, 5) + ABOVE_FLOOR_DB)
+
+
+def silero_speech(clip: np.ndarray, vad: SileroVad) -> np.ndarray:
+    """Boolean speech mask per 10 ms frame of a clean clip, from silero-vad (frame centre's chunk)."""
+    probs = np.append(vad.probabilities(clip), 0.0)  # the last partial chunk counts as silence
+    centres = np.arange(len(clip) // FRAME) * FRAME + FRAME // 2
+    return probs[np.minimum(centres // CHUNK, len(probs) - 1)] >= SILERO_THRESHOLD
+
+
+def speech_frames(clip: np.ndarray, vad: SileroVad) -> tuple[np.ndarray, np.ndarray]:
+    """(speech, unsure) masks per 10 ms frame: both detectors say speech, or they disagree."""
+    energy, silero = energy_speech(clip), silero_speech(clip, vad)
+    return energy & silero, energy ^ silero
 
 
 def bridged(mask: np.ndarray) -> np.ndarray:
@@ -65,46 +84,52 @@ def bridged(mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def trimmed(clip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The clip cut to its first and last speech frame, and its speech mask."""
-    mask = speech_frames(clip)
-    idx = np.flatnonzero(mask)
+def trimmed(clip: np.ndarray, vad: SileroVad) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The clip cut to its first and last speech frame, and its speech and unsure masks."""
+    speech, unsure = speech_frames(clip, vad)
+    idx = np.flatnonzero(speech)
     if len(idx) == 0:
-        return clip[:0], mask[:0]
-    return clip[idx[0] * FRAME:(idx[-1] + 1) * FRAME], mask[idx[0]:idx[-1] + 1]
+        return clip[:0], speech[:0], unsure[:0]
+    cut = slice(idx[0], idx[-1] + 1)
+    return clip[idx[0] * FRAME:(idx[-1] + 1) * FRAME], speech[cut], unsure[cut]
 
 
 class ClipPool:
-    """Trimmed clips per speaker, grouped by gender, decoded once."""
+    """Trimmed clips per speaker with their speech and unsure masks, grouped by gender, decoded once."""
 
     def __init__(self, utterances: Sequence[Utterance]) -> None:
-        self.clips: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+        vad = SileroVad()
+        self.clips: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
         self.gender: dict[str, str] = {}
         for u in utterances:
-            clip, mask = trimmed(load_audio(u.path))
+            clip, speech, unsure = trimmed(load_audio(u.path), vad)
             if len(clip) >= FRAME * 20:
-                self.clips.setdefault(u.speaker, []).append((clip, mask))
+                self.clips.setdefault(u.speaker, []).append((clip, speech, unsure))
                 self.gender[u.speaker] = u.gender
         self.speakers = {g: sorted(s for s in self.clips if self.gender[s] == g) for g in ("female", "male")}
 
-    def turn(self, speaker: str, seconds: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """About ``seconds`` of one speaker: clips in random order with 0.1-0.5 s gaps."""
+    def turn(self, speaker: str, seconds: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """About ``seconds`` of one speaker (clips in random order with 0.1-0.5 s gaps): audio,
+        speech mask with short pauses bridged, and the unsure frames left outside speech."""
         clips = self.clips[speaker]
-        audio, mask, length = [], [], 0
+        audio, speech, unsure, length = [], [], [], 0
         for i in range(1000):
             if length >= seconds / FRAME_S:
                 break
             if i:
                 gap = int(rng.uniform(0.1, 0.5) / FRAME_S)
                 audio.append(np.zeros(gap * FRAME, np.float32))
-                mask.append(np.zeros(gap, bool))
+                speech.append(np.zeros(gap, bool))
+                unsure.append(np.zeros(gap, bool))
                 length += gap
-            clip, m = clips[int(rng.integers(len(clips)))]
+            clip, s, u = clips[int(rng.integers(len(clips)))]
             gain = 10 ** (rng.uniform(-6, 0) / 20) * 0.5 / (np.abs(clip).max() + 1e-9)
             audio.append((clip * gain).astype(np.float32))
-            mask.append(m)
-            length += len(m)
-        return np.concatenate(audio), bridged(np.concatenate(mask))
+            speech.append(s)
+            unsure.append(u)
+            length += len(s)
+        mask = bridged(np.concatenate(speech))
+        return np.concatenate(audio), mask, np.concatenate(unsure) & ~mask
 
 
 def build_speech(pool: ClipPool, name: str, minutes: float, seed: int) -> Recording:
@@ -114,14 +139,16 @@ def build_speech(pool: ClipPool, name: str, minutes: float, seed: int) -> Record
     audio = np.zeros((total + int(60 / FRAME_S)) * FRAME, np.float32)
     female = np.zeros(len(audio) // FRAME, bool)
     male = np.zeros_like(female)
+    unsure = np.zeros_like(female)
     gender = ("female", "male")[int(rng.integers(2))]
     pos = int(rng.uniform(0.5, 2) / FRAME_S)
     while pos < total:
         speaker = pool.speakers[gender][int(rng.integers(len(pool.speakers[gender])))]
-        turn, mask = pool.turn(speaker, rng.uniform(1, 30), rng)
+        turn, mask, doubt = pool.turn(speaker, rng.uniform(1, 30), rng)
         n = min(len(mask), len(female) - pos)
         audio[pos * FRAME:(pos + n) * FRAME] += turn[: n * FRAME]
         (female if gender == "female" else male)[pos:pos + n] |= mask[:n]
+        unsure[pos:pos + n] |= doubt[:n]
         pos += n
         if rng.random() < 0.1:
             pos -= int(rng.uniform(0.5, 1.5) / FRAME_S)  # the next speaker starts before this one ends
@@ -130,7 +157,8 @@ def build_speech(pool: ClipPool, name: str, minutes: float, seed: int) -> Record
         gender = "male" if gender == "female" else "female"
     end = min(pos + int(rng.uniform(0.5, 2) / FRAME_S), len(female))
     reference = np.where(female & male, OVERLAP, np.where(female, FEMALE, np.where(male, MALE, NONE))).astype(np.int8)
-    return Recording(name, np.clip(audio[: end * FRAME], -1, 1), reference[:end])
+    scored = ~unsure | (reference != NONE)  # a frame one speaker surely speaks in is scored
+    return Recording(name, np.clip(audio[: end * FRAME], -1, 1), reference[:end], scored[:end])
 
 
 # -- backgrounds ----------------------------------------------------------------------------------
@@ -178,7 +206,7 @@ def with_background(rec: Recording, kind: str, snr_db: float | None, seed: int) 
         peak = float(np.abs(audio).max())
         if peak > 0.99:
             audio *= 0.99 / peak
-    return Recording(rec.name, rec.speech, rec.reference, kind, snr_db, audio.astype(np.float32))
+    return Recording(rec.name, rec.speech, rec.reference, rec.scored, kind, snr_db, audio.astype(np.float32))
 
 
 # -- scoring --------------------------------------------------------------------------------------
@@ -201,13 +229,15 @@ def collar_mask(reference: np.ndarray, collar_s: float) -> np.ndarray:
     return keep
 
 
-def frame_errors(reference: np.ndarray, hypothesis: np.ndarray, collar_s: float = 0.0) -> dict[str, float]:
-    """Frame counts (seconds) of reference speech, missed speech, false alarm and gender confusion.
+def frame_errors(reference: np.ndarray, hypothesis: np.ndarray, scored: np.ndarray | None = None,
+                 collar_s: float = 0.0) -> dict[str, float]:
+    """Frame counts (seconds) of reference speech, missed speech, false alarm and gender confusion
+    over the ``scored`` frames (all by default) outside the collar.
 
     In overlapped speech either gender is right. Female share: female / (female + male) time,
     overlaps left out of the reference share.
     """
-    keep = collar_mask(reference, collar_s)
+    keep = collar_mask(reference, collar_s) & (True if scored is None else scored)
     ref, hyp = reference[keep], hypothesis[keep]
     speech = ref != NONE
     confusion = ((ref == FEMALE) & (hyp == MALE)) | ((ref == MALE) & (hyp == FEMALE))

@@ -97,7 +97,9 @@ def evaluate(recs: list[Recording], config: SegmentConfig) -> tuple[list[dict[st
         hyp = hypothesis_frames(result.segments, len(rec.reference))
         rows.append({"recording": rec.name, "condition": condition_name(rec), "background": rec.background,
                      "snr_db": rec.snr_db, "duration_s": rec.duration_s, "wall_s": wall, "cpu_s": cpu,
-                     "counts": frame_errors(rec.reference, hyp), "counts_collar": frame_errors(rec.reference, hyp, 0.25)})
+                     "counts": frame_errors(rec.reference, hyp, rec.scored),
+                     "counts_collar": frame_errors(rec.reference, hyp, rec.scored, 0.25),
+                     "unscored_s": float((~rec.scored).sum() * FRAME_S)})
         hypotheses.append(result.segments)
         evidence.append(tuple(np.concatenate(x) for x in zip(*seg.evidence)))
     return rows, hypotheses, evidence
@@ -115,7 +117,7 @@ def tune(recs: list[Recording], evidence: list, config: SegmentConfig) -> Segmen
                 decoder = seg.decoder()
                 spans = decoder.push(seg.scores(vad, log_post)) + decoder.finish()
                 segments = [Segment(seg.frame_seconds(a), seg.frame_seconds(b), LABELS[k]) for a, b, k in spans]
-                counts.append(frame_errors(rec.reference, hypothesis_frames(segments, len(rec.reference))))
+                counts.append(frame_errors(rec.reference, hypothesis_frames(segments, len(rec.reference)), rec.scored))
         return rates(total(counts))["ier"]
 
     best = ier(config)
@@ -141,6 +143,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "stress_0dB": rates(total([r["counts"] for r in rows if r["snr_db"] == STRESS_SNR])),
         "conditions": {c: rates(total([r["counts"] for r in rs])) for c, rs in by_condition.items()},
         "audio_hours": sum(r["duration_s"] for r in rows) / 3600,
+        "unscored_share": sum(r["unscored_s"] for r in rows) / sum(r["duration_s"] for r in rows),
         "xrt_1_process_wall": sum(r["duration_s"] for r in rows) / sum(r["wall_s"] for r in rows),
         "xrt_1_process_cpu": sum(r["duration_s"] for r in rows) / sum(r["cpu_s"] for r in rows),
     }
@@ -270,7 +273,8 @@ def write_report(out: Path, args: argparse.Namespace, summary: dict[str, Any], s
         "", f"Headline conditions: clean, noise and music at {', '.join(f'{s:g}' for s in HEADLINE_SNRS)} dB SNR. "
         f"IER = missed speech {pct(h['missed'])} + false alarm {pct(h['false_alarm'])} + confusion {pct(h['confusion'])} "
         f"of reference speech time; female share {100 * h['female_share_ref']:.1f}% in the reference, "
-        f"{100 * h['female_share_hyp']:.1f}% found. With a 0.25 s no-score collar around reference changes: "
+        f"{100 * h['female_share_hyp']:.1f}% found. {100 * summary['unscored_share']:.1f}% of the audio is not scored "
+        "(the two reference detectors disagree there). With a 0.25 s no-score collar around reference changes: "
         f"IER {pct(c['ier'])}, confusion {pct(c['confusion'])}. Stress condition (0 dB): IER {pct(summary['stress_0dB']['ier'])}, "
         f"confusion {pct(summary['stress_0dB']['confusion'])}.", "",
         "## By condition", "", "| condition | IER | missed | false alarm | confusion | female-share error |",

@@ -11,7 +11,8 @@ from conftest import TINY_TRAIN_ARGS
 from voxgender.cli import main
 from voxgender.data import read_corpus
 from voxgender.inference import load_model
-from voxgender.train import BalancedSampler, Clip, TrainConfig, load_clips, train
+from voxgender import train as train_module
+from voxgender.train import BalancedSampler, Clip, TrainConfig, learning_rate, load_clips, train, validate
 
 
 def test_tiny_model_separates_held_out_synthetic_speakers(tiny_model_dir, synthetic_corpora):
@@ -35,17 +36,26 @@ def test_training_outputs(tiny_model_dir):
     assert config["metadata"]["val_uar"] == max(float(r["val_uar"]) for r in rows)
 
 
-def test_resume_continues_a_killed_run_and_matches_an_uninterrupted_one(synthetic_corpora, tmp_path):
-    """A run stopped after epoch 2 and resumed ends exactly like a run that was never stopped."""
+def test_resume_continues_a_killed_run_and_matches_an_uninterrupted_one(synthetic_corpora, tmp_path, monkeypatch):
+    """A run killed during epoch 3 and resumed ends exactly like a run that was never stopped
+    (learning-rate schedule and weight average included)."""
     common = ["--data", str(synthetic_corpora["train"]), *TINY_TRAIN_ARGS, "--patience", "99"]
     common[common.index("--epochs") + 1] = "3"
     common[common.index("--steps-per-epoch") + 1] = "6"
     assert main(["train", *common, "--out", str(tmp_path / "full")]) == 0
 
     interrupted = tmp_path / "interrupted"
-    stop_after_two = list(common)
-    stop_after_two[stop_after_two.index("--epochs") + 1] = "2"
-    assert main(["train", *stop_after_two, "--out", str(interrupted)]) == 0
+    validations = []
+
+    def killed_in_third_epoch(*args, **kwargs):
+        validations.append(1)
+        if len(validations) == 3:
+            raise KeyboardInterrupt
+        return validate(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "validate", killed_in_third_epoch)
+    assert main(["train", *common, "--out", str(interrupted)]) == 130
+    monkeypatch.undo()
     assert len(list(csv.DictReader((interrupted / "history.csv").open()))) == 2
     assert main(["train", *common, "--out", str(interrupted), "--resume"]) == 0
 
@@ -55,10 +65,20 @@ def test_resume_continues_a_killed_run_and_matches_an_uninterrupted_one(syntheti
     for a, b in zip(full, resumed):
         assert float(a["train_loss"]) == pytest.approx(float(b["train_loss"]), rel=1e-5)
         assert float(a["val_uar"]) == pytest.approx(float(b["val_uar"]))
-    state_full = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)["net"]
-    state_resumed = torch.load(interrupted / "checkpoint.pt", weights_only=True)["net"]
-    for key in state_full:
-        torch.testing.assert_close(state_full[key], state_resumed[key])
+    state_full = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)
+    state_resumed = torch.load(interrupted / "checkpoint.pt", weights_only=True)
+    for part in ("net", "average"):
+        for key in state_full[part]:
+            torch.testing.assert_close(state_full[part][key], state_resumed[part][key])
+
+
+def test_cosine_schedule_decays_from_lr_to_its_final_fraction():
+    cfg = TrainConfig(epochs=4, steps_per_epoch=10, lr=1e-2, final_lr_fraction=0.05)
+    rates = [learning_rate(cfg, step) for step in range(41)]
+    assert rates[0] == pytest.approx(1e-2) and rates[-1] == pytest.approx(5e-4)
+    assert rates[20] == pytest.approx(0.5 * (1e-2 + 5e-4))
+    assert all(a > b for a, b in zip(rates, rates[1:]))
+    assert learning_rate(TrainConfig(lr=1e-3, lr_schedule="constant"), 500) == 1e-3
 
 
 def test_balanced_sampler_balances_corpora_and_genders():

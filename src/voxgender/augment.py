@@ -27,6 +27,8 @@ class AugmentConfig:
     p_reverb: float = 0.25
     rt60_s: tuple[float, float] = (0.15, 0.8)
     p_codec: float = 0.1
+    p_eq: float = 0.5
+    eq_db: float = 6.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -71,6 +73,21 @@ def band_limit(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.fft.irfft(torch.fft.rfft(x) * mask, n=n)
 
 
+def random_eq(x: torch.Tensor, gen: torch.Generator, depth_db: float) -> torch.Tensor:
+    """A random smooth channel (microphone, room, codec colouring): a spectral tilt of up to
+    ±``depth_db`` per decade from 1 kHz plus three bell curves of up to ±``depth_db`` at random
+    centres on a log-frequency axis, with the row's level kept."""
+    n, samples = x.shape
+    log_f = torch.log10(torch.fft.rfftfreq(samples, 1 / SAMPLE_RATE).clamp_min(50.0))[None, :]
+    db = _uniform(n, -depth_db, depth_db, gen)[:, None] * (log_f - 3.0)
+    for _ in range(3):
+        centre = _uniform(n, math.log10(100.0), math.log10(6000.0), gen)[:, None]
+        width = _uniform(n, 0.1, 0.4, gen)[:, None]
+        db = db + _uniform(n, -depth_db, depth_db, gen)[:, None] * torch.exp(-0.5 * ((log_f - centre) / width) ** 2)
+    y = torch.fft.irfft(torch.fft.rfft(x) * 10 ** (db / 20), n=samples)
+    return y * x.pow(2).mean(dim=1, keepdim=True).sqrt() / y.pow(2).mean(dim=1, keepdim=True).sqrt().clamp_min(1e-8)
+
+
 def reverberate(x: torch.Tensor, gen: torch.Generator, rt60_s: tuple[float, float]) -> torch.Tensor:
     """Convolve with a synthetic room response: direct path plus exponentially decaying noise."""
     n, samples = x.shape
@@ -103,6 +120,7 @@ def augment_batch(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> 
         return x
     transforms = [
         (cfg.p_reverb, lambda v: reverberate(v, gen, cfg.rt60_s)),
+        (cfg.p_eq, lambda v: random_eq(v, gen, cfg.eq_db)),
         (cfg.p_telephone, lambda v: band_limit(v, gen)),
         (cfg.p_noise, lambda v: add_noise(v, gen, cfg.snr_db)),
         (cfg.p_codec, lambda v: mu_law_codec(v, gen)),

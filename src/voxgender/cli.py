@@ -110,7 +110,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     arch = ModelConfig(cell=args.cell, hidden=args.hidden, layers=args.layers, dropout=args.dropout,
                        bidirectional=args.bidirectional, dense=args.dense)
     cfg = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
-                      crop_s=args.crop_s, optimizer=args.optimizer, lr=args.lr, patience=args.patience,
+                      crop_s=args.crop_s, optimizer=args.optimizer, lr=args.lr, lr_schedule=args.lr_schedule,
+                      ema_decay=args.ema_decay, patience=args.patience,
                       seed=args.seed, augment=AugmentConfig(strength=args.augment), threads=args.threads)
     summary = train(train_clips, val_clips, args.out, features, arch, cfg, resume=args.resume, metadata=metadata)
     if is_main_process():
@@ -169,6 +170,10 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("training")
     g.add_argument("--optimizer", choices=("adam", "rmsprop"), default=t.optimizer)
     g.add_argument("--lr", type=float, default=t.lr)
+    g.add_argument("--lr-schedule", choices=("cosine", "constant"), default=t.lr_schedule,
+                   help="cosine: decay from --lr to a few percent of it over --epochs")
+    g.add_argument("--ema-decay", type=float, default=t.ema_decay,
+                   help="validate and save a moving average of the weights with this decay per step (0 = off)")
     g.add_argument("--batch-size", type=int, default=t.batch_size)
     g.add_argument("--epochs", type=int, default=t.epochs)
     g.add_argument("--steps-per-epoch", type=int, default=t.steps_per_epoch)

@@ -15,6 +15,7 @@ import torch
 
 FeatureKind = Literal["logmel", "mfcc"]
 DELTA_WIDTH = 2  # regression half-width of the Δ and ΔΔ filters (frames)
+FRAMES_AT_A_TIME = 4096
 LOG_FLOOR = 1e-6
 
 
@@ -137,10 +138,15 @@ class FeatureExtractor(torch.nn.Module):
         cfg = self.cfg
         if wave.shape[-1] < cfg.win_length:
             return wave.new_zeros(*wave.shape[:-1], 0, cfg.base_dim)
-        frames = wave.unfold(-1, cfg.win_length, cfg.hop_length) * self.window
-        power = torch.fft.rfft(frames, n=cfg.n_fft).abs().pow(2)
+        frames = wave.unfold(-1, cfg.win_length, cfg.hop_length)  # a view: no copy yet
+        # Spectra of a few thousand frames at a time, so memory stays small for long inputs.
+        return torch.cat([self._frames(piece) for piece in frames.split(FRAMES_AT_A_TIME, dim=-2)], dim=-2)
+
+    def _frames(self, frames: torch.Tensor) -> torch.Tensor:
+        spectrum = torch.fft.rfft(frames * self.window, n=self.cfg.n_fft)
+        power = spectrum.real.square() + spectrum.imag.square()
         logmel = torch.log(power @ self.mel + LOG_FLOOR)
-        return logmel @ self.dct if cfg.kind == "mfcc" else logmel
+        return logmel @ self.dct if self.cfg.kind == "mfcc" else logmel
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         feats = self.base(wave)

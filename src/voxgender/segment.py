@@ -1,7 +1,7 @@
 """Long recordings: a female / male / non-speech timeline and speaking-time statistics.
 
-1. silero-vad (its sequence model, state carried across blocks) gives a speech probability per
-   32 ms chunk;
+1. silero-vad gives a speech probability per 32 ms chunk, run as a batch of 8-second streams
+   (:func:`voxgender.vad.substream_probabilities`);
 2. the RNN gives gender log-posteriors per feature frame (windows of the model's ``window_s``);
 3. a three-label explicit-duration HMM (:mod:`voxgender.hmm`) turns both into segments, with a
    minimum duration per label and penalties for label changes.
@@ -25,7 +25,7 @@ from .audio import SAMPLE_RATE, AudioBlock, Source, read_blocks
 from .hmm import SegmentDecoder
 from .inference import Model, load_model
 from .postprocess import mean_log_posterior
-from .vad import CHUNK, SequenceState, SequenceVad
+from .vad import CHUNK, STREAM_CHUNKS, WARMUP_CHUNKS, SileroVad, substream_probabilities
 
 LABELS = ("nonspeech", "female", "male")  # decoder label index -> label
 NONSPEECH, FEMALE, MALE = 0, 1, 2
@@ -48,7 +48,7 @@ class SegmentConfig:
     speech_threshold: float = 0.2  # VAD probability at which speech and non-speech score equal
     gender_weight: float = 0.3  # weight of the RNN's log-posteriors against the VAD's
     reset_after_s: float = 0.3  # the RNN starts afresh at speech after a pause this long
-    block_s: float = 128.0  # audio read and processed at a time (rounded to whole model windows)
+    block_s: float = 512.0  # audio read and processed at a time (rounded to whole model windows and VAD streams)
 
     def __post_init__(self) -> None:
         if min(self.min_speech_s, self.min_nonspeech_s, self.reset_after_s, self.block_s) <= 0:
@@ -128,12 +128,12 @@ class Segmenter:
     def __init__(self, model: Model | None = None, config: SegmentConfig | None = None) -> None:
         self.model = model or load_model()
         self.config = config or SegmentConfig()
-        self.vad = SequenceVad()
+        self.vad = SileroVad()
         feats = self.model.features
         self._hop = feats.hop_length
         self._win = feats.win_length
         self._context = feats.lookahead_frames * feats.hop_length  # samples Δ/ΔΔ need each side
-        unit = math.lcm(self.model.window_frames * self._hop, CHUNK)
+        unit = math.lcm(self.model.window_frames * self._hop, CHUNK * STREAM_CHUNKS)
         self.block_samples = unit * max(1, round(self.config.block_s * SAMPLE_RATE / unit))
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="voxgender-vad")
 
@@ -196,7 +196,7 @@ class _Run:
     def __init__(self, seg: Segmenter) -> None:
         self.seg = seg
         self.decoder = seg.decoder()
-        self.vad_state: SequenceState | None = None
+        self.history = np.zeros(0, dtype=np.float32)  # the audio just before the next block, for the VAD
         self.quiet = RESET_ALWAYS  # non-speech chunks just before the next block
         self.vad = np.zeros(0, dtype=np.float32)  # speech probabilities of chunks [vad_base, ...)
         self.vad_base = 0
@@ -207,7 +207,9 @@ class _Run:
 
     def block_vad(self, block: AudioBlock) -> np.ndarray:
         """Speech probabilities of the block's chunks (called in block order, in the VAD thread)."""
-        probs, self.vad_state = self.seg.vad.probabilities(block.audio[block.lead:block.lead + block.size], self.vad_state)
+        audio = block.audio[block.lead:block.lead + block.size]
+        probs = substream_probabilities(self.seg.vad, audio, self.history)
+        self.history = np.concatenate([self.history, audio])[-WARMUP_CHUNKS * CHUNK:]
         return probs
 
     def add(self, block: AudioBlock, probs: np.ndarray) -> None:

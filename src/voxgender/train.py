@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -32,6 +33,7 @@ from .postprocess import aggregate
 from .progress import progress_bar, say
 
 OptimizerKind = Literal["adam", "rmsprop"]
+ScheduleKind = Literal["cosine", "constant"]
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.csv"
 SPLITS = "splits.json"
@@ -49,6 +51,9 @@ class TrainConfig:
     min_crop_s: float = 0.5
     optimizer: OptimizerKind = "adam"
     lr: float = 3e-3
+    lr_schedule: ScheduleKind = "cosine"
+    final_lr_fraction: float = 0.03  # the cosine schedule ends at lr times this
+    ema_decay: float = 0.995  # validate and keep an exponential moving average of the weights (0 = off)
     weight_decay: float = 1e-5
     grad_clip: float = 5.0
     patience: int = 8
@@ -147,6 +152,25 @@ def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "rmsprop":
         return torch.optim.RMSprop(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     raise ValueError(f"optimizer must be 'adam' or 'rmsprop', not {cfg.optimizer!r}")
+
+
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    """Learning rate at global ``step`` (0-based): constant, or a cosine from ``lr`` down to
+    ``lr * final_lr_fraction`` over all the epochs (a function of the step, so resume needs no state)."""
+    if cfg.lr_schedule == "constant":
+        return cfg.lr
+    if cfg.lr_schedule != "cosine":
+        raise ValueError(f"lr_schedule must be 'cosine' or 'constant', not {cfg.lr_schedule!r}")
+    progress = min(1.0, step / max(1, cfg.epochs * cfg.steps_per_epoch))
+    return cfg.lr * (cfg.final_lr_fraction + (1 - cfg.final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def weight_average(net: GenderRNN, decay: float) -> torch.optim.swa_utils.AveragedModel | None:
+    """An exponential moving average of ``net``'s weights, or None when ``decay`` is 0."""
+    if not decay:
+        return None
+    return torch.optim.swa_utils.AveragedModel(net, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(decay),
+                                               use_buffers=True)
 
 
 def frame_lengths(sample_lengths: torch.Tensor, features: FeatureConfig) -> torch.Tensor:
@@ -262,8 +286,10 @@ def train(
     net = GenderRNN(arch)
     net.set_normalisation(*feature_statistics(train_clips, extractor, np.random.default_rng(cfg.seed)))
     opt = make_optimizer(net.parameters(), cfg)
+    average = weight_average(net, cfg.ema_decay)
+    kept = average.module if average is not None else net  # the weights that are validated and saved
     window_s = max(cfg.crop_s, 8.0) if not arch.bidirectional else 30.0
-    model = Model(net, features, {"inference": {"window_s": window_s, "aggregation": "mean_log"}})
+    model = Model(kept, features, {"inference": {"window_s": window_s, "aggregation": "mean_log"}})
     history: list[dict[str, float]] = []
     best_uar, best_epoch, start_epoch = -1.0, 0, 1
 
@@ -272,6 +298,8 @@ def train(
         state = torch.load(checkpoint, weights_only=True)
         net.load_state_dict(state["net"])
         opt.load_state_dict(state["optimizer"])
+        if average is not None:
+            average.load_state_dict(state["average"])
         history = state["history"]
         best_uar, best_epoch, start_epoch = state["best_uar"], state["best_epoch"], state["epoch"] + 1
         if world.is_main:
@@ -291,13 +319,17 @@ def train(
         started = time.perf_counter()
         rng, gen = seed_epoch(cfg.seed, world.rank, epoch)
         losses = []
-        for _ in progress_bar(range(cfg.steps_per_epoch), f"epoch {epoch}/{cfg.epochs}", show_progress and world.is_main):
+        for step in progress_bar(range(cfg.steps_per_epoch), f"epoch {epoch}/{cfg.epochs}", show_progress and world.is_main):
+            for group in opt.param_groups:
+                group["lr"] = learning_rate(cfg, (epoch - 1) * cfg.steps_per_epoch + step)
             idx = sampler.sample(cfg.batch_size, rng)
             crop = int(rng.integers(crop_min, crop_max + 1))
             wave, lengths = crop_batch(train_clips, idx, crop, rng)
             wave = augment_batch(wave, cfg.augment, gen)
             targets = torch.tensor([train_clips[i].target for i in idx])
             losses.append(train_step(trainer, extractor, opt, wave, lengths, targets, cfg.grad_clip))
+            if average is not None:
+                average.update_parameters(net)
         metrics = {"epoch": epoch, "train_loss": float(np.mean(losses)), **validate(model, val_clips),
                    "seconds": round(time.perf_counter() - started, 1)}
         history.append(metrics)
@@ -307,9 +339,10 @@ def train(
         stale = epoch - best_epoch
         if world.is_main:
             if improved:
-                save_model_dir(out, net, features, model.config["inference"],
+                save_model_dir(out, kept, features, model.config["inference"],
                                {**metadata, "best_epoch": epoch, "val_uar": best_uar, "val_loss": metrics["val_loss"]})
             _save_checkpoint(out, {"net": net.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
+                                   "average": average.state_dict() if average is not None else None,
                                    "history": history, "best_uar": best_uar, "best_epoch": best_epoch})
             _write_history(out, history)
             say(f"epoch {epoch}: train loss {metrics['train_loss']:.4f}, validation loss {metrics['val_loss']:.4f}, "

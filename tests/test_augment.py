@@ -1,0 +1,30 @@
+"""Training augmentation: each transform keeps shape and level where it should, and changes the sound."""
+
+import torch
+
+from voxgender.augment import AugmentConfig, augment_batch, random_eq
+
+
+def _spectrum_db(x: torch.Tensor) -> torch.Tensor:
+    return 10 * torch.log10(torch.fft.rfft(x).abs().pow(2) + 1e-12)
+
+
+def test_random_eq_colours_the_spectrum_and_keeps_the_level():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(8, 16000, generator=gen) * 0.1
+    y = random_eq(x, gen, depth_db=6.0)
+    assert y.shape == x.shape and torch.isfinite(y).all()
+    torch.testing.assert_close(y.pow(2).mean(dim=1), x.pow(2).mean(dim=1), rtol=1e-3, atol=0)
+    change = (_spectrum_db(y) - _spectrum_db(x))[:, :8000].reshape(8, -1, 100).mean(dim=2)  # smoothed over 100 bins
+    assert change.std(dim=1).min() > 1.0  # a coloured channel, not a plain gain
+    assert change.abs().max() < 30.0
+
+
+def test_augment_batch_is_identity_at_strength_zero_and_random_otherwise():
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(16, 8000, generator=gen) * 0.1
+    assert torch.equal(augment_batch(x, AugmentConfig(strength=0.0), gen), x)
+    y = augment_batch(x, AugmentConfig(), gen)
+    assert y.shape == x.shape and y.abs().max() <= 1.0
+    changed = (y - x).abs().amax(dim=1) > 1e-6
+    assert 0 < int(changed.sum()) <= 16
