@@ -37,6 +37,7 @@ from broadcast import (FRAME_S, ClipPool, Recording, build_speech, frame_errors,
 from voxgender.audio import SAMPLE_RATE  # noqa: E402
 from voxgender.batch import BatchJob, run_batch  # noqa: E402
 from voxgender.data import read_corpora  # noqa: E402
+from voxgender.inference import Model, load_model  # noqa: E402
 from voxgender.model_files import bundled_model_dir  # noqa: E402
 from voxgender.segment import LABELS, Segment, SegmentConfig, Segmenter  # noqa: E402
 from voxgender.timeline_plot import plot_timelines  # noqa: E402
@@ -54,8 +55,8 @@ def headline(condition: tuple[str, float | None]) -> bool:
     return condition[1] != STRESS_SNR
 
 
-def load_pool(split: str, children: bool) -> ClipPool:
-    speakers = set(json.loads((bundled_model_dir() / "splits.json").read_text())[split])
+def load_pool(model_dir: Path, split: str, children: bool) -> ClipPool:
+    speakers = set(json.loads((model_dir / "splits.json").read_text())[split])
     utterances = [u for u in read_corpora([p for p in sorted(DATA.iterdir()) if p.is_dir()]) if u.speaker in speakers]
     if not children:
         utterances = [u for u in utterances if u.age is None or u.age >= 13]
@@ -75,8 +76,8 @@ def condition_name(rec: Recording) -> str:
 class RecordingSegmenter(Segmenter):
     """A Segmenter that keeps the per-frame evidence it decodes (for --tune)."""
 
-    def __init__(self, config: SegmentConfig) -> None:
-        super().__init__(config=config)
+    def __init__(self, model: Model, config: SegmentConfig) -> None:
+        super().__init__(model, config)
         self.evidence: list[tuple[np.ndarray, np.ndarray]] = []
 
     def scores(self, vad: np.ndarray, log_post: np.ndarray) -> np.ndarray:
@@ -84,9 +85,9 @@ class RecordingSegmenter(Segmenter):
         return super().scores(vad, log_post)
 
 
-def evaluate(recs: list[Recording], config: SegmentConfig) -> tuple[list[dict[str, Any]], list, list]:
+def evaluate(recs: list[Recording], model: Model, config: SegmentConfig) -> tuple[list[dict[str, Any]], list, list]:
     """Segment every recording; per recording: frame counts, wall and CPU seconds."""
-    seg = RecordingSegmenter(config)
+    seg = RecordingSegmenter(model, config)
     seg.segment_array(recs[0].audio[: SAMPLE_RATE * 30])  # warm-up: first-call costs are not per-file costs
     rows, hypotheses, evidence = [], [], []
     for rec in recs:
@@ -105,9 +106,9 @@ def evaluate(recs: list[Recording], config: SegmentConfig) -> tuple[list[dict[st
     return rows, hypotheses, evidence
 
 
-def tune(recs: list[Recording], evidence: list, config: SegmentConfig) -> SegmentConfig:
+def tune(recs: list[Recording], evidence: list, model: Model, config: SegmentConfig) -> SegmentConfig:
     """Coordinate search of the decoding settings on the recordings' evidence (headline IER)."""
-    seg = Segmenter(config=config)
+    seg = Segmenter(model, config)
 
     def ier(cfg: SegmentConfig) -> float:
         seg.config = cfg
@@ -150,7 +151,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 # -- parallel speed and memory --------------------------------------------------------------------
-def batch_speed(recs: list[Recording], workers: int, tmp: Path) -> dict[str, float]:
+def batch_speed(recs: list[Recording], model_dir: Path, workers: int, tmp: Path) -> dict[str, float]:
     """×real time of `batch --task segment` with worker processes over the recordings as FLAC files."""
     paths = []
     for rec in recs:
@@ -158,7 +159,7 @@ def batch_speed(recs: list[Recording], workers: int, tmp: Path) -> dict[str, flo
         sf.write(paths[-1], rec.audio, SAMPLE_RATE, subtype="PCM_16")
     audio_s = sum(r.duration_s for r in recs)
     start = time.perf_counter()
-    run_batch(paths, BatchJob("segment"), tmp / "batch.jsonl", workers=workers, show_progress=False)
+    run_batch(paths, BatchJob("segment", str(model_dir)), tmp / "batch.jsonl", workers=workers, show_progress=False)
     wall = time.perf_counter() - start
     return {"workers": workers, "files": len(paths), "audio_hours": audio_s / 3600, "wall_s": wall, "xrt": audio_s / wall}
 
@@ -185,12 +186,12 @@ print(code, time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHIL
 """
 
 
-def memory_by_length(recs: list[Recording], minutes: list[float], tmp: Path) -> list[dict[str, float]]:
+def memory_by_length(recs: list[Recording], model_dir: Path, minutes: list[float], tmp: Path) -> list[dict[str, float]]:
     """Peak resident memory of `voxgender segment FILE` (its own process) by file length."""
     rows = []
     for m in minutes:
         path = long_file(recs, m, tmp / f"long-{m:g}min.wav")
-        cli = [sys.executable, "-m", "voxgender", "segment", str(path), "--format", "jsonl", "--out", str(tmp / "long")]
+        cli = [sys.executable, "-m", "voxgender", "segment", str(path), "--model", str(model_dir), "--format", "jsonl", "--out", str(tmp / "long")]
         out = subprocess.run([sys.executable, "-c", MEASURE, *cli], capture_output=True, text=True, check=True).stdout
         code, wall, maxrss_kb = out.split()
         if code != "0":
@@ -300,7 +301,8 @@ def write_report(out: Path, args: argparse.Namespace, summary: dict[str, Any], s
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", choices=("test", "val"), default="test")
+    parser.add_argument("--model", type=Path, default=bundled_model_dir(), help="model directory (default: the bundled model)")
+    parser.add_argument("--split", choices=("test", "val"), default="test", help="speakers of the model's splits.json")
     parser.add_argument("--recordings", type=int, default=4)
     parser.add_argument("--minutes", type=float, default=5.0, help="length of each recording")
     parser.add_argument("--include-children", action="store_true")
@@ -315,14 +317,15 @@ def main() -> int:
     torch.set_num_threads(1)
     out = Path(args.out or Path(__file__).resolve().parent / "results" / "segmentation" / args.split)
     out.mkdir(parents=True, exist_ok=True)
-    recs = build(load_pool(args.split, args.include_children), args.recordings, args.minutes)
+    model = load_model(args.model)
+    recs = build(load_pool(args.model, args.split, args.include_children), args.recordings, args.minutes)
     print(f"built {len(recs)} recordings ({sum(r.duration_s for r in recs) / 3600:.2f} h) from the {args.split} speakers", flush=True)
     config = SegmentConfig()
-    rows, hypotheses, evidence = evaluate(recs, config)
+    rows, hypotheses, evidence = evaluate(recs, model, config)
     if args.tune:
-        config = tune(recs, evidence, config)
+        config = tune(recs, evidence, model, config)
         print(f"tuned settings: {config}")
-        rows, hypotheses, _ = evaluate(recs, config)
+        rows, hypotheses, _ = evaluate(recs, model, config)
     summary = summarise(rows)
     h = summary["headline"]
     print(f"headline: IER {pct(h['ier'])} (missed {pct(h['missed'])}, false alarm {pct(h['false_alarm'])}, "
@@ -335,10 +338,10 @@ def main() -> int:
     speed = memory = None
     with tempfile.TemporaryDirectory() as tmp:
         if args.workers:
-            speed = batch_speed([r for r in recs if headline((r.background, r.snr_db))], args.workers, Path(tmp))
+            speed = batch_speed([r for r in recs if headline((r.background, r.snr_db))], args.model, args.workers, Path(tmp))
             print(f"speed, batch with {args.workers} workers: {speed['xrt']:.0f}x real time (wall)", flush=True)
         if args.memory_minutes:
-            memory = memory_by_length(recs[:args.recordings], [float(m) for m in args.memory_minutes.split(",")], Path(tmp))
+            memory = memory_by_length(recs[:args.recordings], args.model, [float(m) for m in args.memory_minutes.split(",")], Path(tmp))
     load = os.getloadavg()
     first = next(i for i, r in enumerate(recs) if r.background == "noise" and r.snr_db == 10.0)
     plot_timelines([("reference", reference_segments(recs[first].reference)), ("voxgender", hypotheses[first])],

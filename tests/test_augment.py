@@ -28,3 +28,17 @@ def test_augment_batch_is_identity_at_strength_zero_and_random_otherwise():
     assert y.shape == x.shape and y.abs().max() <= 1.0
     changed = (y - x).abs().amax(dim=1) > 1e-6
     assert 0 < int(changed.sum()) <= 16
+
+
+def test_backgrounds_are_added_at_the_requested_snr():
+    from voxgender.augment import add_babble, add_music, tones
+
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(6, 16000, generator=gen) * 0.1
+    music = tones(6, 16000, gen)
+    assert music.shape == x.shape and (music.pow(2).mean(dim=1) > 0).all()
+    for add in (add_music, add_babble):
+        y = add(x, gen, (10.0, 10.0))
+        snr = 10 * torch.log10(x.pow(2).mean(dim=1) / (y - x).pow(2).mean(dim=1))
+        torch.testing.assert_close(snr, torch.full((6,), 10.0), atol=0.05, rtol=0)
+    assert torch.equal(add_babble(x[:1], gen, (10.0, 10.0)), x[:1])  # nobody else to talk in the background

@@ -41,7 +41,7 @@ class SegmentConfig:
     validation speakers (``benchmarks/segmentation_benchmark.py --split val --tune``).
     """
 
-    min_speech_s: float = 2.0  # shortest female or male segment
+    min_speech_s: float = 0.5  # shortest female or male segment
     min_nonspeech_s: float = 0.5  # shortest pause
     switch_penalty: float = 40.0  # female <-> male with no pause between
     speech_penalty: float = 10.0  # speech <-> non-speech
