@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install clean model
+.PHONY: demo test install clean model figures
 
 $(BIN)/voxgender: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q
 
-# The bundled model and its card, from ../shared/data (about an hour on 2 cores).
+# The bundled model and its card, from ../shared/data (about half an hour on 2 cores).
 DATA ?= ../shared/data
 RUN ?= runs/bundled
 BUNDLED := src/voxgender/pretrained/voxgender-gru
@@ -31,6 +31,21 @@ model: install
 		"Children under 13 (never trained on)=$(RUN)/benchmark/pooled_children/metrics.json"
 	mkdir -p $(BUNDLED)
 	cp $(RUN)/model.safetensors $(RUN)/config.json $(RUN)/splits.json $(RUN)/MODEL_CARD.md $(BUNDLED)/
+
+# Every benchmark figure of the bundled model, and its card rewritten with them (leave-one-corpus-out
+# trains five models: about 40 minutes on 2 cores). Run after `make model`.
+PEERS := benchmarks/.venv-peers/bin/python
+figures: install
+	bash benchmarks/peers/setup.sh
+	$(PEERS) benchmarks/label_audit.py
+	$(BIN)/python benchmarks/accuracy_benchmark.py all
+	$(BIN)/python benchmarks/speed_benchmark.py --clips 3517
+	$(PEERS) benchmarks/peers_benchmark.py
+	$(BIN)/python benchmarks/figures.py
+	$(BIN)/voxgender card --model $(BUNDLED) --name voxgender-gru --data $(DATA) \
+		--evaluation "Held-out test speakers (adults)=benchmarks/results/accuracy/pooled_test/metrics.json" \
+		"Children under 13 (never trained on)=benchmarks/results/accuracy/pooled_children/metrics.json" \
+		--figures benchmarks/results/figures.md
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

@@ -21,6 +21,8 @@ from voxgender.evaluate import evaluate_model, write_report
 from voxgender.inference import load_model
 from voxgender.model_files import bundled_model_dir
 
+from split_clips import flagged_speakers
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "benchmarks" / "results" / "accuracy"
@@ -41,7 +43,9 @@ def pooled(out: Path, model_dir: Path) -> dict:
     test_speakers = set(json.loads((model_dir / "splits.json").read_text())["test"])
     model = load_model(model_dir)
     results = {}
-    for name, subset in (("test", [u for u in utterances if u.speaker in test_speakers and not is_child(u)]),
+    test = [u for u in utterances if u.speaker in test_speakers and not is_child(u)]
+    flagged = flagged_speakers()
+    for name, subset in (("test", test), ("test_unflagged", [u for u in test if u.speaker not in flagged] if flagged else []),
                          ("children", [u for u in utterances if is_child(u)])):
         if subset:
             results[name] = evaluate_model(model, subset)
@@ -73,6 +77,9 @@ def loco(out: Path, epochs: int, steps: int, jobs: int) -> dict:
         adults = [u for u in utterances if not is_child(u)]
         children = [u for u in utterances if is_child(u)]
         results[corpus] = {"adults": evaluate_model(model, adults, show_progress=False)}
+        unflagged = [u for u in adults if u.speaker not in flagged_speakers()]
+        if len(unflagged) < len(adults):
+            results[corpus]["adults_unflagged"] = evaluate_model(model, unflagged, show_progress=False)
         if children:
             results[corpus]["with_children"] = evaluate_model(model, utterances, show_progress=False)
     return results
@@ -86,17 +93,20 @@ def loco_markdown(results: dict, out: Path) -> list[str]:
 
     lines = ["## Leave-one-corpus-out", "", "Each row: a model trained on the other corpora (children left out), "
              "tested on every clip of this corpus.", "",
-             "| held-out corpus | clips | UAR (adults) | female recall | male recall | UAR incl. children |",
-             "|---|---|---|---|---|---|"]
-    uars, uars_all = [], []
+             "| held-out corpus | clips | UAR (adults) | female recall | male recall | UAR incl. children | "
+             "UAR, audit-flagged speakers out |", "|---|---|---|---|---|---|---|"]
+    uars, uars_all, uars_unflagged = [], [], []
     for corpus, r in results.items():
         a = r["adults"]["overall"]
         with_children = r.get("with_children", r["adults"])["overall"]["uar"]
+        unflagged = r.get("adults_unflagged", r["adults"])["overall"]["uar"]
         uars.append(a["uar"])
         uars_all.append(with_children)
+        uars_unflagged.append(unflagged)
         lines.append(f"| {corpus} | {a['n']} | {a['uar']:.4f} | {a['per_class']['female']['recall']:.4f} | "
-                     f"{a['per_class']['male']['recall']:.4f} | {with_children:.4f} |")
-    lines.append(f"| **mean** | | **{sum(uars) / len(uars):.4f}** | | | {sum(uars_all) / len(uars_all):.4f} |")
+                     f"{a['per_class']['male']['recall']:.4f} | {with_children:.4f} | {unflagged:.4f} |")
+    lines.append(f"| **mean** | | **{sum(uars) / len(uars):.4f}** | | | {sum(uars_all) / len(uars_all):.4f} | "
+                 f"{sum(uars_unflagged) / len(uars_unflagged):.4f} |")
     fig, ax = plt.subplots(figsize=(8, 3.5))
     ax.bar(list(results), uars, color="tab:blue", label="adults")
     ax.bar(list(results), [u - a for u, a in zip(uars_all, uars)], bottom=uars, color="tab:red", alpha=0.6,
@@ -123,6 +133,11 @@ def pooled_markdown(results: dict) -> list[str]:
     lines += ["", "| corpus | clips | UAR | female recall | male recall |", "|---|---|---|---|---|"]
     for corpus, m in t["per_corpus"].items():
         lines.append(f"| {corpus} | {m['n']} | {m['uar']:.4f} | {_num(m['female_recall'])} | {_num(m['male_recall'])} |")
+    if "test_unflagged" in results:
+        u = results["test_unflagged"]
+        lines += ["", f"Without the test speakers the [label audit](../label_audit.md) flags (their recorded gender "
+                  f"contradicts their voice pitch): {u['overall']['n']} clips, full-clip UAR {u['by_length']['full']['uar']:.4f}, "
+                  f"1 s {u['by_length']['1.0']['uar']:.4f}, 0.5 s {u['by_length']['0.5']['uar']:.4f}."]
     if "children" in results:
         c = results["children"]["overall"]
         lines += ["", f"Children under {CHILD_AGE} (never in training): {c['n']} clips, UAR {c['uar']:.4f}, "

@@ -31,6 +31,7 @@ import soundfile as sf
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from split_clips import flagged_speakers  # noqa: E402
 from broadcast import (FRAME_S, ClipPool, Recording, build_speech, frame_errors, hypothesis_frames,  # noqa: E402
                        rates, total, with_background)
 
@@ -55,8 +56,8 @@ def headline(condition: tuple[str, float | None]) -> bool:
     return condition[1] != STRESS_SNR
 
 
-def load_pool(model_dir: Path, split: str, children: bool) -> ClipPool:
-    speakers = set(json.loads((model_dir / "splits.json").read_text())[split])
+def load_pool(model_dir: Path, split: str, children: bool, exclude: set[str]) -> ClipPool:
+    speakers = set(json.loads((model_dir / "splits.json").read_text())[split]) - exclude
     utterances = [u for u in read_corpora([p for p in sorted(DATA.iterdir()) if p.is_dir()]) if u.speaker in speakers]
     if not children:
         utterances = [u for u in utterances if u.age is None or u.age >= 13]
@@ -257,7 +258,8 @@ def write_report(out: Path, args: argparse.Namespace, summary: dict[str, Any], s
         "# Segmentation benchmark", "",
         f"`{' '.join(['python benchmarks/segmentation_benchmark.py', *sys.argv[1:]])}`", "",
         f"{args.recordings} synthetic broadcast recordings of {args.minutes:g} min from the **{args.split}** speakers of the "
-        f"bundled model ({'with' if args.include_children else 'without'} children), each under {len(CONDITIONS)} "
+        f"model ({'with' if args.include_children else 'without'} children"
+        f"{', without the speakers the label audit flags' if args.exclude_flagged else ''}), each under {len(CONDITIONS)} "
         f"background conditions: {summary['audio_hours']:.2f} h of audio. Settings: `{config}`.", "",
         "## Targets", "",
         "| target | measured | goal |", "| --- | --- | --- |",
@@ -306,6 +308,8 @@ def main() -> int:
     parser.add_argument("--recordings", type=int, default=4)
     parser.add_argument("--minutes", type=float, default=5.0, help="length of each recording")
     parser.add_argument("--include-children", action="store_true")
+    parser.add_argument("--exclude-flagged", action="store_true",
+                        help="leave out the speakers the label audit flags (results/label_audit.csv)")
     parser.add_argument("--workers", type=int, default=2, help="worker processes for the batch speed figure (0 = skip)")
     parser.add_argument("--memory-minutes", default="10,60,180", help="file lengths for the memory figure ('' = skip)")
     parser.add_argument("--tune", action="store_true", help="search the decoding settings on these recordings")
@@ -318,7 +322,8 @@ def main() -> int:
     out = Path(args.out or Path(__file__).resolve().parent / "results" / "segmentation" / args.split)
     out.mkdir(parents=True, exist_ok=True)
     model = load_model(args.model)
-    recs = build(load_pool(args.model, args.split, args.include_children), args.recordings, args.minutes)
+    recs = build(load_pool(args.model, args.split, args.include_children,
+                               flagged_speakers() if args.exclude_flagged else set()), args.recordings, args.minutes)
     print(f"built {len(recs)} recordings ({sum(r.duration_s for r in recs) / 3600:.2f} h) from the {args.split} speakers", flush=True)
     config = SegmentConfig()
     rows, hypotheses, evidence = evaluate(recs, model, config)

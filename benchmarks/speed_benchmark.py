@@ -6,12 +6,15 @@ the steady-state throughput inside one process. Uses the clips of ../shared/data
 else synthetic voices.
 
     python benchmarks/speed_benchmark.py [--clips 600] [--workers 2]
+
+Also writes the figures to results/speed.json (for figures.py and the model card).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -28,6 +31,8 @@ from voxgender.predict import iter_predictions
 from voxgender.synth import synth_clip
 
 from split_clips import DATA
+
+OUT = Path(__file__).resolve().parent / "results" / "speed.json"
 
 
 def pick_clips(n: int, tmp: Path) -> list[str]:
@@ -49,6 +54,7 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=600)
     parser.add_argument("--workers", type=int, default=2, help="batches run in parallel (one per core)")
     parser.add_argument("--model", help="model directory (default: bundled)")
+    parser.add_argument("--out", type=Path, default=OUT, help="JSON file for the figures")
     args = parser.parse_args()
     torch.set_num_threads(1)  # as voxgender predict does: parallel batches, one torch thread each
     with tempfile.TemporaryDirectory() as tmp:
@@ -73,6 +79,12 @@ def main() -> None:
           f"parallel batches: {args.workers}, failures: {failures}")
     print(f"voxgender predict command (start-up + model load included): {command_s:.2f} s = {audio_s / command_s:.0f}x real time")
     print(f"steady state in one process (decode + features + model):  {steady_s:.2f} s = {audio_s / steady_s:.0f}x real time")
+    figures = {"clips": len(paths), "audio_s": audio_s, "source": "../shared/data" if DATA.is_dir() else "synthetic",
+               "workers": args.workers, "command_s": command_s, "command_x_realtime": audio_s / command_s,
+               "steady_s": steady_s, "steady_x_realtime": audio_s / steady_s, "failures": failures,
+               "load_average": os.getloadavg(), "cpu_count": os.cpu_count(), "command": " ".join(sys.argv)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(figures, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -141,3 +141,9 @@ def test_card_renders_training_data_evaluation_limits_and_responsible_use(capsys
     assert "not a person's gender identity" in card and "Children" in card and "telephone" in card
     code, _, err = run(capsys, "card", "--model", tiny_model_dir, "--evaluation", "no-equals-sign")
     assert code == 2 and "TITLE=metrics.json" in err
+    figures = tmp_path / "figures.md"
+    figures.write_text("| figure | measured |\n|---|---|\n| LOCO mean UAR | 0.923 |\n")
+    assert run(capsys, "card", "--model", tiny_model_dir, "--figures", figures)[0] == 0
+    assert "## Benchmarks" in card_path.read_text() and "| LOCO mean UAR | 0.923 |" in card_path.read_text()
+    code, _, err = run(capsys, "card", "--model", tiny_model_dir, "--figures", tmp_path / "absent.md")
+    assert code == 2 and "absent.md: cannot read figures" in err

@@ -97,9 +97,10 @@ def _evaluation_section(evaluation: dict[str, Any], title: str) -> list[str]:
 
 def render_card(
     config: dict[str, Any], sources: list[dict[str, str]], evaluations: dict[str, dict[str, Any]] | None = None,
-    name: str = "voxgender model",
+    name: str = "voxgender model", figures: str | None = None,
 ) -> str:
-    """Markdown model card. ``evaluations`` maps a section title to an evaluate_model result."""
+    """Markdown model card. ``evaluations`` maps a section title to an evaluate_model result;
+    ``figures`` is Markdown with further measured figures (benchmarks/results/figures.md)."""
     meta = config.get("metadata", {})
     features, model, train = config["features"], config["model"], meta.get("train", {})
     kind = "log-mel" if features["kind"] == "logmel" else "MFCC" + (" + Δ + ΔΔ" if features["deltas"] else "")
@@ -127,5 +128,7 @@ def render_card(
     ]
     for title, evaluation in (evaluations or {}).items():
         lines += [*_evaluation_section(evaluation, title), ""]
+    if figures:
+        lines += ["## Benchmarks", "", figures.strip(), ""]
     lines += [LIMITS, RESPONSIBLE_USE]
     return "\n".join(lines)

@@ -126,7 +126,7 @@ def is_main_process() -> bool:
 
 
 def write_card(model_dir: str | Path, evaluations: dict[str, dict], name: str | None = None,
-               data: list[str] | None = None) -> Path:
+               data: list[str] | None = None, figures: str | None = None) -> Path:
     """Render MODEL_CARD.md of a model directory from its config and the given evaluation results.
 
     Corpus origins and licences come from the SOURCE.txt files of ``data`` when given, else from
@@ -138,7 +138,7 @@ def write_card(model_dir: str | Path, evaluations: dict[str, dict], name: str | 
     root = Path(model_dir)
     config = json.loads((root / CONFIG).read_text())
     sources = find_sources(data) if data else config.get("metadata", {}).get("sources", [])
-    atomic_write_text(root / CARD, render_card(config, sources, evaluations, name or root.name))
+    atomic_write_text(root / CARD, render_card(config, sources, evaluations, name or root.name, figures))
     return root / CARD
 
 
@@ -256,7 +256,13 @@ def cmd_card(args: argparse.Namespace) -> int:
             evaluations[title] = json.loads(Path(path).read_text())
         except (OSError, json.JSONDecodeError) as err:
             raise VoxgenderError(f"{path}: cannot read evaluation results ({err})") from None
-    say(f"wrote {write_card(args.model, evaluations, args.name, args.data)}")
+    figures = None
+    if args.figures:
+        try:
+            figures = Path(args.figures).read_text()
+        except OSError as err:
+            raise VoxgenderError(f"{args.figures}: cannot read figures ({err.strerror})") from None
+    say(f"wrote {write_card(args.model, evaluations, args.name, args.data, figures)}")
     return 0
 
 
@@ -266,6 +272,8 @@ def add_card(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--evaluation", nargs="*", default=[], metavar="TITLE=METRICS_JSON",
                    help="evaluation results (metrics.json of voxgender evaluate) with a section title")
     p.add_argument("--name", help="model name in the card title (default: the folder name)")
+    p.add_argument("--figures", metavar="MARKDOWN", help="further measured figures to include "
+                   "(benchmarks/results/figures.md, written by benchmarks/figures.py)")
     p.add_argument("--data", nargs="*", help="corpus folders whose SOURCE.txt give origin and licence "
                    "(default: those recorded at training)")
     p.set_defaults(handler=cmd_card)

@@ -1,0 +1,77 @@
+"""Every measured figure of the bundled model in one Markdown table, from the benchmarks' result
+files (accuracy_benchmark.py all, speed_benchmark.py, peers_benchmark.py), for the README and the
+model card (`voxgender card --figures benchmarks/results/figures.md`). A figure whose benchmark has
+not run is left out, never filled in.
+
+    python benchmarks/figures.py        # -> benchmarks/results/figures.md
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+MODEL = Path(__file__).resolve().parents[1] / "src" / "voxgender" / "pretrained" / "voxgender-gru" / "model.safetensors"
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def target_rows(accuracy: dict | None, speed: dict | None) -> list[str]:
+    rows = []
+    pooled = (accuracy or {}).get("pooled", {})
+    if "test" in pooled:
+        lengths = pooled["test"]["by_length"]
+        clean = pooled.get("test_unflagged", {}).get("by_length", {})
+        for key, name, goal in (("full", "full clips", 0.98), ("1.0", "1 s crops", 0.95), ("0.5", "0.5 s crops", 0.90)):
+            uar = lengths[key]["uar"]
+            beside = f"{clean[key]['uar']:.3f}" if key in clean else "-"
+            rows.append(f"| pooled test speakers, {name} | UAR ≥ {goal:.2f} | {uar:.3f} | {beside} | "
+                        f"{'yes' if uar >= goal else 'no'} |")
+    loco = (accuracy or {}).get("loco")
+    if loco:
+        uars = [r["adults"]["overall"]["uar"] for r in loco.values()]
+        clean_uars = [r.get("adults_unflagged", r["adults"])["overall"]["uar"] for r in loco.values()]
+        mean, clean_mean = sum(uars) / len(uars), sum(clean_uars) / len(clean_uars)
+        rows.append(f"| leave-one-corpus-out, mean of {len(uars)} corpora | UAR ≥ 0.95 | {mean:.3f} | {clean_mean:.3f} | "
+                    f"{'yes' if mean >= 0.95 else 'no'} |")
+    if speed:
+        xrt = speed["command_x_realtime"]
+        rows.append(f"| `voxgender predict` over {speed['clips']} clips, start-up included ({speed['cpu_count']} cores, "
+                    f"load {speed['load_average'][0]:.1f}) | ≥ 1000× real time | {xrt:.0f}× | | {'yes' if xrt >= 1000 else 'no'} |")
+    if MODEL.is_file():
+        size = MODEL.stat().st_size
+        rows.append(f"| model size | ≤ 2 MB | {size / 1000:.0f} kB | | {'yes' if size <= 2_000_000 else 'no'} |")
+    return rows
+
+
+def peer_rows(peers: dict | None) -> list[str]:
+    if not peers:
+        return []
+    lines = ["", f"Peers on the same {peers['clips']} test clips in the same run (`peers_benchmark.py`, {peers['generated']}):", "",
+             "| tool | pooled UAR | female recall | male recall | ×real time (wall) |", "|---|---|---|---|---|"]
+    for name, tool in peers["tools"].items():
+        m = tool["metrics"]["overall"]
+        lines.append(f"| {name} | {m['uar']:.3f} | {m['female_recall']:.3f} | {m['male_recall']:.3f} | "
+                     f"{tool['x_realtime_wall']:.0f}× |")
+    return lines
+
+
+def main() -> int:
+    accuracy, speed, peers = (_load(RESULTS / p) for p in ("accuracy/results.json", "speed.json", "peers/peers.json"))
+    lines = ["| figure | target | measured | without audit-flagged speakers | met |", "|---|---|---|---|---|",
+             *target_rows(accuracy, speed), *peer_rows(peers), "",
+             "Commands: `python benchmarks/accuracy_benchmark.py all`, `python benchmarks/speed_benchmark.py --clips 3517`, "
+             "`benchmarks/.venv-peers/bin/python benchmarks/peers_benchmark.py`, then `python benchmarks/figures.py`. "
+             "Audit-flagged speakers: those whose recorded gender contradicts their voice pitch "
+             "(`benchmarks/label_audit.py`)."]
+    (RESULTS / "figures.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
