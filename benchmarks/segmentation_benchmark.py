@@ -48,8 +48,9 @@ HEADLINE_SNRS = (20.0, 10.0, 5.0)
 STRESS_SNR = 0.0
 CONDITIONS = [("clean", None)] + [(kind, snr) for kind in ("noise", "music") for snr in (*HEADLINE_SNRS, STRESS_SNR)]
 TARGETS = {"ier": 0.06, "confusion": 0.03, "female_share_error_pp": 1.0, "xrt_2_workers": 500.0}
-TUNE_GRID = {"switch_penalty": [20, 40, 80, 160, 320], "gender_weight": [0.1, 0.3, 1.0], "min_speech_s": [0.5, 1.0, 2.0],
-             "speech_threshold": [0.2, 0.35, 0.5, 0.65], "speech_penalty": [0.5, 1, 3, 10], "min_nonspeech_s": [0.1, 0.2, 0.3, 0.5]}
+TUNE_GRID = {"switch_penalty": [20, 40, 80, 160, 320], "gender_weight": [0.1, 0.3, 1.0], "min_speech_s": [0.3, 0.5, 1.0, 2.0],
+             "speech_threshold": [0.05, 0.1, 0.15, 0.2, 0.35, 0.5], "speech_penalty": [0.5, 1, 3, 10, 20, 40],
+             "min_nonspeech_s": [0.1, 0.2, 0.3, 0.5, 0.75, 1.0]}
 
 
 def headline(condition: tuple[str, float | None]) -> bool:

@@ -42,10 +42,10 @@ class SegmentConfig:
     """
 
     min_speech_s: float = 0.5  # shortest female or male segment
-    min_nonspeech_s: float = 0.5  # shortest pause
+    min_nonspeech_s: float = 0.75  # shortest pause
     switch_penalty: float = 40.0  # female <-> male with no pause between
     speech_penalty: float = 10.0  # speech <-> non-speech
-    speech_threshold: float = 0.2  # VAD probability at which speech and non-speech score equal
+    speech_threshold: float = 0.35  # VAD probability at which speech and non-speech score equal
     gender_weight: float = 0.3  # weight of the RNN's log-posteriors against the VAD's
     reset_after_s: float = 0.3  # the RNN starts afresh at speech after a pause this long
     block_s: float = 512.0  # audio read and processed at a time (rounded to whole model windows and VAD streams)
