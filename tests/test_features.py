@@ -45,6 +45,21 @@ def test_chunked_frames_equal_whole_signal_frames():
     np.testing.assert_allclose(torch.cat([extract(audio[:9000], cfg), tail]).numpy(), whole.numpy(), atol=1e-5)
 
 
+def test_long_inputs_are_computed_in_pieces_with_the_same_frames():
+    """Inputs longer than FRAMES_AT_A_TIME frames take their spectra piece by piece (bounded memory)."""
+    from voxgender.features import FRAMES_AT_A_TIME
+
+    cfg = FeatureConfig()
+    samples = (FRAMES_AT_A_TIME + 500) * cfg.hop_length + cfg.win_length
+    audio = np.random.default_rng(4).standard_normal(samples).astype(np.float32)
+    whole = extract(audio, cfg)
+    assert whole.shape[0] == cfg.num_frames(samples) > FRAMES_AT_A_TIME
+    second = extract(audio[FRAMES_AT_A_TIME * cfg.hop_length:], cfg)  # starts at a piece boundary
+    np.testing.assert_allclose(whole[FRAMES_AT_A_TIME:].numpy(), second.numpy(), atol=1e-5)
+    np.testing.assert_allclose(whole[:100].numpy(), extract(audio[:100 * cfg.hop_length + cfg.win_length], cfg)[:100].numpy(),
+                               atol=1e-5)
+
+
 def test_batch_equals_single():
     """Training (batched waveforms) and inference (one waveform) compute the same features."""
     cfg = FeatureConfig(kind="mfcc", deltas=True)
