@@ -38,6 +38,7 @@ def suggest(trial: Any) -> tuple[FeatureConfig, ModelConfig, TrainConfig]:
         batch_size=trial.suggest_categorical("batch_size", [16, 32, 64]),
         crop_s=trial.suggest_float("crop_s", 1.0, 4.0),
         augment=AugmentConfig(strength=trial.suggest_float("augment", 0.0, 1.5)),
+        ema_decay=0.0,  # trials of a few hundred steps are too short for a ~200-step weight average
     )
     return features, arch, cfg
 
