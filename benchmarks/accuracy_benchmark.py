@@ -16,7 +16,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from voxgender.data import Utterance, read_corpus
+from voxgender.data import CHILD_AGE, read_corpus
 from voxgender.evaluate import evaluate_model, write_report
 from voxgender.inference import load_model
 from voxgender.model_files import bundled_model_dir
@@ -26,13 +26,6 @@ from split_clips import flagged_speakers
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "benchmarks" / "results" / "accuracy"
-CHILD_AGE = 13
-
-
-def is_child(u: Utterance) -> bool:
-    return u.age is not None and u.age < CHILD_AGE
-
-
 def corpus_folders() -> dict[str, Path]:
     return {p.name: p for p in sorted(DATA.iterdir()) if (p / "labels.csv").is_file()}
 
@@ -43,10 +36,10 @@ def pooled(out: Path, model_dir: Path) -> dict:
     test_speakers = set(json.loads((model_dir / "splits.json").read_text())["test"])
     model = load_model(model_dir)
     results = {}
-    test = [u for u in utterances if u.speaker in test_speakers and not is_child(u)]
+    test = [u for u in utterances if u.speaker in test_speakers and not u.is_child]
     flagged = flagged_speakers()
     for name, subset in (("test", test), ("test_unflagged", [u for u in test if u.speaker not in flagged] if flagged else []),
-                         ("children", [u for u in utterances if is_child(u)])):
+                         ("children", [u for u in utterances if u.is_child])):
         if subset:
             results[name] = evaluate_model(model, subset)
             write_report(results[name], out / f"pooled_{name}", title=f"Bundled model: {name} speakers")
@@ -71,13 +64,14 @@ def loco(out: Path, epochs: int, steps: int, jobs: int) -> dict:
     with ThreadPoolExecutor(jobs) as pool:
         model_dirs = dict(zip(folders, pool.map(lambda c: train_loco_model(c, folders, out, epochs, steps), folders)))
     results = {}
+    flagged = flagged_speakers()
     for corpus, model_dir in model_dirs.items():
         utterances = read_corpus(folders[corpus])
         model = load_model(model_dir)
-        adults = [u for u in utterances if not is_child(u)]
-        children = [u for u in utterances if is_child(u)]
+        adults = [u for u in utterances if not u.is_child]
+        children = [u for u in utterances if u.is_child]
         results[corpus] = {"adults": evaluate_model(model, adults, show_progress=False)}
-        unflagged = [u for u in adults if u.speaker not in flagged_speakers()]
+        unflagged = [u for u in adults if u.speaker not in flagged]
         if len(unflagged) < len(adults):
             results[corpus]["adults_unflagged"] = evaluate_model(model, unflagged, show_progress=False)
         if children:

@@ -6,29 +6,21 @@ VALIDATION speakers (choices are made on validation, never on test), overall and
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score
 
 from voxgender.inference import load_model
-from voxgender.model_files import bundled_model_dir
 
-from split_clips import DATA, load_split
+from split_clips import split_from_command_line
 
 METHODS = ("mean_log", "majority", "speech_mean_log")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", default="val", choices=("val", "test"))
-    parser.add_argument("--model", type=Path, default=bundled_model_dir())
-    args = parser.parse_args()
-    if not DATA.is_dir():
-        print(f"skipped: no corpora at {DATA}")
+    loaded = split_from_command_line(__doc__.splitlines()[0], "val")
+    if loaded is None:
         return 0
-    utterances, audios, truth = load_split(args.model, args.split)
+    args, (utterances, audios, truth) = loaded
     speakers = {u.speaker for u in utterances}
     corpora = sorted({u.corpus for u in utterances})
     model = load_model(args.model)

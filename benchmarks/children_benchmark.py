@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from voxgender.data import Utterance, read_corpus, speaker_split
+from voxgender.data import CHILD_AGE, Utterance, read_corpus, speaker_split
 from voxgender.evaluate import evaluate_model
 from voxgender.features import FeatureConfig
 from voxgender.inference import load_model
@@ -31,14 +31,13 @@ from split_clips import DATA
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "children"
-CHILD_AGE = 13
 
 
 def groups(model_dir: Path) -> dict[str, list[Utterance]]:
     """Adult train / val / test by the bundled splits; children split in two halves by speaker."""
     utterances = read_corpus(DATA)
     splits = json.loads((model_dir / "splits.json").read_text())
-    children = [u for u in utterances if u.age is not None and u.age < CHILD_AGE]
+    children = [u for u in utterances if u.is_child]
     halves = speaker_split(children, val_fraction=0.5, test_fraction=0.0, seed=0)
     adults = {name: [u for u in utterances if u.speaker in set(splits[name])] for name in ("train", "val", "test")}
     return {**adults, "children_train": halves["train"], "children_heldout": halves["val"]}

@@ -8,8 +8,6 @@ voices heard as female on poor channels).
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
 from typing import Callable
 
 import torch
@@ -17,9 +15,8 @@ from sklearn.metrics import balanced_accuracy_score, recall_score
 
 from voxgender.augment import add_noise, band_limit, mu_law_codec, reverberate
 from voxgender.inference import load_model
-from voxgender.model_files import bundled_model_dir
 
-from split_clips import DATA, load_split
+from split_clips import split_from_command_line
 
 Condition = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 CONDITIONS: dict[str, Condition] = {
@@ -34,14 +31,10 @@ CONDITIONS: dict[str, Condition] = {
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=bundled_model_dir())
-    parser.add_argument("--split", default="test", choices=("val", "test"))
-    args = parser.parse_args()
-    if not DATA.is_dir():
-        print(f"skipped: no corpora at {DATA}")
+    loaded = split_from_command_line(__doc__.splitlines()[0], "test")
+    if loaded is None:
         return 0
-    utterances, audios, truth = load_split(args.model, args.split)
+    args, (utterances, audios, truth) = loaded
     speakers = {u.speaker for u in utterances}
     model = load_model(args.model)
     print(f"{len(utterances)} clips of {len(speakers)} {args.split} speakers (adults)\n")

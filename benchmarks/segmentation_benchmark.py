@@ -61,7 +61,7 @@ def load_pool(model_dir: Path, split: str, children: bool, exclude: set[str]) ->
     speakers = set(json.loads((model_dir / "splits.json").read_text())[split]) - exclude
     utterances = [u for u in read_corpora([p for p in sorted(DATA.iterdir()) if p.is_dir()]) if u.speaker in speakers]
     if not children:
-        utterances = [u for u in utterances if u.age is None or u.age >= 13]
+        utterances = [u for u in utterances if not u.is_child]
     return ClipPool(utterances)
 
 

@@ -3,6 +3,7 @@ and the speakers the label audit flags (results/label_audit.csv, from label_audi
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 from pathlib import Path
@@ -11,6 +12,7 @@ import numpy as np
 
 from voxgender.audio import load_audio
 from voxgender.data import Utterance, read_corpus
+from voxgender.model_files import bundled_model_dir
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 AUDIT = Path(__file__).resolve().parent / "results" / "label_audit.csv"
@@ -27,3 +29,18 @@ def load_split(model_dir: Path, split: str) -> tuple[list[Utterance], list[np.nd
     utterances = [u for u in read_corpus(DATA) if u.speaker in speakers]
     audios = [load_audio(u.path) for u in utterances]
     return utterances, audios, np.array([u.gender == "female" for u in utterances])
+
+
+def split_from_command_line(
+    description: str, default_split: str,
+) -> tuple[argparse.Namespace, tuple[list[Utterance], list[np.ndarray], np.ndarray]] | None:
+    """Parse ``--model`` and ``--split``, and load that split (as ``load_split``); None, after
+    printing why, when ../shared/data is absent."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--model", type=Path, default=bundled_model_dir())
+    parser.add_argument("--split", default=default_split, choices=("val", "test"))
+    args = parser.parse_args()
+    if not DATA.is_dir():
+        print(f"skipped: no corpora at {DATA}")
+        return None
+    return args, load_split(args.model, args.split)

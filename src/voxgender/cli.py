@@ -80,7 +80,7 @@ def load_training_data(args: argparse.Namespace) -> tuple[list, list, dict]:
 
     utterances = read_corpora(args.data)
     if args.exclude_children:
-        utterances = [u for u in utterances if u.age is None or u.age >= 13]
+        utterances = [u for u in utterances if not u.is_child]
     splits = speaker_split(utterances, args.val_fraction, args.test_fraction, args.seed)
     if is_main_process():
         write_splits(args.out, splits)

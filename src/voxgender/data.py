@@ -44,6 +44,9 @@ _LAYOUTS = (
 )
 
 
+CHILD_AGE = 13  # "children" are speakers younger than this
+
+
 @dataclass(frozen=True)
 class Utterance:
     """One labelled recording."""
@@ -55,6 +58,11 @@ class Utterance:
     age: float | None = None
     language: str = ""
     duration_s: float | None = None
+
+    @property
+    def is_child(self) -> bool:
+        """A speaker younger than CHILD_AGE (False when the age is unknown)."""
+        return self.age is not None and self.age < CHILD_AGE
 
 
 def normalise_gender(value: str | None) -> str | None:

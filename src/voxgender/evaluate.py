@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 from .audio import SAMPLE_RATE, load_audio
-from .data import Utterance
+from .data import CHILD_AGE, Utterance
 from .errors import DataError, VoxgenderError
 from .inference import Model
 from .model import LABELS
@@ -23,7 +23,6 @@ from .model_files import atomic_write_text
 from .progress import progress_bar
 
 CROP_LENGTHS_S = (0.5, 1.0, 2.0, 4.0)
-CHILD_MAX_AGE = 13  # "children" are speakers younger than this
 EVAL_CHUNK = 64  # clips decoded and scored together
 REPORT_FILES = ("metrics.json", "confusion.png", "per_corpus.png", "by_length.png", "report.md")
 
@@ -169,7 +168,7 @@ def evaluate_model(
         "overall": classification_metrics(y_true, scores),
         "per_corpus": grouped_metrics(y_true, scores, [u.corpus or "unknown" for u in kept]),
     }
-    children = [i for i, u in enumerate(kept) if u.age is not None and u.age < CHILD_MAX_AGE]
+    children = [i for i, u in enumerate(kept) if u.is_child]
     if children:
         result["children"] = classification_metrics([y_true[i] for i in children], scores[children])
     by_length = {str(s): _length_entry(s, crop_true[s], crop_scores[s]) for s in lengths}
@@ -256,7 +255,7 @@ def _headline(result: dict[str, Any]) -> str:
 
 
 def _children_table(result: dict[str, Any]) -> Table:
-    return _group_table({f"age < {CHILD_MAX_AGE}": _brief(result["children"])}, "children")
+    return _group_table({f"age < {CHILD_AGE}": _brief(result["children"])}, "children")
 
 
 def format_summary(result: dict[str, Any]) -> str:
@@ -377,7 +376,7 @@ def _report_markdown(result: dict[str, Any], title: str) -> str:
         "![Per-corpus UAR and recall](per_corpus.png)",
     ]
     if "children" in result:
-        parts += [f"## Children (age < {CHILD_MAX_AGE})", _md_table(_children_table(result)),
+        parts += [f"## Children (age < {CHILD_AGE})", _md_table(_children_table(result)),
                   _md_table(_confusion_table(result["children"]))]
     parts += [
         "## By clip length",

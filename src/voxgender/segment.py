@@ -209,7 +209,8 @@ class _Run:
         """Speech probabilities of the block's chunks (called in block order, in the VAD thread)."""
         audio = block.audio[block.lead:block.lead + block.size]
         probs = substream_probabilities(self.seg.vad, audio, self.history)
-        self.history = np.concatenate([self.history, audio])[-WARMUP_CHUNKS * CHUNK:]
+        keep = WARMUP_CHUNKS * CHUNK
+        self.history = audio[-keep:].copy() if len(audio) >= keep else np.concatenate([self.history, audio])[-keep:]
         return probs
 
     def add(self, block: AudioBlock, probs: np.ndarray) -> None:
