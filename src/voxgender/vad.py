@@ -54,26 +54,23 @@ class SileroVad:
         prob, new_state = self._net(x, state.state)
         return prob.reshape(-1), VadState(new_state, x[:, -CONTEXT:])
 
-    def probabilities(self, audio: np.ndarray, blocks: int = 1) -> np.ndarray:
-        """Speech probability of each whole 32 ms chunk of ``audio``.
-
-        With ``blocks`` > 1 the audio is cut into that many contiguous blocks that run as one
-        batch (each block starts with a fresh state, so the first few chunks of a block see no
-        history; this trades a tiny difference at block edges for batch speed).
-        """
+    def probabilities(self, audio: np.ndarray) -> np.ndarray:
+        """Speech probability of each whole 32 ms chunk of ``audio``, as one stream."""
         n = len(audio) // CHUNK
-        if n == 0:
-            return np.zeros(0, dtype=np.float32)
-        blocks = max(1, min(blocks, n))
-        per_block = -(-n // blocks)
-        padded = np.zeros(per_block * blocks * CHUNK, dtype=np.float32)
-        padded[: n * CHUNK] = audio[: n * CHUNK]
-        grid = torch.from_numpy(padded).reshape(blocks, per_block, CHUNK)
-        state = VadState.zeros(blocks)
-        out = torch.empty(blocks, per_block)
-        for i in range(per_block):
-            out[:, i], state = self.step(grid[:, i], state)
-        return out.reshape(-1)[:n].numpy()
+        grid = torch.from_numpy(np.ascontiguousarray(audio[: n * CHUNK], dtype=np.float32)).reshape(1, n, CHUNK)
+        return self.run(grid)[0].numpy()
+
+    def run(self, grid: torch.Tensor, skip: int = 0) -> torch.Tensor:
+        """Probabilities (rows, steps - skip) of a batch of streams ``grid`` (rows, steps, 512), each
+        from a fresh state; the first ``skip`` steps only warm the state up."""
+        rows, steps, _ = grid.shape
+        state = VadState.zeros(rows)
+        out = torch.empty(rows, max(0, steps - skip))
+        for i in range(steps):
+            prob, state = self.step(grid[:, i], state)
+            if i >= skip:
+                out[:, i - skip] = prob
+        return out
 
 
 STREAM_CHUNKS = 250  # a long recording's VAD runs as independent streams of 250 chunks (8 s) ...
@@ -98,17 +95,11 @@ def substream_probabilities(vad: SileroVad, audio: np.ndarray, history: np.ndarr
     warm = WARMUP_CHUNKS * CHUNK
     rows = -(-n // STREAM_CHUNKS)
     padded = np.zeros(warm + rows * STREAM_CHUNKS * CHUNK, dtype=np.float32)
-    before = history[-warm:] if len(history) else history
+    before = history[-warm:]
     padded[warm - len(before):warm] = before
     padded[warm:warm + len(audio)] = audio
     span = (WARMUP_CHUNKS + STREAM_CHUNKS) * CHUNK
     step = STREAM_CHUNKS * CHUNK
     grid = torch.from_numpy(np.lib.stride_tricks.sliding_window_view(padded, span)[::step].copy())
     grid = grid.reshape(rows, WARMUP_CHUNKS + STREAM_CHUNKS, CHUNK)
-    state = VadState.zeros(rows)
-    out = torch.empty(rows, STREAM_CHUNKS)
-    for i in range(WARMUP_CHUNKS + STREAM_CHUNKS):
-        prob, state = vad.step(grid[:, i], state)
-        if i >= WARMUP_CHUNKS:
-            out[:, i - WARMUP_CHUNKS] = prob
-    return out.reshape(-1)[:n].numpy()
+    return vad.run(grid, skip=WARMUP_CHUNKS).reshape(-1)[:n].numpy()
