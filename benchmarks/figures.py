@@ -12,8 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from voxgender.model_files import bundled_model_dir
+
 RESULTS = Path(__file__).resolve().parent / "results"
-MODEL = Path(__file__).resolve().parents[1] / "src" / "voxgender" / "pretrained" / "voxgender-gru" / "model.safetensors"
 
 
 def _load(path: Path) -> dict[str, Any] | None:
@@ -42,8 +43,9 @@ def target_rows(accuracy: dict | None, speed: dict | None) -> list[str]:
         xrt = speed["command_x_realtime"]
         rows.append(f"| `voxgender predict` over {speed['clips']} clips, start-up included ({speed['cpu_count']} cores, "
                     f"load {speed['load_average'][0]:.1f}) | ≥ 1000× real time | {xrt:.0f}× | | {'yes' if xrt >= 1000 else 'no'} |")
-    if MODEL.is_file():
-        size = MODEL.stat().st_size
+    weights = bundled_model_dir() / "model.safetensors"
+    if weights.is_file():
+        size = weights.stat().st_size
         rows.append(f"| model size | ≤ 2 MB | {size / 1000:.0f} kB | | {'yes' if size <= 2_000_000 else 'no'} |")
     return rows
 
