@@ -72,7 +72,7 @@ def synthetic_corpora(tmp_path_factory) -> dict[str, Path]:
 TINY_TRAIN_ARGS = [
     "--hidden", "24", "--layers", "1", "--dense", "16", "--epochs", "4", "--steps-per-epoch", "25",
     "--batch-size", "16", "--crop-s", "1.0", "--lr", "0.01", "--patience", "4", "--val-fraction", "0.2",
-    "--test-fraction", "0", "--threads", "1",
+    "--test-fraction", "0", "--threads", "1", "--pitch-bins", "8",
 ]
 
 

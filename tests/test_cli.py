@@ -138,6 +138,7 @@ def test_card_renders_training_data_evaluation_limits_and_responsible_use(capsys
     metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert code == 0
     assert "## Held-out test" in card and f"UAR {100 * metrics['overall']['uar']:.1f}%" in card
+    assert "48-band log-mel and 8 cepstral pitch bands (55-500 Hz) features" in card  # as trained (conftest)
     assert "not a person's gender identity" in card and "Children" in card and "telephone" in card
     code, _, err = run(capsys, "card", "--model", tiny_model_dir, "--evaluation", "no-equals-sign")
     assert code == 2 and "TITLE=metrics.json" in err

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from voxgender.features import FeatureConfig, FeatureExtractor, dct_matrix, deltas, extract, mel_filterbank
+from voxgender.features import FeatureConfig, FeatureExtractor, dct_matrix, deltas, extract, mel_filterbank, pitch_bin_hz
+from voxgender.synth import synth_clip
 
 
 def test_logmel_shape_and_frame_count():
@@ -87,3 +88,48 @@ def test_config_round_trip_and_validation():
         FeatureConfig(kind="spectrogram")
     with pytest.raises(ValueError):
         FeatureConfig(kind="mfcc", n_mels=10, n_mfcc=20)
+
+
+def _harmonic_tone(f0: float, seconds: float = 1.0) -> np.ndarray:
+    t = np.arange(int(16000 * seconds)) / 16000
+    return (0.1 * sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, int(7000 / f0)))).astype(np.float32)
+
+
+@pytest.mark.parametrize("f0", [90.0, 150.0, 210.0, 300.0])
+def test_pitch_bins_peak_at_the_fundamental(f0):
+    cfg = FeatureConfig(pitch_bins=32)
+    feats = extract(_harmonic_tone(f0), cfg)
+    assert feats.shape[1] == cfg.base_dim == 48 + 32
+    peak_hz = pitch_bin_hz(cfg)[feats[:, 48:].argmax(dim=1).numpy()]
+    assert np.median(peak_hz) == pytest.approx(f0, rel=0.05)
+
+
+def test_pitch_bins_separate_synthetic_female_and_male_voices():
+    cfg = FeatureConfig(pitch_bins=24)
+    centres = pitch_bin_hz(cfg)
+
+    def median_peak_hz(gender: str, seed: int) -> float:
+        feats = extract(synth_clip(gender, 2.0, seed), cfg)
+        loud = feats[:, :48].mean(dim=1) > feats[:, :48].mean(dim=1).median()  # voiced parts, roughly
+        return float(np.median(centres[feats[loud, 48:].argmax(dim=1).numpy()]))
+
+    for seed in range(3):
+        assert median_peak_hz("female", seed) > 165 > median_peak_hz("male", seed)
+
+
+def test_pitch_bins_are_framed_like_the_spectrum():
+    """Pitch bands too come from each frame alone: chunks give the frames of the whole."""
+    cfg = FeatureConfig(kind="mfcc", pitch_bins=16, deltas=True)
+    audio = _harmonic_tone(120.0, 1.5) + 0.01 * np.random.default_rng(5).standard_normal(24000).astype(np.float32)
+    split = cfg.num_frames(9000)
+    pieces = torch.cat([extract(audio[:9000], cfg).narrow(1, 0, cfg.base_dim),
+                        extract(audio[split * cfg.hop_length:], cfg).narrow(1, 0, cfg.base_dim)])
+    np.testing.assert_allclose(pieces.numpy(), extract(audio, cfg)[:, :cfg.base_dim].numpy(), atol=1e-4)
+    assert cfg.dim == 3 * (20 + 16)
+
+
+def test_pitch_range_must_fit_the_window():
+    with pytest.raises(ValueError, match="pitch range"):
+        FeatureConfig(pitch_bins=8, pitch_fmin=30.0)  # two periods of 30 Hz exceed the 40 ms window
+    with pytest.raises(ValueError, match="pitch range"):
+        FeatureConfig(pitch_bins=8, pitch_fmin=300.0, pitch_fmax=200.0)

@@ -67,10 +67,12 @@ def test_without_vad_the_stream_reproduces_batch_frame_posteriors(model, female_
     assert summary.p_female == pytest.approx(model.predict_array(female_clip).p_female, abs=2e-4)
 
 
-def test_delta_features_stream_exactly(female_clip):
-    """A model with Δ/ΔΔ features: frames wait for their look-ahead and match batch, edges included."""
+@pytest.mark.parametrize("features", [FeatureConfig(kind="mfcc", deltas=True),
+                                      FeatureConfig(pitch_bins=16, deltas=True)], ids=["mfcc", "logmel+pitch"])
+def test_delta_features_stream_exactly(female_clip, features):
+    """A model with Δ/ΔΔ features (and pitch bands): frames wait for their look-ahead and match
+    batch, edges included."""
     torch.manual_seed(0)
-    features = FeatureConfig(kind="mfcc", deltas=True)
     net = GenderRNN(ModelConfig(input_dim=features.dim, cell="lstm", hidden=16, layers=1, dense=8))
     tiny = Model(net, features)
     clip = female_clip[:16000]

@@ -103,7 +103,11 @@ def render_card(
     ``figures`` is Markdown with further measured figures (benchmarks/results/figures.md)."""
     meta = config.get("metadata", {})
     features, model, train = config["features"], config["model"], meta.get("train", {})
-    kind = "log-mel" if features["kind"] == "logmel" else "MFCC" + (" + Δ + ΔΔ" if features["deltas"] else "")
+    kind = "log-mel" if features["kind"] == "logmel" else "MFCC"
+    if features.get("pitch_bins"):
+        kind += (f" and {features['pitch_bins']} cepstral pitch bands "
+                 f"({features['pitch_fmin']:g}-{features['pitch_fmax']:g} Hz)")
+    kind += " + Δ + ΔΔ" if features["deltas"] else ""
     lines = [
         f"# Model card: {name}", "",
         "Speaker gender recognition (female / male) from the voice. A "

@@ -106,7 +106,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     train_clips, val_clips, metadata = load_training_data(args)
     features = FeatureConfig(kind=args.features, n_mels=args.n_mels, n_mfcc=args.n_mfcc, deltas=args.deltas,
-                             win_ms=args.win_ms, hop_ms=args.hop_ms)
+                             win_ms=args.win_ms, hop_ms=args.hop_ms, pitch_bins=args.pitch_bins)
     arch = ModelConfig(cell=args.cell, hidden=args.hidden, layers=args.layers, dropout=args.dropout,
                        bidirectional=args.bidirectional, dense=args.dense)
     cfg = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
@@ -160,6 +160,8 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--deltas", action="store_true", help="append Δ and ΔΔ")
     g.add_argument("--win-ms", type=float, default=f.win_ms)
     g.add_argument("--hop-ms", type=float, default=f.hop_ms)
+    g.add_argument("--pitch-bins", type=int, default=f.pitch_bins,
+                   help="cepstral pitch bands (55-500 Hz) appended to each frame; 0 for none")
     g = p.add_argument_group("model")
     g.add_argument("--cell", choices=("gru", "lstm"), default=m.cell)
     g.add_argument("--layers", type=int, default=m.layers)

@@ -1,4 +1,12 @@
-"""Log-mel and MFCC (+Δ, ΔΔ) features: the one implementation used by training, batch and streaming.
+"""Log-mel and MFCC (+Δ, ΔΔ) features, optionally with cepstral pitch bins: the one implementation
+used by training, batch and streaming.
+
+Mel bands 30-70 Hz wide smear the harmonics of a voice, so the pitch (the strongest and most
+channel-independent cue to a speaker's sex) reaches a log-mel model only indirectly. The optional
+pitch bins give it directly: the real cepstrum of each frame (inverse FFT of the log power
+spectrum), where a voiced frame has a peak at the quefrency of its period, averaged into
+``pitch_bins`` log-spaced bands between ``1/pitch_fmax`` and ``1/pitch_fmin``. A channel's
+colouring is smooth across frequency, so it lands at low quefrencies, below these bands.
 
 Frames are taken without centring (frame ``i`` covers samples ``[i*hop, i*hop + win)``), so a
 stream that feeds the same samples in pieces gets exactly the same frames as one batch call.
@@ -32,6 +40,9 @@ class FeatureConfig:
     fmin: float = 50.0
     fmax: float = 7600.0
     sample_rate: int = 16000
+    pitch_bins: int = 0  # cepstral pitch bands appended to each frame (0 = none)
+    pitch_fmin: float = 55.0
+    pitch_fmax: float = 500.0
 
     def __post_init__(self) -> None:
         if self.kind not in ("logmel", "mfcc"):
@@ -40,6 +51,12 @@ class FeatureConfig:
             raise ValueError(f"n_mfcc ({self.n_mfcc}) cannot exceed n_mels ({self.n_mels})")
         if not 0 < self.hop_ms <= self.win_ms:
             raise ValueError("need 0 < hop_ms <= win_ms")
+        if self.pitch_bins < 0:
+            raise ValueError("pitch_bins cannot be negative")
+        if self.pitch_bins and not (0 < self.pitch_fmin < self.pitch_fmax
+                                    and self.sample_rate / self.pitch_fmin < self.win_length / 2):
+            raise ValueError(f"pitch range {self.pitch_fmin}-{self.pitch_fmax} Hz needs 0 < pitch_fmin < pitch_fmax "
+                             f"and two periods of pitch_fmin within the {self.win_ms} ms window")
 
     @property
     def win_length(self) -> int:
@@ -55,7 +72,7 @@ class FeatureConfig:
 
     @property
     def base_dim(self) -> int:
-        return self.n_mfcc if self.kind == "mfcc" else self.n_mels
+        return (self.n_mfcc if self.kind == "mfcc" else self.n_mels) + self.pitch_bins
 
     @property
     def dim(self) -> int:
@@ -110,6 +127,29 @@ def dct_matrix(n_mels: int, n_mfcc: int) -> np.ndarray:
     return basis.astype(np.float32)
 
 
+def _pitch_edges(cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Integer quefrencies (samples) of the pitch range and the log-quefrency edges of its bands."""
+    quefrencies = np.arange(int(cfg.sample_rate // cfg.pitch_fmax), int(math.ceil(cfg.sample_rate / cfg.pitch_fmin)) + 1)
+    log_q = np.log(quefrencies)
+    return quefrencies, np.linspace(log_q[0], log_q[-1], cfg.pitch_bins + 2)
+
+
+def pitch_pooling(cfg: FeatureConfig) -> tuple[int, np.ndarray]:
+    """First quefrency (in samples) and the (quefrencies, pitch_bins) matrix that averages the
+    cepstrum into triangular bands evenly spaced in log-quefrency (log-pitch), area-normalised."""
+    quefrencies, edges = _pitch_edges(cfg)
+    log_q = np.log(quefrencies)[None, :]
+    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    weights = np.maximum(0.0, np.minimum((log_q - lower) / (centre - lower), (upper - log_q) / (upper - centre)))
+    weights /= np.maximum(weights.sum(axis=1, keepdims=True), 1e-12)
+    return int(quefrencies[0]), weights.T.astype(np.float32)
+
+
+def pitch_bin_hz(cfg: FeatureConfig) -> np.ndarray:
+    """The pitch (Hz) at the centre of each pitch band, highest first (shortest period first)."""
+    return cfg.sample_rate / np.exp(_pitch_edges(cfg)[1][1:-1])
+
+
 def deltas(x: torch.Tensor, width: int = DELTA_WIDTH) -> torch.Tensor:
     """Regression deltas along the frame axis (-2) of ``x``, edges padded by repetition."""
     if x.shape[-2] == 0:
@@ -132,6 +172,8 @@ class FeatureExtractor(torch.nn.Module):
         self.register_buffer("mel", torch.from_numpy(mel_filterbank(cfg)), persistent=False)
         dct = dct_matrix(cfg.n_mels, cfg.n_mfcc) if cfg.kind == "mfcc" else np.zeros((0, 0), np.float32)
         self.register_buffer("dct", torch.from_numpy(dct), persistent=False)
+        self.q_lo, pitch = pitch_pooling(cfg) if cfg.pitch_bins else (0, np.zeros((0, 0), np.float32))
+        self.register_buffer("pitch", torch.from_numpy(pitch), persistent=False)
 
     def base(self, wave: torch.Tensor) -> torch.Tensor:
         """Log-mel or MFCC frames without deltas."""
@@ -146,7 +188,12 @@ class FeatureExtractor(torch.nn.Module):
         spectrum = torch.fft.rfft(frames * self.window, n=self.cfg.n_fft)
         power = spectrum.real.square() + spectrum.imag.square()
         logmel = torch.log(power @ self.mel + LOG_FLOOR)
-        return logmel @ self.dct if self.cfg.kind == "mfcc" else logmel
+        spectral = logmel @ self.dct if self.cfg.kind == "mfcc" else logmel
+        if not self.cfg.pitch_bins:
+            return spectral
+        cepstrum = torch.fft.irfft(torch.log(power + LOG_FLOOR), n=self.cfg.n_fft)
+        quefrencies = cepstrum[..., self.q_lo: self.q_lo + self.pitch.shape[0]]
+        return torch.cat([spectral, quefrencies @ self.pitch], dim=-1)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         feats = self.base(wave)
