@@ -148,3 +148,14 @@ def test_card_renders_training_data_evaluation_limits_and_responsible_use(capsys
     assert "## Benchmarks" in card_path.read_text() and "| LOCO mean UAR | 0.923 |" in card_path.read_text()
     code, _, err = run(capsys, "card", "--model", tiny_model_dir, "--figures", tmp_path / "absent.md")
     assert code == 2 and "absent.md: cannot read figures" in err
+
+
+def test_top_level_help_and_a_mistyped_command_do_not_import_torch():
+    """Only the chosen subcommand builds its options, so the overview answers at once."""
+    probe = ("import sys\nfrom voxgender.cli import main\n"
+             "for argv in (['--help'], ['tain']):\n"
+             "    try:\n        main(argv)\n    except SystemExit as stop:\n        print('exit', stop.code)\n"
+             "print('torch imported' if 'torch' in sys.modules else 'no torch')\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.stdout.splitlines()[-3:] == ["exit 0", "exit 2", "no torch"], done.stdout + done.stderr
+    assert "segment" in done.stdout and "invalid choice: 'tain'" in done.stderr

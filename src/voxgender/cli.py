@@ -62,8 +62,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return exit_status(failures, len(paths))
 
 
-def add_predict(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("predict", help="gender of each audio file (folders are walked)")
+def add_predict(p: argparse.ArgumentParser) -> None:
     add_inputs(p)
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--model", help="model directory (default: the bundled model)")
@@ -142,14 +141,13 @@ def write_card(model_dir: str | Path, evaluations: dict[str, dict], name: str | 
     return root / CARD
 
 
-def add_train(sub: argparse._SubParsersAction) -> None:
+def add_train(p: argparse.ArgumentParser) -> None:
     from .augment import AugmentConfig
     from .features import FeatureConfig
     from .model import ModelConfig
     from .train import TrainConfig
 
     f, m, t = FeatureConfig(), ModelConfig(), TrainConfig()
-    p = sub.add_parser("train", help="train a model on corpora or manifests (speaker-disjoint splits)")
     add_data_options(p)
     p.add_argument("--out", required=True, help="output model directory")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
@@ -200,8 +198,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_tune(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("tune", help="Optuna hyper-parameter search on the validation split (resumable)")
+def add_tune(p: argparse.ArgumentParser) -> None:
     add_data_options(p)
     p.add_argument("--out", required=True, help="study folder (study.db, trials/, report.md, plots)")
     p.add_argument("--trials", type=int, default=12, help="total trials of the study (a rerun continues it)")
@@ -236,8 +233,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_evaluate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="metrics, per-corpus and per-length tables, plots")
+def add_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="model directory (default: the bundled model)")
     p.add_argument("--data", nargs="+", required=True, help="corpus folders or manifest CSV files")
     p.add_argument("--split", choices=("test", "val", "train", "all"), default="all",
@@ -268,8 +264,7 @@ def cmd_card(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_card(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("card", help="write a model directory's MODEL_CARD.md from its config and evaluations")
+def add_card(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="model directory")
     p.add_argument("--evaluation", nargs="*", default=[], metavar="TITLE=METRICS_JSON",
                    help="evaluation results (metrics.json of voxgender evaluate) with a section title")
@@ -288,8 +283,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.model)
 
 
-def add_demo(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="the bundled model on voices that the demo synthesises itself")
+def add_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="model directory (default: the bundled model)")
     p.set_defaults(handler=cmd_demo)
 
@@ -314,10 +308,9 @@ def cmd_stream(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_stream(sub: argparse._SubParsersAction) -> None:
+def add_stream(p: argparse.ArgumentParser) -> None:
     from .live import add_stream_options
 
-    p = sub.add_parser("stream", help="live decisions as JSON lines, from raw PCM on stdin or from a file")
     p.add_argument("file", nargs="?", help="an audio file to stream (any format)")
     p.add_argument("--stdin", action="store_true", help="read raw mono PCM from standard input")
     p.add_argument("--rate", type=int, help="--stdin: sample rate of the PCM (Hz)")
@@ -340,10 +333,9 @@ def cmd_listen(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_listen(sub: argparse._SubParsersAction) -> None:
+def add_listen(p: argparse.ArgumentParser) -> None:
     from .live import add_stream_options
 
-    p = sub.add_parser("listen", help="the microphone, live (needs the 'listen' extra and PortAudio)")
     p.add_argument("--device", help="input device name or number (default: the system's)")
     p.add_argument("--seconds", type=float, help="stop after this much audio (default: Ctrl-C)")
     add_stream_options(p)
@@ -357,8 +349,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_serve(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="the web service and live page (needs the 'serve' extra)")
+def add_serve(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for all)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--model", help="model directory (default: the bundled model)")
@@ -405,10 +396,9 @@ def cmd_segment(args: argparse.Namespace) -> int:
     return exit_status(segment_inputs(segmenter, paths, args.format, args.out, args.plot), len(paths))
 
 
-def add_segment(sub: argparse._SubParsersAction) -> None:
+def add_segment(p: argparse.ArgumentParser) -> None:
     from .segment_formats import SEGMENT_FORMATS
 
-    p = sub.add_parser("segment", help="female / male / non-speech timeline of long recordings")
     add_inputs(p)
     p.add_argument("--format", choices=SEGMENT_FORMATS, default="csv")
     p.add_argument("--out", metavar="DIR", help="write one timeline per input (and summary.csv) here; default: stdout")
@@ -440,10 +430,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return 1 if summary["files"] and summary["failures"] == summary["files"] else 0
 
 
-def add_batch(sub: argparse._SubParsersAction) -> None:
+def add_batch(p: argparse.ArgumentParser) -> None:
     from .batch import TASKS, default_workers
 
-    p = sub.add_parser("batch", help="predict or segment many files in parallel, resumable, locally or on Ray")
     add_inputs(p)
     p.add_argument("--task", choices=TASKS, default="predict")
     p.add_argument("--out", required=True, help="results.jsonl or results.parquet (a folder of parts)")
@@ -457,20 +446,41 @@ def add_batch(sub: argparse._SubParsersAction) -> None:
 
 
 # -- entry point ---------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
+# The subcommands: help line and the function that adds their options (which may import torch).
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "predict": ("gender of each audio file (folders are walked)", add_predict),
+    "train": ("train a model on corpora or manifests (speaker-disjoint splits)", add_train),
+    "tune": ("Optuna hyper-parameter search on the validation split (resumable)", add_tune),
+    "evaluate": ("metrics, per-corpus and per-length tables, plots", add_evaluate),
+    "card": ("write a model directory's MODEL_CARD.md from its config and evaluations", add_card),
+    "demo": ("the bundled model on voices that the demo synthesises itself", add_demo),
+    "stream": ("live decisions as JSON lines, from raw PCM on stdin or from a file", add_stream),
+    "listen": ("the microphone, live (needs the 'listen' extra and PortAudio)", add_listen),
+    "serve": ("the web service and live page (needs the 'serve' extra)", add_serve),
+    "segment": ("female / male / non-speech timeline of long recordings", add_segment),
+    "batch": ("predict or segment many files in parallel, resumable, locally or on Ray", add_batch),
+}
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The command-line parser. Given ``argv``, only the subcommand it names gets its options, so
+    that ``voxgender --help`` and a mistyped command answer at once, without importing torch."""
     from . import __version__
 
     parser = argparse.ArgumentParser(prog="voxgender", description="Speaker gender recognition (female/male) from audio.")
     parser.add_argument("--version", action="version", version=f"voxgender {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (add_predict, add_train, add_tune, add_evaluate, add_card, add_demo, add_stream, add_listen, add_serve,
-                add_segment, add_batch):
-        add(sub)
+    chosen = None if argv is None else next((a for a in argv if not a.startswith("-")), "")
+    for name, (help_line, add_options) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_line)
+        if chosen is None or name == chosen:
+            add_options(p)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    args = build_parser(argv).parse_args(argv)
     try:
         return args.handler(args)
     except VoxgenderError as err:
