@@ -12,7 +12,7 @@ from voxgender.cli import main
 from voxgender.data import read_corpus
 from voxgender.inference import load_model
 from voxgender import train as train_module
-from voxgender.train import BalancedSampler, Clip, TrainConfig, learning_rate, load_clips, train, validate
+from voxgender.train import BalancedSampler, Clip, TrainConfig, is_better, learning_rate, load_clips, train, validate
 
 
 def test_tiny_model_separates_held_out_synthetic_speakers(tiny_model_dir, synthetic_corpora):
@@ -34,6 +34,15 @@ def test_training_outputs(tiny_model_dir):
     config = json.loads((tiny_model_dir / "config.json").read_text())
     assert config["model"]["hidden"] == 24 and config["features"]["kind"] == "logmel"
     assert config["metadata"]["val_uar"] == max(float(r["val_uar"]) for r in rows)
+    best = max(rows, key=lambda r: (float(r["val_uar"]), -float(r["val_loss"])))
+    assert config["metadata"]["best_epoch"] == int(best["epoch"])  # UAR ties go to the lower loss
+
+
+def test_an_epoch_is_better_for_higher_uar_or_equal_uar_and_lower_loss():
+    assert is_better({"val_uar": 0.95, "val_loss": 0.9}, best_uar=0.94, best_loss=0.1)
+    assert is_better({"val_uar": 0.95, "val_loss": 0.2}, best_uar=0.95, best_loss=0.3)
+    assert not is_better({"val_uar": 0.95, "val_loss": 0.3}, best_uar=0.95, best_loss=0.3)
+    assert not is_better({"val_uar": 0.94, "val_loss": 0.01}, best_uar=0.95, best_loss=0.3)
 
 
 def test_resume_continues_a_killed_run_and_matches_an_uninterrupted_one(synthetic_corpora, tmp_path, monkeypatch):

@@ -146,6 +146,13 @@ def validate(model: Model, clips: Sequence[Clip]) -> dict[str, float]:
     return {"val_uar": float(balanced_accuracy_score(targets, predicted)), "val_loss": loss}
 
 
+def is_better(metrics: dict[str, float], best_uar: float, best_loss: float) -> bool:
+    """Whether an epoch beats the best so far: a higher validation UAR, or the same UAR with a
+    lower validation loss. On a small validation set UAR moves in steps and often plateaus; without
+    the tie-break the first, least-trained epoch of a plateau would be kept."""
+    return metrics["val_uar"] > best_uar or (metrics["val_uar"] == best_uar and metrics["val_loss"] < best_loss)
+
+
 def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -291,7 +298,7 @@ def train(
     window_s = max(cfg.crop_s, 8.0) if not arch.bidirectional else 30.0
     model = Model(kept, features, {"inference": {"window_s": window_s, "aggregation": "mean_log"}})
     history: list[dict[str, float]] = []
-    best_uar, best_epoch, start_epoch = -1.0, 0, 1
+    best_uar, best_loss, best_epoch, start_epoch = -1.0, math.inf, 0, 1
 
     checkpoint = out / CHECKPOINT
     if resume and checkpoint.exists():
@@ -302,6 +309,7 @@ def train(
             average.load_state_dict(state["average"])
         history = state["history"]
         best_uar, best_epoch, start_epoch = state["best_uar"], state["best_epoch"], state["epoch"] + 1
+        best_loss = state.get("best_loss", history[best_epoch - 1]["val_loss"] if best_epoch else math.inf)
         if world.is_main:
             say(f"resuming {out} after epoch {state['epoch']} (best validation UAR {best_uar:.4f} at epoch {best_epoch})")
     elif resume and world.is_main:
@@ -333,9 +341,9 @@ def train(
         metrics = {"epoch": epoch, "train_loss": float(np.mean(losses)), **validate(model, val_clips),
                    "seconds": round(time.perf_counter() - started, 1)}
         history.append(metrics)
-        improved = metrics["val_uar"] > best_uar
+        improved = is_better(metrics, best_uar, best_loss)
         if improved:
-            best_uar, best_epoch = metrics["val_uar"], epoch
+            best_uar, best_loss, best_epoch = metrics["val_uar"], metrics["val_loss"], epoch
         stale = epoch - best_epoch
         if world.is_main:
             if improved:
@@ -343,7 +351,8 @@ def train(
                                {**metadata, "best_epoch": epoch, "val_uar": best_uar, "val_loss": metrics["val_loss"]})
             _save_checkpoint(out, {"net": net.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
                                    "average": average.state_dict() if average is not None else None,
-                                   "history": history, "best_uar": best_uar, "best_epoch": best_epoch})
+                                   "history": history, "best_uar": best_uar, "best_loss": best_loss,
+                                   "best_epoch": best_epoch})
             _write_history(out, history)
             say(f"epoch {epoch}: train loss {metrics['train_loss']:.4f}, validation loss {metrics['val_loss']:.4f}, "
                 f"validation UAR {metrics['val_uar']:.4f}{' (best)' if improved else ''} [{metrics['seconds']} s]")
