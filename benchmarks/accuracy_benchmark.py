@@ -59,7 +59,13 @@ def train_loco_model(corpus: str, folders: dict[str, Path], out: Path, epochs: i
     return model_dir
 
 
-def loco(out: Path, epochs: int, steps: int, jobs: int) -> dict:
+def loco(out: Path, epochs: int, steps: int, jobs: int, selection_speakers: set[str]) -> dict:
+    """Train (or resume) the five LOCO models and evaluate each on its held-out corpus.
+
+    ``selection_speakers`` (the bundled model's validation speakers) may have informed choices of
+    the recipe, so each corpus is also scored without them (``adults_unselected``): the figure
+    that no choice has seen.
+    """
     folders = corpus_folders()
     with ThreadPoolExecutor(jobs) as pool:
         model_dirs = dict(zip(folders, pool.map(lambda c: train_loco_model(c, folders, out, epochs, steps), folders)))
@@ -69,13 +75,13 @@ def loco(out: Path, epochs: int, steps: int, jobs: int) -> dict:
         utterances = read_corpus(folders[corpus])
         model = load_model(model_dir)
         adults = [u for u in utterances if not u.is_child]
-        children = [u for u in utterances if u.is_child]
-        results[corpus] = {"adults": evaluate_model(model, adults, show_progress=False)}
-        unflagged = [u for u in adults if u.speaker not in flagged]
-        if len(unflagged) < len(adults):
-            results[corpus]["adults_unflagged"] = evaluate_model(model, unflagged, show_progress=False)
-        if children:
-            results[corpus]["with_children"] = evaluate_model(model, utterances, show_progress=False)
+        subsets = {"adults": adults, "adults_unflagged": [u for u in adults if u.speaker not in flagged],
+                   "adults_selection": [u for u in adults if u.speaker in selection_speakers],
+                   "adults_unselected": [u for u in adults if u.speaker not in selection_speakers],
+                   "with_children": utterances}
+        results[corpus] = {name: evaluate_model(model, subset, show_progress=False)
+                           for name, subset in subsets.items()
+                           if subset and (name == "adults" or len(subset) != len(adults))}
     return results
 
 
@@ -85,22 +91,23 @@ def loco_markdown(results: dict, out: Path) -> list[str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    columns = {"with_children": "UAR incl. children", "adults_unflagged": "UAR, audit-flagged speakers out",
+               "adults_unselected": "UAR, selection speakers out", "adults_selection": "UAR, selection speakers"}
     lines = ["## Leave-one-corpus-out", "", "Each row: a model trained on the other corpora (children left out), "
-             "tested on every clip of this corpus.", "",
-             "| held-out corpus | clips | UAR (adults) | female recall | male recall | UAR incl. children | "
-             "UAR, audit-flagged speakers out |", "|---|---|---|---|---|---|---|"]
-    uars, uars_all, uars_unflagged = [], [], []
+             "tested on every clip of this corpus. *Selection speakers* are the bundled model's validation "
+             "speakers, on which recipes were compared; the column without them is the figure no choice has seen.", "",
+             "| held-out corpus | clips | UAR (adults) | female recall | male recall | " + " | ".join(columns.values()) + " |",
+             "|---|---|---|---|---|" + "---|" * len(columns)]
+    means: dict[str, list[float]] = {name: [] for name in ("adults", *columns)}
     for corpus, r in results.items():
         a = r["adults"]["overall"]
-        with_children = r.get("with_children", r["adults"])["overall"]["uar"]
-        unflagged = r.get("adults_unflagged", r["adults"])["overall"]["uar"]
-        uars.append(a["uar"])
-        uars_all.append(with_children)
-        uars_unflagged.append(unflagged)
+        for name, values in means.items():
+            values.append(r.get(name, r["adults"])["overall"]["uar"])
         lines.append(f"| {corpus} | {a['n']} | {a['uar']:.4f} | {a['per_class']['female']['recall']:.4f} | "
-                     f"{a['per_class']['male']['recall']:.4f} | {with_children:.4f} | {unflagged:.4f} |")
-    lines.append(f"| **mean** | | **{sum(uars) / len(uars):.4f}** | | | {sum(uars_all) / len(uars_all):.4f} | "
-                 f"{sum(uars_unflagged) / len(uars_unflagged):.4f} |")
+                     f"{a['per_class']['male']['recall']:.4f} | " + " | ".join(f"{means[c][-1]:.4f}" for c in columns) + " |")
+    mean = {name: sum(values) / len(values) for name, values in means.items()}
+    lines.append(f"| **mean** | | **{mean['adults']:.4f}** | | | " + " | ".join(f"{mean[c]:.4f}" for c in columns) + " |")
+    uars, uars_all = means["adults"], means["with_children"]
     fig, ax = plt.subplots(figsize=(8, 3.5))
     ax.bar(list(results), uars, color="tab:blue", label="adults")
     ax.bar(list(results), [u - a for u, a in zip(uars_all, uars)], bottom=uars, color="tab:red", alpha=0.6,
@@ -158,7 +165,8 @@ def main() -> int:
     if args.what in ("pooled", "all"):
         results["pooled"] = pooled(args.out, args.model)
     if args.what in ("loco", "all"):
-        results["loco"] = loco(args.out, args.epochs, args.steps, args.jobs)
+        selection = set(json.loads((args.model / "splits.json").read_text())["val"])
+        results["loco"] = loco(args.out, args.epochs, args.steps, args.jobs, selection)
     results_file.write_text(json.dumps(results, indent=1))
     lines = ["# voxgender accuracy benchmark", "", "Reproduce: `python benchmarks/accuracy_benchmark.py all` "
              "(figures below from the last run of each part).", ""]
