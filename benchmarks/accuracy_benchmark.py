@@ -5,12 +5,14 @@ on it. Writes a Markdown report with tables and PNG plots.
 
     python benchmarks/accuracy_benchmark.py pooled            # minutes
     python benchmarks/accuracy_benchmark.py loco --jobs 2     # five trainings: about an hour on 2 cores
+    python benchmarks/accuracy_benchmark.py loco --out runs/loco_pitch --train-args='--pitch-bins 32'   # another recipe
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -46,12 +48,12 @@ def pooled(out: Path, model_dir: Path) -> dict:
     return results
 
 
-def train_loco_model(corpus: str, folders: dict[str, Path], out: Path, epochs: int, steps: int) -> Path:
+def train_loco_model(corpus: str, folders: dict[str, Path], out: Path, epochs: int, steps: int, extra: list[str]) -> Path:
     model_dir = out / "loco" / corpus
     others = [str(p) for name, p in folders.items() if name != corpus]
     cmd = [str(Path(sys.executable).parent / "voxgender"), "train", "--data", *others, "--out", str(model_dir),
            "--exclude-children", "--test-fraction", "0", "--epochs", str(epochs), "--steps-per-epoch", str(steps),
-           "--threads", "1", "--resume"]
+           "--threads", "1", "--resume", *extra]
     log = (out / "loco" / f"{corpus}.log")
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as fh:
@@ -59,7 +61,7 @@ def train_loco_model(corpus: str, folders: dict[str, Path], out: Path, epochs: i
     return model_dir
 
 
-def loco(out: Path, epochs: int, steps: int, jobs: int, selection_speakers: set[str]) -> dict:
+def loco(out: Path, epochs: int, steps: int, jobs: int, selection_speakers: set[str], extra: list[str]) -> dict:
     """Train (or resume) the five LOCO models and evaluate each on its held-out corpus.
 
     ``selection_speakers`` (the bundled model's validation speakers) may have informed choices of
@@ -68,7 +70,7 @@ def loco(out: Path, epochs: int, steps: int, jobs: int, selection_speakers: set[
     """
     folders = corpus_folders()
     with ThreadPoolExecutor(jobs) as pool:
-        model_dirs = dict(zip(folders, pool.map(lambda c: train_loco_model(c, folders, out, epochs, steps), folders)))
+        model_dirs = dict(zip(folders, pool.map(lambda c: train_loco_model(c, folders, out, epochs, steps, extra), folders)))
     results = {}
     flagged = flagged_speakers()
     for corpus, model_dir in model_dirs.items():
@@ -155,6 +157,8 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=12, help="LOCO: epochs per model")
     parser.add_argument("--steps", type=int, default=150, help="LOCO: steps per epoch")
     parser.add_argument("--jobs", type=int, default=2, help="LOCO: trainings in parallel")
+    parser.add_argument("--train-args", default="", help="LOCO: further `voxgender train` options, to try a recipe "
+                        "(for example --train-args='--pitch-bins 32')")
     args = parser.parse_args()
     if not DATA.is_dir():
         print(f"skipped: no corpora at {DATA}")
@@ -166,7 +170,7 @@ def main() -> int:
         results["pooled"] = pooled(args.out, args.model)
     if args.what in ("loco", "all"):
         selection = set(json.loads((args.model / "splits.json").read_text())["val"])
-        results["loco"] = loco(args.out, args.epochs, args.steps, args.jobs, selection)
+        results["loco"] = loco(args.out, args.epochs, args.steps, args.jobs, selection, shlex.split(args.train_args))
     results_file.write_text(json.dumps(results, indent=1))
     lines = ["# voxgender accuracy benchmark", "", "Reproduce: `python benchmarks/accuracy_benchmark.py all` "
              "(figures below from the last run of each part).", ""]
