@@ -2,7 +2,7 @@
 
 import torch
 
-from voxgender.augment import AugmentConfig, augment_batch, random_eq
+from voxgender.augment import AugmentConfig, augment_batch, mask_bands, random_eq
 
 
 def _spectrum_db(x: torch.Tensor) -> torch.Tensor:
@@ -42,3 +42,18 @@ def test_backgrounds_are_added_at_the_requested_snr():
         snr = 10 * torch.log10(x.pow(2).mean(dim=1) / (y - x).pow(2).mean(dim=1))
         torch.testing.assert_close(snr, torch.full((6,), 10.0), atol=0.05, rtol=0)
     assert torch.equal(add_babble(x[:1], gen, (10.0, 10.0)), x[:1])  # nobody else to talk in the background
+
+
+def test_band_masks_fill_runs_of_adjacent_dimensions_with_the_mean_on_every_frame():
+    gen = torch.Generator().manual_seed(2)
+    feats = torch.randn(64, 30, 48, generator=gen)
+    fill = torch.full((48,), 7.0)
+    out = mask_bands(feats, fill, gen, masks=1, max_width=10)
+    masked = (out == 7.0).all(dim=1)  # (rows, dims): a dimension masked on every frame of the row
+    assert torch.equal(out[~(out == 7.0)], feats[~(out == 7.0)])  # everything else untouched
+    widths = masked.sum(dim=1)
+    assert widths.max() <= 10 and widths.float().mean() > 3  # uniform 0-10 wide
+    for row in masked:
+        where = torch.nonzero(row).flatten()
+        assert len(where) == 0 or where[-1] - where[0] + 1 == len(where)  # one contiguous run
+    assert torch.equal(mask_bands(feats, fill, gen, masks=0, max_width=10), feats)

@@ -33,6 +33,8 @@ class AugmentConfig:
     music_snr_db: tuple[float, float] = (0.0, 20.0)
     p_babble: float = 0.15
     babble_snr_db: tuple[float, float] = (5.0, 25.0)
+    band_masks: int = 0  # SpecAugment-style feature masks per training crop (0 = none)
+    band_mask_width: int = 10  # each covers up to this many feature dimensions
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -157,6 +159,22 @@ def mu_law_codec(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     y = torch.sign(x / peak) * torch.log1p(mu * (x / peak).abs()) / math.log1p(mu)
     y = torch.round(y * 127) / 127
     return torch.sign(y) * ((1 + mu) ** y.abs() - 1) / mu * peak
+
+
+def mask_bands(feats: torch.Tensor, fill: torch.Tensor, gen: torch.Generator, masks: int, max_width: int) -> torch.Tensor:
+    """SpecAugment-style frequency masking of features (batch, frames, dim): per row, ``masks``
+    runs of 0 to ``max_width`` adjacent dimensions are set to ``fill`` (the training mean, which
+    the model normalises to zero), so that no narrow band, where a corpus's channel leaves its
+    mark, decides alone."""
+    n, _, dim = feats.shape
+    index = torch.arange(dim)[None, :]
+    out = feats
+    for _ in range(masks):
+        width = torch.randint(0, max_width + 1, (n, 1), generator=gen)
+        start = (torch.rand(n, 1, generator=gen) * (dim - width + 1)).long()
+        hit = (index >= start) & (index < start + width)
+        out = torch.where(hit[:, None, :], fill, out)
+    return out
 
 
 def augment_batch(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:

@@ -111,7 +111,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
                       crop_s=args.crop_s, optimizer=args.optimizer, lr=args.lr, lr_schedule=args.lr_schedule,
                       ema_decay=args.ema_decay, patience=args.patience,
-                      seed=args.seed, augment=AugmentConfig(strength=args.augment), threads=args.threads)
+                      seed=args.seed, augment=AugmentConfig(strength=args.augment, band_masks=args.band_masks), threads=args.threads)
     summary = train(train_clips, val_clips, args.out, features, arch, cfg, resume=args.resume, metadata=metadata)
     if is_main_process():
         write_card(args.out, {})
@@ -180,6 +180,8 @@ def add_train(p: argparse.ArgumentParser) -> None:
     g.add_argument("--crop-s", type=float, default=t.crop_s, help="longest random training crop (seconds)")
     g.add_argument("--patience", type=int, default=t.patience, help="epochs without validation gain before stopping")
     g.add_argument("--augment", type=float, default=AugmentConfig().strength, help="augmentation strength (0 = off)")
+    g.add_argument("--band-masks", type=int, default=AugmentConfig().band_masks,
+                   help="SpecAugment-style masks of up to 10 feature bands per training crop")
     g.add_argument("--threads", type=int, default=t.threads, help="torch threads (0 = default)")
     p.set_defaults(handler=cmd_train)
 

@@ -21,7 +21,7 @@ import torch
 from sklearn.metrics import balanced_accuracy_score
 
 from .audio import SAMPLE_RATE, load_audio
-from .augment import AugmentConfig, augment_batch
+from .augment import AugmentConfig, augment_batch, mask_bands
 from .data import Utterance
 from .distributed import join, leave
 from .errors import VoxgenderError
@@ -188,11 +188,12 @@ def frame_lengths(sample_lengths: torch.Tensor, features: FeatureConfig) -> torc
 def train_step(
     net: torch.nn.Module, extractor: FeatureExtractor, opt: torch.optim.Optimizer, wave: torch.Tensor,
     lengths: torch.Tensor, targets: torch.Tensor, grad_clip: float,
+    feature_augment: Callable[[torch.Tensor], torch.Tensor] = lambda feats: feats,
 ) -> float:
     """One optimisation step of frame-level cross-entropy over the valid frames."""
     net.train()
     with torch.no_grad():
-        feats = extractor(wave)
+        feats = feature_augment(extractor(wave))
     frames = frame_lengths(lengths, extractor.cfg).clamp(1, feats.shape[1])
     logits, _ = net(feats, lengths=frames)
     valid = torch.arange(feats.shape[1])[None, :] < frames[:, None]
@@ -316,6 +317,8 @@ def train(
         say(f"no checkpoint in {out}: starting afresh")
 
     trainer = world.wrap(net)
+    aug = cfg.augment
+    masks = aug.band_masks if aug.strength > 0 else 0
     sampler = BalancedSampler(train_clips)
     crop_max = int(cfg.crop_s * SAMPLE_RATE)
     crop_min = int(min(cfg.min_crop_s, cfg.crop_s) * SAMPLE_RATE)
@@ -335,7 +338,8 @@ def train(
             wave, lengths = crop_batch(train_clips, idx, crop, rng)
             wave = augment_batch(wave, cfg.augment, gen)
             targets = torch.tensor([train_clips[i].target for i in idx])
-            losses.append(train_step(trainer, extractor, opt, wave, lengths, targets, cfg.grad_clip))
+            losses.append(train_step(trainer, extractor, opt, wave, lengths, targets, cfg.grad_clip,
+                                     lambda feats: mask_bands(feats, net.feat_mean, gen, masks, aug.band_mask_width)))
             if average is not None:
                 average.update_parameters(net)
         metrics = {"epoch": epoch, "train_loss": float(np.mean(losses)), **validate(model, val_clips),
