@@ -177,6 +177,13 @@ def mask_bands(feats: torch.Tensor, fill: torch.Tensor, gen: torch.Generator, ma
     return out
 
 
+def augment_features(feats: torch.Tensor, fill: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
+    """The feature-domain augmentation of a training batch (band masks; none at ``strength`` 0)."""
+    if cfg.strength <= 0 or not cfg.band_masks:
+        return feats
+    return mask_bands(feats, fill, gen, cfg.band_masks, cfg.band_mask_width)
+
+
 def augment_batch(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
     """Apply each transform to a random subset of rows (probabilities scaled by ``strength``)."""
     if cfg.strength <= 0:

@@ -21,7 +21,7 @@ import torch
 from sklearn.metrics import balanced_accuracy_score
 
 from .audio import SAMPLE_RATE, load_audio
-from .augment import AugmentConfig, augment_batch, mask_bands
+from .augment import AugmentConfig, augment_batch, augment_features
 from .data import Utterance
 from .distributed import join, leave
 from .errors import VoxgenderError
@@ -310,15 +310,13 @@ def train(
             average.load_state_dict(state["average"])
         history = state["history"]
         best_uar, best_epoch, start_epoch = state["best_uar"], state["best_epoch"], state["epoch"] + 1
-        best_loss = state.get("best_loss", history[best_epoch - 1]["val_loss"] if best_epoch else math.inf)
+        best_loss = history[best_epoch - 1]["val_loss"] if best_epoch else math.inf
         if world.is_main:
             say(f"resuming {out} after epoch {state['epoch']} (best validation UAR {best_uar:.4f} at epoch {best_epoch})")
     elif resume and world.is_main:
         say(f"no checkpoint in {out}: starting afresh")
 
     trainer = world.wrap(net)
-    aug = cfg.augment
-    masks = aug.band_masks if aug.strength > 0 else 0
     sampler = BalancedSampler(train_clips)
     crop_max = int(cfg.crop_s * SAMPLE_RATE)
     crop_min = int(min(cfg.min_crop_s, cfg.crop_s) * SAMPLE_RATE)
@@ -339,7 +337,7 @@ def train(
             wave = augment_batch(wave, cfg.augment, gen)
             targets = torch.tensor([train_clips[i].target for i in idx])
             losses.append(train_step(trainer, extractor, opt, wave, lengths, targets, cfg.grad_clip,
-                                     lambda feats: mask_bands(feats, net.feat_mean, gen, masks, aug.band_mask_width)))
+                                     lambda feats: augment_features(feats, net.feat_mean, cfg.augment, gen)))
             if average is not None:
                 average.update_parameters(net)
         metrics = {"epoch": epoch, "train_loss": float(np.mean(losses)), **validate(model, val_clips),
@@ -355,8 +353,7 @@ def train(
                                {**metadata, "best_epoch": epoch, "val_uar": best_uar, "val_loss": metrics["val_loss"]})
             _save_checkpoint(out, {"net": net.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
                                    "average": average.state_dict() if average is not None else None,
-                                   "history": history, "best_uar": best_uar, "best_loss": best_loss,
-                                   "best_epoch": best_epoch})
+                                   "history": history, "best_uar": best_uar, "best_epoch": best_epoch})
             _write_history(out, history)
             say(f"epoch {epoch}: train loss {metrics['train_loss']:.4f}, validation loss {metrics['val_loss']:.4f}, "
                 f"validation UAR {metrics['val_uar']:.4f}{' (best)' if improved else ''} [{metrics['seconds']} s]")
