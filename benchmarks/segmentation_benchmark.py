@@ -50,7 +50,9 @@ CONDITIONS = [("clean", None)] + [(kind, snr) for kind in ("noise", "music") for
 TARGETS = {"ier": 0.06, "confusion": 0.03, "female_share_error_pp": 1.0, "xrt_2_workers": 500.0}
 TUNE_GRID = {"switch_penalty": [20, 40, 80, 160, 320], "gender_weight": [0.1, 0.3, 1.0], "min_speech_s": [0.3, 0.5, 1.0, 2.0],
              "speech_threshold": [0.05, 0.1, 0.15, 0.2, 0.35, 0.5], "speech_penalty": [0.5, 1, 3, 10, 20, 40],
-             "min_nonspeech_s": [0.1, 0.2, 0.3, 0.5, 0.75, 1.0]}
+             "min_nonspeech_s": [0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5], "male_bias": [0.0, 0.25, 0.5, 0.75, 1.0],
+             "vad_floor": [1e-6, 1e-3, 0.01, 0.03, 0.1, 0.2]}
+MAX_TUNE_PASSES = 5
 
 
 def headline(condition: tuple[str, float | None]) -> bool:
@@ -109,7 +111,8 @@ def evaluate(recs: list[Recording], model: Model, config: SegmentConfig) -> tupl
 
 
 def tune(recs: list[Recording], evidence: list, model: Model, config: SegmentConfig) -> SegmentConfig:
-    """Coordinate search of the decoding settings on the recordings' evidence (headline IER)."""
+    """Coordinate search of the decoding settings on the recordings' evidence (headline IER), pass after pass
+    until a pass changes nothing."""
     seg = Segmenter(model, config)
 
     def ier(cfg: SegmentConfig) -> float:
@@ -124,14 +127,20 @@ def tune(recs: list[Recording], evidence: list, model: Model, config: SegmentCon
         return rates(total(counts))["ier"]
 
     best = ier(config)
-    for _ in range(2):
+    for _ in range(MAX_TUNE_PASSES):  # passes over every setting until one changes nothing
+        start = config
         for name, values in TUNE_GRID.items():
             for value in values:
-                candidate = dataclasses.replace(config, **{name: value})
+                try:
+                    candidate = dataclasses.replace(config, **{name: value})
+                except ValueError:  # not valid beside the other settings
+                    continue
                 score = ier(candidate)
                 if score < best:
                     best, config = score, candidate
             print(f"tune: {name} = {getattr(config, name)} -> headline IER {100 * best:.2f}%", flush=True)
+        if config == start:
+            break
     return config
 
 
@@ -306,7 +315,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=bundled_model_dir(), help="model directory (default: the bundled model)")
     parser.add_argument("--split", choices=("test", "val"), default="test", help="speakers of the model's splits.json")
-    parser.add_argument("--recordings", type=int, default=4)
+    parser.add_argument("--recordings", type=int, default=8)
     parser.add_argument("--minutes", type=float, default=5.0, help="length of each recording")
     parser.add_argument("--include-children", action="store_true")
     parser.add_argument("--exclude-flagged", action="store_true",

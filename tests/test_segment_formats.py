@@ -73,3 +73,14 @@ def test_cli_prints_streamable_formats_and_needs_out_for_the_others(tmp_path, ca
     assert "needs --out" in capsys.readouterr().err
     assert main(["segment", str(tmp_path / "missing.wav")]) == 1
     assert "missing.wav: no such file" in capsys.readouterr().err
+
+
+def test_cli_settings_reach_the_segmenter_and_bad_ones_are_one_line(tmp_path, capsys):
+    sf.write(tmp_path / "a.wav", conversation([("male", 2.0)], seed=1)[0], 16000)
+    assert main(["segment", str(tmp_path / "a.wav"), "--vad-floor", "0.6"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "segmentation settings" in err and "vad_floor" in err and "\n" not in err
+    male = main(["segment", str(tmp_path / "a.wav"), "--format", "jsonl"]), capsys.readouterr().out
+    female = main(["segment", str(tmp_path / "a.wav"), "--format", "jsonl", "--male-bias", "-200"]), capsys.readouterr().out
+    assert male[0] == female[0] == 0
+    assert '"male"' in male[1] and '"male"' not in female[1] and '"female"' in female[1]

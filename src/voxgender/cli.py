@@ -372,6 +372,8 @@ def add_segment_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--switch-penalty", type=float, default=c.switch_penalty, help="cost of a female<->male change")
     g.add_argument("--speech-penalty", type=float, default=c.speech_penalty, help="cost of a speech<->non-speech change")
     g.add_argument("--speech-threshold", type=float, default=c.speech_threshold, help="VAD probability taken as even odds")
+    g.add_argument("--vad-floor", type=float, default=c.vad_floor, help="VAD probabilities are clipped to [floor, 1 - floor]")
+    g.add_argument("--male-bias", type=float, default=c.male_bias, help="log-odds added for male against female")
 
 
 def segment_config(args: argparse.Namespace) -> "SegmentConfig":
@@ -380,7 +382,7 @@ def segment_config(args: argparse.Namespace) -> "SegmentConfig":
     try:
         return SegmentConfig(min_speech_s=args.min_speech, min_nonspeech_s=args.min_nonspeech,
                              switch_penalty=args.switch_penalty, speech_penalty=args.speech_penalty,
-                             speech_threshold=args.speech_threshold)
+                             speech_threshold=args.speech_threshold, vad_floor=args.vad_floor, male_bias=args.male_bias)
     except ValueError as err:
         raise VoxgenderError(f"segmentation settings: {err}") from None
 

@@ -29,7 +29,6 @@ from .vad import CHUNK, STREAM_CHUNKS, WARMUP_CHUNKS, SileroVad, substream_proba
 
 LABELS = ("nonspeech", "female", "male")  # decoder label index -> label
 NONSPEECH, FEMALE, MALE = 0, 1, 2
-EPS = 1e-6
 RESET_ALWAYS = 1 << 30  # "a long pause": speech at the very start is an onset
 
 
@@ -46,7 +45,9 @@ class SegmentConfig:
     switch_penalty: float = 40.0  # female <-> male with no pause between
     speech_penalty: float = 10.0  # speech <-> non-speech
     speech_threshold: float = 0.35  # VAD probability at which speech and non-speech score equal
+    vad_floor: float = 1e-6  # VAD probabilities are clipped to [vad_floor, 1 - vad_floor]: how sure one chunk may be
     gender_weight: float = 0.3  # weight of the RNN's log-posteriors against the VAD's
+    male_bias: float = 0.0  # log-odds added for male against female (the RNN's frames lean female in noise)
     reset_after_s: float = 0.3  # the RNN starts afresh at speech after a pause this long
     block_s: float = 512.0  # audio read and processed at a time (rounded to whole model windows and VAD streams)
 
@@ -57,6 +58,8 @@ class SegmentConfig:
             raise ValueError("penalties and gender_weight cannot be negative")
         if not 0 < self.speech_threshold < 1:
             raise ValueError("speech_threshold must be in (0, 1)")
+        if not 0 < self.vad_floor < min(self.speech_threshold, 1 - self.speech_threshold):
+            raise ValueError("vad_floor must be positive and below speech_threshold and 1 - speech_threshold")
 
 
 @dataclass(frozen=True)
@@ -174,11 +177,12 @@ class Segmenter:
     def scores(self, vad: np.ndarray, log_post: np.ndarray) -> np.ndarray:
         """Emission log-scores (frames, 3) from per-frame speech probability and log-posteriors."""
         cfg = self.config
-        v = np.clip(vad, EPS, 1 - EPS).astype(np.float64)
+        v = np.clip(vad, cfg.vad_floor, 1 - cfg.vad_floor).astype(np.float64)
         bias = math.log(cfg.speech_threshold / (1 - cfg.speech_threshold))
         speech = np.log(v)
-        return np.stack([np.log1p(-v) + bias, speech + cfg.gender_weight * log_post[:, 0],
-                         speech + cfg.gender_weight * log_post[:, 1]], axis=1)
+        female = log_post[:, 0] - cfg.male_bias / 2
+        male = log_post[:, 1] + cfg.male_bias / 2
+        return np.stack([np.log1p(-v) + bias, speech + cfg.gender_weight * female, speech + cfg.gender_weight * male], axis=1)
 
     def decoder(self) -> SegmentDecoder:
         """A fresh HMM decoder for the labels (non-speech, female, male) with these settings."""

@@ -1,0 +1,64 @@
+"""Two recipes' leave-one-corpus-out models compared speaker by speaker on the selection speakers
+(the bundled model's validation speakers inside each held-out corpus): the validation evidence a
+recipe choice may use. Prints the speakers whose clip accuracy changes and the totals.
+
+    python benchmarks/compare_loco.py benchmarks/results/accuracy/loco runs/loco_aug15/loco
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from voxgender.audio import load_audio
+from voxgender.data import read_corpus
+from voxgender.inference import load_model
+from voxgender.model_files import bundled_model_dir
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from accuracy_benchmark import DATA, corpus_folders  # noqa: E402
+
+
+def speaker_accuracy(model_dir: Path, utterances: list) -> dict[str, float]:
+    """Share of each speaker's clips that ``model_dir`` labels right."""
+    p_female = np.asarray(load_model(model_dir).p_female_of_arrays([load_audio(u.path) for u in utterances]))
+    right = (p_female > 0.5) == np.array([u.gender == "female" for u in utterances])
+    return {s: float(right[[u.speaker == s for u in utterances]].mean()) for s in sorted({u.speaker for u in utterances})}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("baseline", type=Path, help="folder of LOCO models, one sub-folder per held-out corpus")
+    parser.add_argument("candidate", type=Path, help="the same for the recipe to compare")
+    parser.add_argument("--model", type=Path, default=bundled_model_dir(), help="model whose validation speakers select")
+    args = parser.parse_args()
+    if not DATA.is_dir():
+        print(f"skipped: no corpora at {DATA}")
+        return 0
+    selection = set(json.loads((args.model / "splits.json").read_text())["val"])
+    counts = {"better": 0, "worse": 0, "same": 0}
+    clips = right_base = right_cand = 0.0
+    for corpus, folder in corpus_folders().items():
+        utterances = [u for u in read_corpus(folder) if u.speaker in selection and not u.is_child]
+        if not utterances:
+            continue
+        base, cand = (speaker_accuracy(d / corpus, utterances) for d in (args.baseline, args.candidate))
+        for speaker, before in base.items():
+            n = sum(u.speaker == speaker for u in utterances)
+            after = cand[speaker]
+            counts["better" if after > before else "worse" if after < before else "same"] += 1
+            clips, right_base, right_cand = clips + n, right_base + n * before, right_cand + n * after
+            if after != before:
+                gender = next(u.gender for u in utterances if u.speaker == speaker)
+                print(f"{speaker} ({gender}, {n} clips): {before:.2f} -> {after:.2f}")
+    print(f"selection speakers: {counts['better']} better, {counts['worse']} worse, {counts['same']} the same; "
+          f"clips right {right_base:.0f} -> {right_cand:.0f} of {clips:.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
