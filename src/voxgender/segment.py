@@ -43,12 +43,13 @@ class SegmentConfig:
     min_speech_s: float = 0.5  # shortest female or male segment
     min_nonspeech_s: float = 0.75  # shortest pause
     switch_penalty: float = 40.0  # female <-> male with no pause between
-    speech_penalty: float = 10.0  # speech <-> non-speech
-    speech_threshold: float = 0.35  # VAD probability at which speech and non-speech score equal
-    vad_floor: float = 1e-6  # VAD probabilities are clipped to [vad_floor, 1 - vad_floor]: how sure one chunk may be
+    speech_penalty: float = 3.0  # speech <-> non-speech
+    speech_threshold: float = 0.2  # VAD probability at which speech and non-speech score equal
+    vad_floor: float = 0.1  # VAD probabilities are clipped to [vad_floor, 1 - vad_floor]: how sure one chunk may be
     gender_weight: float = 0.3  # weight of the RNN's log-posteriors against the VAD's
-    male_bias: float = 0.0  # log-odds added for male against female (the RNN's frames lean female in noise)
-    reset_after_s: float = 0.3  # the RNN starts afresh at speech after a pause this long
+    male_bias: float = 0.25  # log-odds added for male against female (the RNN's frames lean female in noise)
+    reset_after_s: float = 0.3  # the RNN starts afresh at speech after a pause this long ...
+    reset_threshold: float = 0.35  # ... where a pause is VAD probability below this (independent of the decoding)
     block_s: float = 512.0  # audio read and processed at a time (rounded to whole model windows and VAD streams)
 
     def __post_init__(self) -> None:
@@ -56,8 +57,8 @@ class SegmentConfig:
             raise ValueError("min_speech_s, min_nonspeech_s, reset_after_s and block_s must be positive")
         if min(self.switch_penalty, self.speech_penalty, self.gender_weight) < 0:
             raise ValueError("penalties and gender_weight cannot be negative")
-        if not 0 < self.speech_threshold < 1:
-            raise ValueError("speech_threshold must be in (0, 1)")
+        if not (0 < self.speech_threshold < 1 and 0 < self.reset_threshold < 1):
+            raise ValueError("speech_threshold and reset_threshold must be in (0, 1)")
         if not 0 < self.vad_floor < min(self.speech_threshold, 1 - self.speech_threshold):
             raise ValueError("vad_floor must be positive and below speech_threshold and 1 - speech_threshold")
 
@@ -235,7 +236,7 @@ class _Run:
         """Frames (relative to ``start``) where speech begins after a pause: the RNN restarts there."""
         cfg = self.seg.config
         pause = max(1, round(cfg.reset_after_s * SAMPLE_RATE / CHUNK))
-        high = np.flatnonzero(probs >= cfg.speech_threshold)
+        high = np.flatnonzero(probs >= cfg.reset_threshold)
         before = np.concatenate([[-self.quiet - 1], high[:-1]])
         onsets = high[high - before - 1 >= pause] + block.start // CHUNK
         self.quiet = len(probs) - high[-1] - 1 if len(high) else self.quiet + len(probs)
