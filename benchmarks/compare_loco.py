@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy_benchmark import DATA, corpus_folders  # noqa: E402
 
 
-def speaker_accuracy(model_dir: Path, utterances: list) -> dict[str, float]:
+def speaker_accuracy(model_dir: Path, utterances: list, audios: list[np.ndarray]) -> dict[str, float]:
     """Share of each speaker's clips that ``model_dir`` labels right."""
-    p_female = np.asarray(load_model(model_dir).p_female_of_arrays([load_audio(u.path) for u in utterances]))
+    p_female = np.asarray(load_model(model_dir).p_female_of_arrays(audios))
     right = (p_female > 0.5) == np.array([u.gender == "female" for u in utterances])
-    return {s: float(right[[u.speaker == s for u in utterances]].mean()) for s in sorted({u.speaker for u in utterances})}
+    speakers = np.array([u.speaker for u in utterances])
+    return {s: float(right[speakers == s].mean()) for s in sorted(set(speakers))}
 
 
 def main() -> int:
@@ -46,15 +48,16 @@ def main() -> int:
         utterances = [u for u in read_corpus(folder) if u.speaker in selection and not u.is_child]
         if not utterances:
             continue
-        base, cand = (speaker_accuracy(d / corpus, utterances) for d in (args.baseline, args.candidate))
+        audios = [load_audio(u.path) for u in utterances]  # decoded once for both models
+        base, cand = (speaker_accuracy(d / corpus, utterances, audios) for d in (args.baseline, args.candidate))
+        clips_of = Counter(u.speaker for u in utterances)
+        gender_of = {u.speaker: u.gender for u in utterances}
         for speaker, before in base.items():
-            n = sum(u.speaker == speaker for u in utterances)
-            after = cand[speaker]
+            n, after = clips_of[speaker], cand[speaker]
             counts["better" if after > before else "worse" if after < before else "same"] += 1
             clips, right_base, right_cand = clips + n, right_base + n * before, right_cand + n * after
             if after != before:
-                gender = next(u.gender for u in utterances if u.speaker == speaker)
-                print(f"{speaker} ({gender}, {n} clips): {before:.2f} -> {after:.2f}")
+                print(f"{speaker} ({gender_of[speaker]}, {n} clips): {before:.2f} -> {after:.2f}")
     print(f"selection speakers: {counts['better']} better, {counts['worse']} worse, {counts['same']} the same; "
           f"clips right {right_base:.0f} -> {right_cand:.0f} of {clips:.0f}")
     return 0
