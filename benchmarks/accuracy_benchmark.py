@@ -21,7 +21,7 @@ from pathlib import Path
 from voxgender.data import CHILD_AGE, read_corpus
 from voxgender.evaluate import evaluate_model, write_report
 from voxgender.inference import load_model
-from voxgender.model_files import bundled_model_dir
+from voxgender.model_files import bundled_model_dir, split_speakers
 
 from split_clips import flagged_speakers
 
@@ -35,7 +35,7 @@ def corpus_folders() -> dict[str, Path]:
 def pooled(out: Path, model_dir: Path) -> dict:
     """The model on the speakers its splits.json holds out as test, plus all children (never trained on)."""
     utterances = read_corpus(DATA)
-    test_speakers = set(json.loads((model_dir / "splits.json").read_text())["test"])
+    test_speakers = split_speakers(model_dir, "test")
     model = load_model(model_dir)
     results = {}
     test = [u for u in utterances if u.speaker in test_speakers and not u.is_child]
@@ -169,7 +169,7 @@ def main() -> int:
     if args.what in ("pooled", "all"):
         results["pooled"] = pooled(args.out, args.model)
     if args.what in ("loco", "all"):
-        selection = set(json.loads((args.model / "splits.json").read_text())["val"])
+        selection = split_speakers(args.model, "val")
         results["loco"] = loco(args.out, args.epochs, args.steps, args.jobs, selection, shlex.split(args.train_args))
     results_file.write_text(json.dumps(results, indent=1))
     lines = ["# voxgender accuracy benchmark", "", "Reproduce: `python benchmarks/accuracy_benchmark.py all` "

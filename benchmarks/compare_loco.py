@@ -8,7 +8,6 @@ recipe choice may use. Prints the speakers whose clip accuracy changes and the t
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import Counter
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 from voxgender.audio import load_audio
 from voxgender.data import read_corpus
 from voxgender.inference import load_model
-from voxgender.model_files import bundled_model_dir
+from voxgender.model_files import bundled_model_dir, split_speakers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy_benchmark import DATA, corpus_folders  # noqa: E402
@@ -41,7 +40,7 @@ def main() -> int:
     if not DATA.is_dir():
         print(f"skipped: no corpora at {DATA}")
         return 0
-    selection = set(json.loads((args.model / "splits.json").read_text())["val"])
+    selection = split_speakers(args.model, "val")
     counts = {"better": 0, "worse": 0, "same": 0}
     clips = right_base = right_cand = 0.0
     for corpus, folder in corpus_folders().items():

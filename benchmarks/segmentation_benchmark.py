@@ -39,7 +39,7 @@ from voxgender.audio import SAMPLE_RATE  # noqa: E402
 from voxgender.batch import BatchJob, run_batch  # noqa: E402
 from voxgender.data import read_corpora  # noqa: E402
 from voxgender.inference import Model, load_model  # noqa: E402
-from voxgender.model_files import bundled_model_dir  # noqa: E402
+from voxgender.model_files import bundled_model_dir, split_speakers  # noqa: E402
 from voxgender.segment import LABELS, Segment, SegmentConfig, Segmenter  # noqa: E402
 from voxgender.timeline_plot import plot_timelines  # noqa: E402
 
@@ -53,7 +53,7 @@ TARGETS = {"ier": 0.06, "confusion": 0.03, "female_share_error_pp": 1.0, "xrt_2_
 TUNE_GRID = {"switch_penalty": [20, 40, 80, 160, 320], "gender_weight": [0.1, 0.3, 1.0], "min_speech_s": [0.3, 0.5, 1.0, 2.0],
              "speech_threshold": [0.05, 0.1, 0.15, 0.2, 0.35, 0.5], "speech_penalty": [0.5, 1, 3, 10, 20, 40],
              "min_nonspeech_s": [0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5], "male_bias": [0.0, 0.25, 0.5, 0.75, 1.0],
-             "vad_floor": [1e-6, 1e-3, 0.01, 0.03, 0.1, 0.2]}
+             "vad_floor": [1e-6, 1e-3, 0.01, 0.03, 0.1, 0.2], "warmup_s": [0.0, 0.25, 0.5, 1.0, 2.0]}
 MAX_TUNE_PASSES = 5
 TUNE_MIN_GAIN = 1e-4  # a change must lower the IER by 0.01 points to be taken
 
@@ -63,7 +63,7 @@ def headline(condition: tuple[str, float | None]) -> bool:
 
 
 def load_pool(model_dir: Path, split: str, children: bool, exclude: set[str]) -> ClipPool:
-    speakers = set(json.loads((model_dir / "splits.json").read_text())[split]) - exclude
+    speakers = split_speakers(model_dir, split) - exclude
     utterances = [u for u in read_corpora([p for p in sorted(DATA.iterdir()) if p.is_dir()]) if u.speaker in speakers]
     if not children:
         utterances = [u for u in utterances if not u.is_child]
@@ -85,11 +85,11 @@ class RecordingSegmenter(Segmenter):
 
     def __init__(self, model: Model, config: SegmentConfig) -> None:
         super().__init__(model, config)
-        self.evidence: list[tuple[np.ndarray, np.ndarray]] = []
+        self.evidence: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
-    def scores(self, vad: np.ndarray, log_post: np.ndarray) -> np.ndarray:
-        self.evidence.append((vad, log_post))
-        return super().scores(vad, log_post)
+    def scores(self, vad: np.ndarray, log_post: np.ndarray, age: np.ndarray) -> np.ndarray:
+        self.evidence.append((vad, log_post, age))
+        return super().scores(vad, log_post, age)
 
 
 def evaluate(recs: list[Recording], model: Model, config: SegmentConfig) -> tuple[list[dict[str, Any]], list, list]:
@@ -121,10 +121,10 @@ def tune(recs: list[Recording], evidence: list, model: Model, config: SegmentCon
     def ier(cfg: SegmentConfig) -> float:
         seg.config = cfg
         counts = []
-        for rec, (vad, log_post) in zip(recs, evidence):
+        for rec, (vad, log_post, age) in zip(recs, evidence):
             if headline((rec.background, rec.snr_db)):
                 decoder = seg.decoder()
-                spans = decoder.push(seg.scores(vad, log_post)) + decoder.finish()
+                spans = decoder.push(seg.scores(vad, log_post, age)) + decoder.finish()
                 segments = [Segment(seg.frame_seconds(a), seg.frame_seconds(b), LABELS[k]) for a, b, k in spans]
                 counts.append(frame_errors(rec.reference, hypothesis_frames(segments, len(rec.reference)), rec.scored))
         return rates(total(counts))["ier"]

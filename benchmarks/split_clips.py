@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 from pathlib import Path
 
 import numpy as np
 
 from voxgender.audio import load_audio
 from voxgender.data import Utterance, read_corpus
-from voxgender.model_files import bundled_model_dir
+from voxgender.model_files import bundled_model_dir, split_speakers
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 AUDIT = Path(__file__).resolve().parent / "results" / "label_audit.csv"
@@ -25,7 +24,7 @@ def flagged_speakers() -> set[str]:
 
 def load_split(model_dir: Path, split: str) -> tuple[list[Utterance], list[np.ndarray], np.ndarray]:
     """Utterances of the split's speakers, their 16 kHz audio, and whether each is female."""
-    speakers = set(json.loads((model_dir / "splits.json").read_text())[split])
+    speakers = split_speakers(model_dir, split)
     utterances = [u for u in read_corpus(DATA) if u.speaker in speakers]
     audios = [load_audio(u.path) for u in utterances]
     return utterances, audios, np.array([u.gender == "female" for u in utterances])

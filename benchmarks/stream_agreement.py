@@ -12,7 +12,6 @@ run as streams of one micro-batched engine.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ from voxgender.audio import load_audio
 from voxgender.data import read_corpus
 from voxgender.decisions import StreamOptions
 from voxgender.inference import Model, load_model
-from voxgender.model_files import bundled_model_dir
+from voxgender.model_files import bundled_model_dir, split_speakers
 from voxgender.multistream import StreamEngine, speech_frames
 from voxgender.postprocess import aggregate
 from voxgender.smoothing import label_of
@@ -62,7 +61,7 @@ def main() -> None:
     args = parser.parse_args()
 
     model = load_model(args.model)
-    test = set(json.loads((Path(args.model or bundled_model_dir()) / "splits.json").read_text())["test"])
+    test = split_speakers(args.model or bundled_model_dir(), "test")
     corpora = sorted(p for p in Path(args.data).iterdir() if p.is_dir())
     clips = [u for c in corpora for u in read_corpus(c) if u.speaker in test][: args.limit]
     audios = [load_audio(u.path) for u in clips]

@@ -57,3 +57,21 @@ def test_band_masks_fill_runs_of_adjacent_dimensions_with_the_mean_on_every_fram
         where = torch.nonzero(row).flatten()
         assert len(where) == 0 or where[-1] - where[0] + 1 == len(where)  # one contiguous run
     assert torch.equal(mask_bands(feats, fill, gen, masks=0, max_width=10), feats)
+
+
+def test_speed_perturbation_scales_pitch_and_keeps_the_crop_length():
+    import numpy as np
+
+    from voxgender.augment import speed_factors
+    from voxgender.train import Clip, crop_batch
+
+    rng = np.random.default_rng(0)
+    assert np.all(speed_factors(8, AugmentConfig(), rng) == 1.0)  # off by default
+    factors = speed_factors(1000, AugmentConfig(p_speed=0.5), rng)
+    assert 0.4 < np.mean(factors != 1.0) < 0.6 and factors.min() >= 0.92 and factors.max() <= 1.08
+    tone = np.sin(2 * np.pi * 200 * np.arange(32000) / 16000).astype(np.float32)
+    clips = [Clip(audio=tone, target=0, speaker="s", corpus="c")]
+    wave, lengths = crop_batch(clips, [0, 0], 16000, rng, np.array([1.0, 1.08]))
+    assert wave.shape == (2, 16000) and lengths.tolist() == [16000, 16000]
+    peaks = torch.fft.rfft(wave).abs().argmax(dim=1)  # 1 Hz bins
+    assert peaks.tolist() == [200, 216]

@@ -10,7 +10,7 @@ from voxgender.errors import ModelError
 from voxgender.features import FeatureConfig
 from voxgender.inference import Model, load_model
 from voxgender.model import GenderRNN, ModelConfig
-from voxgender.model_files import save_model_dir
+from voxgender.model_files import save_model_dir, split_speakers
 
 
 @pytest.fixture(params=["gru", "lstm"])
@@ -102,3 +102,13 @@ def test_speech_only_aggregation_averages_the_frames_vad_calls_speech(net, femal
     expected = mean_log_posterior(lp[mask])
     assert model.p_female_of_arrays([audio], "speech_mean_log")[0] == pytest.approx(expected)
     assert model.p_female_of_arrays([audio], "speech_mean_log")[0] != pytest.approx(mean_log_posterior(lp))
+
+
+def test_split_speakers_reads_a_model_dir_or_a_splits_file(tmp_path):
+    (tmp_path / "splits.json").write_text(json.dumps({"train": ["a", "b"], "val": ["c"], "test": []}))
+    assert split_speakers(tmp_path, "train") == {"a", "b"}
+    assert split_speakers(tmp_path / "splits.json", "val") == {"c"}
+    with pytest.raises(ModelError, match="no 'dev' split"):
+        split_speakers(tmp_path, "dev")
+    with pytest.raises(ModelError, match="no splits file"):
+        split_speakers(tmp_path / "elsewhere", "test")

@@ -114,14 +114,49 @@ def test_settings_are_checked():
         SegmentConfig(speech_threshold=1.0)
     with pytest.raises(ValueError):
         SegmentConfig(vad_floor=0.4)
+    with pytest.raises(ValueError):
+        SegmentConfig(warmup_s=-1)
 
 
 def test_male_bias_shifts_only_the_gender_evidence(segmenter):
     vad = np.array([0.1, 0.5, 0.9])
     log_post = np.log(np.array([[0.5, 0.5], [0.8, 0.2], [0.3, 0.7]]))
-    plain = Segmenter(segmenter.model, SegmentConfig(male_bias=0.0)).scores(vad, log_post)
-    biased = Segmenter(segmenter.model, SegmentConfig(male_bias=2.0)).scores(vad, log_post)
+    settled = np.full(3, 10**6)  # long after the RNN's last restart
+    plain = Segmenter(segmenter.model, SegmentConfig(male_bias=0.0)).scores(vad, log_post, settled)
+    biased = Segmenter(segmenter.model, SegmentConfig(male_bias=2.0)).scores(vad, log_post, settled)
     weight = SegmentConfig().gender_weight
     np.testing.assert_allclose(biased[:, 0], plain[:, 0])
     np.testing.assert_allclose(biased[:, 1], plain[:, 1] - weight)
     np.testing.assert_allclose(biased[:, 2], plain[:, 2] + weight)
+
+
+def test_warmup_ramps_the_gender_evidence_after_a_restart(segmenter):
+    vad = np.full(6, 0.9)
+    log_post = np.log(np.tile([[0.9, 0.1]], (6, 1)))
+    age = np.array([0, 1, 4, 9, 100, 0])
+    config = SegmentConfig(warmup_s=0.1, male_bias=0.0)  # 5 frames of 20 ms
+    scores = Segmenter(segmenter.model, config).scores(vad, log_post, age)
+    full = Segmenter(segmenter.model, SegmentConfig(male_bias=0.0)).scores(vad, log_post, age)
+    lean = scores[:, 1] - scores[:, 2]  # female against male
+    np.testing.assert_allclose(lean, (full[:, 1] - full[:, 2]) * np.array([0.2, 0.4, 1, 1, 1, 0.2]))
+    np.testing.assert_allclose(scores[:, 0], full[:, 0])
+
+
+def test_rnn_ages_restart_at_windows_and_after_pauses(segmenter):
+    ages = []
+
+    class Recording(Segmenter):
+        def scores(self, vad, log_post, age):
+            ages.append(age)
+            return super().scores(vad, log_post, age)
+
+    audio, reference = conversation(TURNS, pause_s=1.0, seed=3)
+    Recording(segmenter.model, SegmentConfig(block_s=16)).segment_array(audio)
+    age = np.concatenate(ages)
+    assert len(age) == (len(audio) - 640) // 320 + 1  # one per feature frame
+    restarts = np.flatnonzero(age == 0)
+    assert np.all(np.diff(age)[np.diff(age) != 1] == -age[restarts[1:] - 1])  # otherwise it counts up by one
+    window = segmenter.model.window_frames
+    assert set(range(0, len(age), window)) <= set(restarts)  # every model window starts afresh
+    onsets = [round(start / 0.02) for start, _, _ in reference]  # each turn starts after a 1 s pause
+    assert all(np.abs(restarts - o).min() <= 8 for o in onsets)  # within the VAD's latency

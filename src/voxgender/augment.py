@@ -1,7 +1,9 @@
-"""Label-preserving augmentation of waveform batches for training (never pitch shifting).
+"""Label-preserving augmentation of waveform batches for training (never pitch shifting alone).
 
 Each transform takes a (batch, samples) float tensor and a torch.Generator and returns a new
-tensor; ``augment_batch`` applies each one to a random subset of the batch.
+tensor; ``augment_batch`` applies each one to a random subset of the batch. Speed perturbation
+(pitch, formants and tempo together: another voice of the same kind) happens while cropping,
+where the audio around a crop is at hand: ``speed_factors`` draws it.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 
 SAMPLE_RATE = 16000
@@ -33,6 +36,8 @@ class AugmentConfig:
     music_snr_db: tuple[float, float] = (0.0, 20.0)
     p_babble: float = 0.15
     babble_snr_db: tuple[float, float] = (5.0, 25.0)
+    p_speed: float = 0.0
+    speed_range: tuple[float, float] = (0.92, 1.08)  # playback speed factors (pitch and formants scale with it)
     band_masks: int = 0  # SpecAugment-style feature masks per training crop (0 = none)
     band_mask_width: int = 10  # each covers up to this many feature dimensions
 
@@ -175,6 +180,16 @@ def mask_bands(feats: torch.Tensor, fill: torch.Tensor, gen: torch.Generator, ma
         hit = (index >= start) & (index < start + width)
         out = torch.where(hit[:, None, :], fill, out)
     return out
+
+
+def speed_factors(n: int, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+    """Playback speed per training crop: 1 (unchanged), or with probability ``p_speed`` (scaled by
+    ``strength``) a factor drawn log-uniformly from ``speed_range``."""
+    if cfg.p_speed * cfg.strength <= 0:  # no draws: recipes without it keep their random streams
+        return np.ones(n)
+    chosen = rng.random(n) < min(1.0, cfg.p_speed * cfg.strength)
+    log_low, log_high = np.log(cfg.speed_range)
+    return np.where(chosen, np.exp(rng.uniform(log_low, log_high, n)), 1.0)
 
 
 def augment_features(feats: torch.Tensor, fill: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:

@@ -111,7 +111,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
                       crop_s=args.crop_s, optimizer=args.optimizer, lr=args.lr, lr_schedule=args.lr_schedule,
                       ema_decay=args.ema_decay, patience=args.patience,
-                      seed=args.seed, augment=AugmentConfig(strength=args.augment, band_masks=args.band_masks), threads=args.threads)
+                      seed=args.seed, augment=AugmentConfig(strength=args.augment, band_masks=args.band_masks, p_speed=args.speed_perturb), threads=args.threads)
     summary = train(train_clips, val_clips, args.out, features, arch, cfg, resume=args.resume, metadata=metadata)
     if is_main_process():
         write_card(args.out, {})
@@ -180,6 +180,8 @@ def add_train(p: argparse.ArgumentParser) -> None:
     g.add_argument("--crop-s", type=float, default=t.crop_s, help="longest random training crop (seconds)")
     g.add_argument("--patience", type=int, default=t.patience, help="epochs without validation gain before stopping")
     g.add_argument("--augment", type=float, default=AugmentConfig().strength, help="augmentation strength (0 = off)")
+    g.add_argument("--speed-perturb", type=float, default=AugmentConfig().p_speed,
+                   help="share of training crops played 0.92-1.08x as fast (pitch and formants with it)")
     g.add_argument("--band-masks", type=int, default=AugmentConfig().band_masks,
                    help="SpecAugment-style masks of up to 10 feature bands per training crop")
     g.add_argument("--threads", type=int, default=t.threads, help="torch threads (0 = default)")
@@ -216,15 +218,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .data import read_corpora
     from .evaluate import evaluate_model, format_summary, write_report
     from .inference import load_model
-    from .model_files import bundled_model_dir
+    from .model_files import SPLITS_FILE, bundled_model_dir, split_speakers
 
     model = load_model(args.model)
     utterances = read_corpora(args.data)
     if args.split != "all":
-        splits_file = Path(args.splits_file or Path(args.model or bundled_model_dir()) / "splits.json")
-        if not splits_file.is_file():
-            raise VoxgenderError(f"{splits_file}: no splits file; give --splits-file or --split all")
-        speakers = set(json.loads(splits_file.read_text())[args.split])
+        splits_file = Path(args.splits_file or Path(args.model or bundled_model_dir()) / SPLITS_FILE)
+        speakers = split_speakers(splits_file, args.split)
         utterances = [u for u in utterances if u.speaker in speakers]
         if not utterances:
             raise VoxgenderError(f"{splits_file}: no utterance of the data belongs to the {args.split} split")
@@ -362,27 +362,32 @@ def add_serve(p: argparse.ArgumentParser) -> None:
 
 
 # -- segment and batch: long recordings and many files -------------------------------------------
+SEGMENT_OPTIONS = [
+    ("--min-speech", "min_speech_s", "shortest female/male segment (s)"),
+    ("--min-nonspeech", "min_nonspeech_s", "shortest pause (s)"),
+    ("--switch-penalty", "switch_penalty", "cost of a female<->male change"),
+    ("--speech-penalty", "speech_penalty", "cost of a speech<->non-speech change"),
+    ("--speech-threshold", "speech_threshold", "VAD probability taken as even odds"),
+    ("--vad-floor", "vad_floor", "VAD probabilities are clipped to [floor, 1 - floor]"),
+    ("--male-bias", "male_bias", "log-odds added for male against female"),
+    ("--warmup", "warmup_s", "seconds over which gender evidence grows to full weight after each RNN restart"),
+]
+
+
 def add_segment_options(p: argparse.ArgumentParser) -> None:
     from .segment import SegmentConfig
 
     c = SegmentConfig()
     g = p.add_argument_group("segmentation")
-    g.add_argument("--min-speech", type=float, default=c.min_speech_s, help="shortest female/male segment (s)")
-    g.add_argument("--min-nonspeech", type=float, default=c.min_nonspeech_s, help="shortest pause (s)")
-    g.add_argument("--switch-penalty", type=float, default=c.switch_penalty, help="cost of a female<->male change")
-    g.add_argument("--speech-penalty", type=float, default=c.speech_penalty, help="cost of a speech<->non-speech change")
-    g.add_argument("--speech-threshold", type=float, default=c.speech_threshold, help="VAD probability taken as even odds")
-    g.add_argument("--vad-floor", type=float, default=c.vad_floor, help="VAD probabilities are clipped to [floor, 1 - floor]")
-    g.add_argument("--male-bias", type=float, default=c.male_bias, help="log-odds added for male against female")
+    for flag, field, help_text in SEGMENT_OPTIONS:  # each option's dest is its SegmentConfig field
+        g.add_argument(flag, dest=field, type=float, default=getattr(c, field), help=help_text)
 
 
 def segment_config(args: argparse.Namespace) -> "SegmentConfig":
     from .segment import SegmentConfig
 
     try:
-        return SegmentConfig(min_speech_s=args.min_speech, min_nonspeech_s=args.min_nonspeech,
-                             switch_penalty=args.switch_penalty, speech_penalty=args.speech_penalty,
-                             speech_threshold=args.speech_threshold, vad_floor=args.vad_floor, male_bias=args.male_bias)
+        return SegmentConfig(**{field: getattr(args, field) for _, field, _ in SEGMENT_OPTIONS})
     except ValueError as err:
         raise VoxgenderError(f"segmentation settings: {err}") from None
 

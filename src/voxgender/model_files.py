@@ -23,12 +23,25 @@ FORMAT_VERSION = 1
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 CARD = "MODEL_CARD.md"
+SPLITS_FILE = "splits.json"  # the speakers of each split a model was trained with
 BUNDLED_NAME = "voxgender-gru"
 
 
 def bundled_model_dir() -> Path:
     """Directory of the pretrained model shipped inside the package."""
     return Path(str(resources.files("voxgender") / "pretrained" / BUNDLED_NAME))
+
+
+def split_speakers(source: str | Path, split: str) -> set[str]:
+    """The speakers of ``split`` (train, val or test) in ``source``: a model directory or a splits file."""
+    path = Path(source)
+    path = path / SPLITS_FILE if path.is_dir() else path
+    if not path.is_file():
+        raise ModelError(f"{path}: no splits file")
+    splits = json.loads(path.read_text())
+    if split not in splits:
+        raise ModelError(f"{path}: no {split!r} split (it has {', '.join(splits)})")
+    return set(splits[split])
 
 
 def atomic_write_text(path: Path, text: str) -> None:

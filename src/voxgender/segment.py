@@ -48,6 +48,7 @@ class SegmentConfig:
     vad_floor: float = 0.1  # VAD probabilities are clipped to [vad_floor, 1 - vad_floor]: how sure one chunk may be
     gender_weight: float = 0.3  # weight of the RNN's log-posteriors against the VAD's
     male_bias: float = 0.25  # log-odds added for male against female (the RNN's frames lean female in noise)
+    warmup_s: float = 0.0  # after each RNN restart the gender evidence grows linearly to full weight over this time
     reset_after_s: float = 0.3  # the RNN starts afresh at speech after a pause this long ...
     reset_threshold: float = 0.35  # ... where a pause is VAD probability below this (independent of the decoding)
     block_s: float = 512.0  # audio read and processed at a time (rounded to whole model windows and VAD streams)
@@ -55,8 +56,8 @@ class SegmentConfig:
     def __post_init__(self) -> None:
         if min(self.min_speech_s, self.min_nonspeech_s, self.reset_after_s, self.block_s) <= 0:
             raise ValueError("min_speech_s, min_nonspeech_s, reset_after_s and block_s must be positive")
-        if min(self.switch_penalty, self.speech_penalty, self.gender_weight) < 0:
-            raise ValueError("penalties and gender_weight cannot be negative")
+        if min(self.switch_penalty, self.speech_penalty, self.gender_weight, self.warmup_s) < 0:
+            raise ValueError("penalties, gender_weight and warmup_s cannot be negative")
         if not (0 < self.speech_threshold < 1 and 0 < self.reset_threshold < 1):
             raise ValueError("speech_threshold and reset_threshold must be in (0, 1)")
         if not 0 < self.vad_floor < min(self.speech_threshold, 1 - self.speech_threshold):
@@ -175,15 +176,22 @@ class Segmenter:
         """Index of the VAD chunk that holds each frame's centre."""
         return (frames * self._hop + self._win // 2) // CHUNK
 
-    def scores(self, vad: np.ndarray, log_post: np.ndarray) -> np.ndarray:
-        """Emission log-scores (frames, 3) from per-frame speech probability and log-posteriors."""
+    def scores(self, vad: np.ndarray, log_post: np.ndarray, age: np.ndarray) -> np.ndarray:
+        """Emission log-scores (frames, 3) from per-frame speech probability, log-posteriors and
+        age (frames since the RNN last started afresh: its first frames are the least sure)."""
         cfg = self.config
         v = np.clip(vad, cfg.vad_floor, 1 - cfg.vad_floor).astype(np.float64)
         bias = math.log(cfg.speech_threshold / (1 - cfg.speech_threshold))
         speech = np.log(v)
-        female = log_post[:, 0] - cfg.male_bias / 2
-        male = log_post[:, 1] + cfg.male_bias / 2
-        return np.stack([np.log1p(-v) + bias, speech + cfg.gender_weight * female, speech + cfg.gender_weight * male], axis=1)
+        weight = cfg.gender_weight * np.minimum(1.0, (age + 1) / self.warmup_frames)
+        female = weight * (log_post[:, 0] - cfg.male_bias / 2)
+        male = weight * (log_post[:, 1] + cfg.male_bias / 2)
+        return np.stack([np.log1p(-v) + bias, speech + female, speech + male], axis=1)
+
+    @property
+    def warmup_frames(self) -> float:
+        """``warmup_s`` in feature frames (at least 1: no warm-up)."""
+        return max(1.0, self.config.warmup_s * SAMPLE_RATE / self._hop)
 
     def decoder(self) -> SegmentDecoder:
         """A fresh HMM decoder for the labels (non-speech, female, male) with these settings."""
@@ -206,6 +214,7 @@ class _Run:
         self.vad = np.zeros(0, dtype=np.float32)  # speech probabilities of chunks [vad_base, ...)
         self.vad_base = 0
         self.log_post = np.zeros((0, 2), dtype=np.float32)  # frames [lp_base, ...)
+        self.age = np.zeros(0, dtype=np.int64)  # frames since the RNN's restart, for the same frames
         self.lp_base = 0
         self.pushed = 0  # frames given to the decoder
         self.segments: list[Segment] = []
@@ -230,6 +239,7 @@ class _Run:
         log_post = np.concatenate(self.seg.model.feature_log_posteriors(pieces)) if pieces else np.zeros((0, 2), np.float32)
         self.vad = np.concatenate([self.vad, probs])
         self.log_post = np.concatenate([self.log_post, log_post])
+        self.age = np.concatenate([self.age, *(np.arange(len(p)) for p in pieces)])
         self._decode(block.last)
 
     def _onsets(self, block: AudioBlock, probs: np.ndarray, start: int, frames: int) -> set[int]:
@@ -251,8 +261,8 @@ class _Run:
             ready = min(available, max(self.pushed, -(-(vad_end - self.seg._win // 2) // self.seg._hop)))
         frames = np.arange(self.pushed, ready)
         vad = self.vad[self.seg.chunk_of_frame(frames) - self.vad_base]
-        lp = self.log_post[self.pushed - self.lp_base:ready - self.lp_base]
-        self._emit(self.decoder.push(self.seg.scores(vad, lp)))
+        pending = slice(self.pushed - self.lp_base, ready - self.lp_base)
+        self._emit(self.decoder.push(self.seg.scores(vad, self.log_post[pending], self.age[pending])))
         self.pushed = ready
         keep = int(self.seg.chunk_of_frame(np.array(ready))) - self.vad_base
         self.vad, self.vad_base = self.vad[keep:], self.vad_base + keep
@@ -262,8 +272,8 @@ class _Run:
             p = mean_log_posterior(self.log_post[first - self.lp_base:end - self.lp_base]) if label != NONSPEECH else None
             self.segments.append(Segment(self.seg.frame_seconds(first), self.seg.frame_seconds(end), LABELS[label],
                                          None if p is None else round(p, 4)))
-        self.log_post = self.log_post[self.decoder.base - self.lp_base:]
-        self.lp_base = self.decoder.base
+        done = self.decoder.base - self.lp_base
+        self.log_post, self.age, self.lp_base = self.log_post[done:], self.age[done:], self.decoder.base
 
     def finish(self, total_samples: int) -> list[Segment]:
         self._emit(self.decoder.finish())

@@ -17,18 +17,19 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
+import soxr
 import torch
 from sklearn.metrics import balanced_accuracy_score
 
 from .audio import SAMPLE_RATE, load_audio
-from .augment import AugmentConfig, augment_batch, augment_features
+from .augment import AugmentConfig, augment_batch, augment_features, speed_factors
 from .data import Utterance
 from .distributed import join, leave
 from .errors import VoxgenderError
 from .features import FeatureConfig, FeatureExtractor
 from .inference import Model
 from .model import FEMALE, MALE, GenderRNN, ModelConfig
-from .model_files import atomic_write_text, save_model_dir
+from .model_files import SPLITS_FILE, atomic_write_text, save_model_dir
 from .postprocess import aggregate
 from .progress import progress_bar, say
 
@@ -36,7 +37,6 @@ OptimizerKind = Literal["adam", "rmsprop"]
 ScheduleKind = Literal["cosine", "constant"]
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.csv"
-SPLITS = "splits.json"
 NORM_CLIPS = 400
 
 
@@ -113,15 +113,22 @@ class BalancedSampler:
         return out
 
 
-def crop_batch(clips: Sequence[Clip], idx: Sequence[int], crop: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random crops of ``crop`` samples (shorter clips whole, zero-padded) and their sample lengths."""
+def crop_batch(clips: Sequence[Clip], idx: Sequence[int], crop: int, rng: np.random.Generator,
+               speeds: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random crops of ``crop`` samples (shorter clips whole, zero-padded) and their sample lengths.
+    A row with a ``speeds`` factor other than 1 takes ``crop × speed`` source samples and plays them
+    at that speed (soxr), which scales pitch and formants by the factor."""
     x = np.zeros((len(idx), crop), dtype=np.float32)
     lengths = np.zeros(len(idx), dtype=np.int64)
     for row, i in enumerate(idx):
         audio = clips[i].audio
-        if len(audio) > crop:
-            start = int(rng.integers(len(audio) - crop + 1))
-            audio = audio[start:start + crop]
+        speed = 1.0 if speeds is None else float(speeds[row])
+        source = int(round(crop * speed))
+        if len(audio) > source:
+            start = int(rng.integers(len(audio) - source + 1))
+            audio = audio[start:start + source]
+        if speed != 1.0:
+            audio = soxr.resample(audio, SAMPLE_RATE * speed, SAMPLE_RATE, quality="MQ")[:crop]
         x[row, : len(audio)] = audio
         lengths[row] = len(audio)
     return torch.from_numpy(x), torch.from_numpy(lengths)
@@ -248,8 +255,8 @@ def write_splits(out_dir: str | Path, splits: dict[str, list[Utterance]]) -> Pat
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     speakers = {name: sorted({u.speaker for u in utts}) for name, utts in splits.items()}
-    atomic_write_text(out / SPLITS, json.dumps(speakers, indent=1) + "\n")
-    return out / SPLITS
+    atomic_write_text(out / SPLITS_FILE, json.dumps(speakers, indent=1) + "\n")
+    return out / SPLITS_FILE
 
 
 def seed_epoch(seed: int, rank: int, epoch: int) -> tuple[np.random.Generator, torch.Generator]:
@@ -333,7 +340,7 @@ def train(
                 group["lr"] = learning_rate(cfg, (epoch - 1) * cfg.steps_per_epoch + step)
             idx = sampler.sample(cfg.batch_size, rng)
             crop = int(rng.integers(crop_min, crop_max + 1))
-            wave, lengths = crop_batch(train_clips, idx, crop, rng)
+            wave, lengths = crop_batch(train_clips, idx, crop, rng, speed_factors(len(idx), cfg.augment, rng))
             wave = augment_batch(wave, cfg.augment, gen)
             targets = torch.tensor([train_clips[i].target for i in idx])
             losses.append(train_step(trainer, extractor, opt, wave, lengths, targets, cfg.grad_clip,
