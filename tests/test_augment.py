@@ -75,3 +75,13 @@ def test_speed_perturbation_scales_pitch_and_keeps_the_crop_length():
     assert wave.shape == (2, 16000) and lengths.tolist() == [16000, 16000]
     peaks = torch.fft.rfft(wave).abs().argmax(dim=1)  # 1 Hz bins
     assert peaks.tolist() == [200, 216]
+
+
+def test_settings_by_name_parse_numbers_and_ranges_and_name_what_is_wrong():
+    import pytest
+
+    cfg = AugmentConfig().with_settings(["p_noise=0.8", "snr_db=-5,20", "band_masks=2"])
+    assert (cfg.p_noise, cfg.snr_db, cfg.band_masks) == (0.8, (-5.0, 20.0), 2)
+    for bad in ("p_nois=0.8", "p_noise", "p_noise=lots", "snr_db=5", "band_masks=1.5"):
+        with pytest.raises(ValueError, match=bad.split("=")[0]):
+            AugmentConfig().with_settings([bad])

@@ -159,3 +159,8 @@ def test_top_level_help_and_a_mistyped_command_do_not_import_torch():
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.stdout.splitlines()[-3:] == ["exit 0", "exit 2", "no torch"], done.stdout + done.stderr
     assert "segment" in done.stdout and "invalid choice: 'tain'" in done.stderr
+
+
+def test_train_refuses_a_bad_augmentation_setting_in_one_line_before_reading_data(capsys, tmp_path):
+    code, _, err = run(capsys, "train", "--data", tmp_path / "absent", "--out", tmp_path / "run", "--augment-set", "p_nosie=0.5")
+    assert code == 2 and "p_nosie" in err and "p_noise" in err and err.count("\n") == 1

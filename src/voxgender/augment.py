@@ -9,7 +9,8 @@ where the audio around a crop is at hand: ``speed_factors`` draws it.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -43,6 +44,24 @@ class AugmentConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def with_settings(self, settings: Sequence[str]) -> "AugmentConfig":
+        """This config with ``NAME=VALUE`` settings applied (a range as ``LOW,HIGH``); a bad one
+        raises ValueError naming it."""
+        changes = {}
+        for item in settings:
+            name, sep, value = item.partition("=")
+            if not sep or name not in self.to_dict():
+                raise ValueError(f"augmentation setting {item!r}: expected NAME=VALUE, NAME one of {', '.join(self.to_dict())}")
+            default = getattr(self, name)
+            try:
+                parsed = tuple(float(v) for v in value.split(",")) if isinstance(default, tuple) else type(default)(value)
+            except ValueError:
+                parsed = None
+            if parsed is None or (isinstance(default, tuple) and len(parsed) != len(default)):
+                raise ValueError(f"augmentation setting {item!r}: {value!r} is not like {default!r}")
+            changes[name] = parsed
+        return replace(self, **changes)
 
 
 def _uniform(n: int, low: float, high: float, gen: torch.Generator) -> torch.Tensor:

@@ -103,6 +103,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .model import ModelConfig
     from .train import TrainConfig, train
 
+    try:
+        augment = AugmentConfig(strength=args.augment, band_masks=args.band_masks,
+                                p_speed=args.speed_perturb).with_settings(args.augment_set)
+    except ValueError as err:
+        raise VoxgenderError(str(err)) from None
     train_clips, val_clips, metadata = load_training_data(args)
     features = FeatureConfig(kind=args.features, n_mels=args.n_mels, n_mfcc=args.n_mfcc, deltas=args.deltas,
                              win_ms=args.win_ms, hop_ms=args.hop_ms, pitch_bins=args.pitch_bins)
@@ -110,8 +115,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                        bidirectional=args.bidirectional, dense=args.dense)
     cfg = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
                       crop_s=args.crop_s, optimizer=args.optimizer, lr=args.lr, lr_schedule=args.lr_schedule,
-                      ema_decay=args.ema_decay, patience=args.patience,
-                      seed=args.seed, augment=AugmentConfig(strength=args.augment, band_masks=args.band_masks, p_speed=args.speed_perturb), threads=args.threads)
+                      ema_decay=args.ema_decay, patience=args.patience, seed=args.seed, augment=augment, threads=args.threads)
     summary = train(train_clips, val_clips, args.out, features, arch, cfg, resume=args.resume, metadata=metadata)
     if is_main_process():
         write_card(args.out, {})
@@ -182,6 +186,9 @@ def add_train(p: argparse.ArgumentParser) -> None:
     g.add_argument("--augment", type=float, default=AugmentConfig().strength, help="augmentation strength (0 = off)")
     g.add_argument("--speed-perturb", type=float, default=AugmentConfig().p_speed,
                    help="share of training crops played 0.92-1.08x as fast (pitch and formants with it)")
+    g.add_argument("--augment-set", action="append", default=[], metavar="NAME=VALUE",
+                   help="one augmentation setting, e.g. p_noise=0.6 or snr_db=0,20; "
+                        f"repeatable; names: {', '.join(AugmentConfig().to_dict())}")
     g.add_argument("--band-masks", type=int, default=AugmentConfig().band_masks,
                    help="SpecAugment-style masks of up to 10 feature bands per training crop")
     g.add_argument("--threads", type=int, default=t.threads, help="torch threads (0 = default)")
