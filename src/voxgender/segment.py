@@ -2,7 +2,9 @@
 
 1. silero-vad gives a speech probability per 32 ms chunk, run as a batch of 8-second streams
    (:func:`voxgender.vad.substream_probabilities`);
-2. the RNN gives gender log-posteriors per feature frame (windows of the model's ``window_s``);
+2. the RNN gives gender log-posteriors per feature frame (windows of the model's ``window_s``,
+   restarting at speech onsets after a pause; the evidence of its first ``warmup_s`` after each
+   restart, when it is least sure, counts less);
 3. a three-label explicit-duration HMM (:mod:`voxgender.hmm`) turns both into segments, with a
    minimum duration per label and penalties for label changes.
 
