@@ -48,11 +48,11 @@ class AugmentConfig:
     def with_settings(self, settings: Sequence[str]) -> "AugmentConfig":
         """This config with ``NAME=VALUE`` settings applied (a range as ``LOW,HIGH``); a bad one
         raises ValueError naming it."""
-        changes = {}
+        current, changes = self.to_dict(), {}
         for item in settings:
             name, sep, value = item.partition("=")
-            if not sep or name not in self.to_dict():
-                raise ValueError(f"augmentation setting {item!r}: expected NAME=VALUE, NAME one of {', '.join(self.to_dict())}")
+            if not sep or name not in current:
+                raise ValueError(f"augmentation setting {item!r}: expected NAME=VALUE, NAME one of {', '.join(current)}")
             default = getattr(self, name)
             try:
                 parsed = tuple(float(v) for v in value.split(",")) if isinstance(default, tuple) else type(default)(value)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from .errors import VoxgenderError
+from .errors import ModelError, VoxgenderError
 from .output import FORMATS, RecordWriter
 from .progress import say
 
@@ -231,7 +231,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     utterances = read_corpora(args.data)
     if args.split != "all":
         splits_file = Path(args.splits_file or Path(args.model or bundled_model_dir()) / SPLITS_FILE)
-        speakers = split_speakers(splits_file, args.split)
+        try:
+            speakers = split_speakers(splits_file, args.split)
+        except ModelError as err:
+            raise VoxgenderError(f"{err}; give --splits-file or --split all") from None
         utterances = [u for u in utterances if u.speaker in speakers]
         if not utterances:
             raise VoxgenderError(f"{splits_file}: no utterance of the data belongs to the {args.split} split")
