@@ -13,10 +13,14 @@ from voxgender.model import GenderRNN, ModelConfig
 from voxgender.model_files import save_model_dir, split_speakers
 
 
-@pytest.fixture(params=["gru", "lstm"])
+@pytest.fixture(params=[("gru", "global"), ("lstm", "global"), ("gru", "causal"), ("lstm", "causal")],
+                ids=lambda p: "-".join(p))
 def net(request):
     torch.manual_seed(0)
-    return GenderRNN(ModelConfig(input_dim=40, cell=request.param, hidden=16, layers=2)).eval()
+    cell, normalisation = request.param
+    net = GenderRNN(ModelConfig(input_dim=40, cell=cell, hidden=16, layers=2, normalisation=normalisation)).eval()
+    net.set_normalisation(torch.linspace(-1, 1, 40), torch.linspace(0.5, 2, 40))
+    return net
 
 
 def test_forward_shapes(net):
@@ -40,6 +44,25 @@ def test_padded_batch_matches_unpadded(net):
     padded = torch.cat([a, torch.cat([b, torch.zeros(1, 12, 40)], dim=1)])
     logits, _ = net(padded, lengths=torch.tensor([30, 18]))
     torch.testing.assert_close(logits[1, :18], net(b)[0][0], atol=1e-5, rtol=1e-4)
+
+
+def test_zero_state_is_a_fresh_start(net):
+    x = torch.randn(2, 25, 40)
+    torch.testing.assert_close(net(x, net.zero_state(2))[0], net(x)[0])
+    assert [t.shape[1] for t in net(x)[1]] == [2] * len(net.zero_state(2))
+
+
+def test_causal_normalisation_cancels_a_constant_channel_offset():
+    """A fixed colouring of every frame moves the normalised frames less and less as the running
+    mean learns it: by prior_frames / (frames + prior_frames)."""
+    net = GenderRNN(ModelConfig(input_dim=8, hidden=4, layers=1, normalisation="causal", prior_frames=50))
+    x = torch.randn(1, 500, 8)
+    offset = torch.linspace(-3, 3, 8)
+    shift = net.normalise(x + offset)[0] - net.normalise(x)[0]
+    torch.testing.assert_close(shift[0, 0], offset * 50 / 51)
+    torch.testing.assert_close(shift[0, -1], offset * 50 / 550)
+    global_net = GenderRNN(ModelConfig(input_dim=8, hidden=4, layers=1))
+    torch.testing.assert_close((global_net.normalise(x + offset)[0] - global_net.normalise(x)[0])[0, -1], offset)
 
 
 def test_normalisation_is_applied():

@@ -67,13 +67,18 @@ def test_without_vad_the_stream_reproduces_batch_frame_posteriors(model, female_
     assert summary.p_female == pytest.approx(model.predict_array(female_clip).p_female, abs=2e-4)
 
 
-@pytest.mark.parametrize("features", [FeatureConfig(kind="mfcc", deltas=True),
-                                      FeatureConfig(pitch_bins=16, deltas=True)], ids=["mfcc", "logmel+pitch"])
-def test_delta_features_stream_exactly(female_clip, features):
-    """A model with Δ/ΔΔ features (and pitch bands): frames wait for their look-ahead and match
-    batch, edges included."""
+@pytest.mark.parametrize("features, normalisation", [
+    (FeatureConfig(kind="mfcc", deltas=True), "global"),
+    (FeatureConfig(pitch_bins=16, deltas=True), "global"),
+    (FeatureConfig(), "causal"),
+], ids=["mfcc", "logmel+pitch", "causal-normalisation"])
+def test_other_models_stream_exactly(female_clip, features, normalisation):
+    """A model with Δ/ΔΔ features (and pitch bands) or a running mean in its state: frames wait
+    for their look-ahead, the state is carried, and the stream matches batch, edges included."""
     torch.manual_seed(0)
-    net = GenderRNN(ModelConfig(input_dim=features.dim, cell="lstm", hidden=16, layers=1, dense=8))
+    net = GenderRNN(ModelConfig(input_dim=features.dim, cell="lstm", hidden=16, layers=1, dense=8,
+                                normalisation=normalisation))
+    net.set_normalisation(torch.linspace(-12, -2, features.dim), torch.linspace(1, 3, features.dim))
     tiny = Model(net, features)
     clip = female_clip[:16000]
     options = dict(vad=False, interval_s=features.hop_ms / 1000, smoothing="none", hold_s=0)

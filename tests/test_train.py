@@ -81,6 +81,39 @@ def test_resume_continues_a_killed_run_and_matches_an_uninterrupted_one(syntheti
             torch.testing.assert_close(state_full[part][key], state_resumed[part][key])
 
 
+def test_fine_tuning_starts_from_a_model_and_keeps_its_design(tiny_model_dir, synthetic_corpora, tmp_path):
+    """--init-from: the start model's weights, normalisation, features and architecture carry over
+    (options of those groups are ignored); its validation UAR before any step is recorded; the card
+    names it and its training data."""
+    common = ["train", "--data", str(synthetic_corpora["heldout"]), "--init-from", str(tiny_model_dir),
+              "--epochs", "1", "--steps-per-epoch", "3", "--batch-size", "8", "--crop-s", "1.0",
+              "--val-fraction", "0.3", "--test-fraction", "0", "--threads", "1", "--hidden", "8", "--n-mels", "20"]
+    assert main([*common, "--out", str(tmp_path / "frozen"), "--lr", "0"]) == 0
+    assert main([*common, "--out", str(tmp_path / "tuned"), "--lr", "0.01"]) == 0
+    start, frozen, tuned = (load_model(d) for d in (tiny_model_dir, tmp_path / "frozen", tmp_path / "tuned"))
+    assert frozen.features == start.features and frozen.net.cfg == start.net.cfg
+    for key, value in start.net.state_dict().items():
+        torch.testing.assert_close(frozen.net.state_dict()[key], value)
+        if key.startswith("feat_"):
+            torch.testing.assert_close(tuned.net.state_dict()[key], value)
+    assert not torch.equal(tuned.net.rnn.weight_ih_l0, start.net.rnn.weight_ih_l0)
+    meta = frozen.config["metadata"]
+    assert meta["best_epoch"] == 0 and meta["val_uar"] == meta["start_val_uar"]  # no epoch beat the start: it stays
+    tuned_meta = tuned.config["metadata"]
+    assert tuned_meta["val_uar"] >= tuned_meta["start_val_uar"]
+    assert meta["fine_tuned_from"]["model"] == str(tiny_model_dir)
+    card = (tmp_path / "tuned" / "MODEL_CARD.md").read_text()
+    assert f"Fine-tuned from `{tiny_model_dir}`" in card and "synth_train" in card and "synth_heldout" in card
+
+
+def test_fine_tuning_from_a_missing_model_is_a_one_line_error(synthetic_corpora, tmp_path, capsys):
+    assert main(["train", "--data", str(synthetic_corpora["heldout"]), "--init-from", str(tmp_path / "nowhere"),
+                 "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert str(tmp_path / "nowhere") in err and "\n" not in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_cosine_schedule_decays_from_lr_to_its_final_fraction():
     cfg = TrainConfig(epochs=4, steps_per_epoch=10, lr=1e-2, final_lr_fraction=0.05)
     rates = [learning_rate(cfg, step) for step in range(41)]

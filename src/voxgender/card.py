@@ -59,14 +59,20 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
-def _data_table(config: dict[str, Any]) -> list[str]:
-    data = config.get("metadata", {}).get("data", {})
+def _data_table(data: dict[str, list[dict[str, Any]]]) -> list[str]:
     lines = ["| split | corpus | utterances | speakers (f/m) | hours |", "|---|---|---|---|---|"]
     for split, rows in data.items():
         for row in rows:
             lines.append(f"| {split} | {row['corpus']} | {row['utterances']} | {row['speakers']} "
                          f"({row['female_speakers']}/{row['male_speakers']}) | {row['hours']:.2f} |")
     return lines
+
+
+def _fine_tuning_lines(origin: dict[str, Any] | None) -> list[str]:
+    """The model a fine-tuned one started from, and that model's training data."""
+    if not origin:
+        return []
+    return [f"Fine-tuned from `{origin['model']}`, whose weights were trained on:", "", *_data_table(origin.get("data", {})), ""]
 
 
 def _sources_table(sources: list[dict[str, str]]) -> list[str]:
@@ -113,14 +119,20 @@ def render_card(
         "Speaker gender recognition (female / male) from the voice. A "
         f"{'bidirectional ' if model['bidirectional'] else 'unidirectional '}{model['layers']}-layer "
         f"{model['cell'].upper()} with {model['hidden']} units over {features['n_mels']}-band {kind} features "
-        f"({features['win_ms']:g} ms windows every {features['hop_ms']:g} ms), a {model['dense']}-unit dense layer and "
+        f"({features['win_ms']:g} ms windows every {features['hop_ms']:g} ms)"
+        + (", each frame less its recording's running mean (causal normalisation)" if model.get("normalisation") == "causal" else "")
+        + f", a {model['dense']}-unit dense layer and "
         "a softmax over {female, male} per frame; a file's decision is the mean of its frame log-posteriors.", "",
         f"Selected at epoch {meta.get('best_epoch', '?')} by validation UAR {_pct(meta.get('val_uar'))} "
-        "(speaker-disjoint validation split).", "",
+        "(speaker-disjoint validation split)"
+        + (" of the fine-tuning data; epoch 0 is the starting model, which no later epoch beat." if meta.get("best_epoch") == 0
+           else f" of the fine-tuning data; {_pct(meta['start_val_uar'])} before fine-tuning." if "start_val_uar" in meta
+           else "."), "",
         "## Training data", "",
         "Speaker-disjoint train / validation / test splits, stratified by corpus and gender"
         + (", children (under 13) left out of every split." if meta.get("exclude_children") else "."), "",
-        *_data_table(config), "",
+        *_data_table(meta.get("data", {})), "",
+        *_fine_tuning_lines(meta.get("fine_tuned_from")),
         "Origin and licence of each corpus. Some licences are non-commercial or research-only (none "
         "stated): a model trained on them inherits those terms, so this model is for research and "
         "evaluation unless you retrain it on data whose licence allows your use.", "",

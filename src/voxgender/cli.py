@@ -100,6 +100,7 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from .augment import AugmentConfig
     from .features import FeatureConfig
+    from .inference import load_model
     from .model import ModelConfig
     from .train import TrainConfig, train
 
@@ -108,15 +109,23 @@ def cmd_train(args: argparse.Namespace) -> int:
                                 p_speed=args.speed_perturb).with_settings(args.augment_set)
     except ValueError as err:
         raise VoxgenderError(str(err)) from None
+    start = load_model(None if args.init_from == "bundled" else args.init_from) if args.init_from else None
     train_clips, val_clips, metadata = load_training_data(args)
-    features = FeatureConfig(kind=args.features, n_mels=args.n_mels, n_mfcc=args.n_mfcc, deltas=args.deltas,
-                             win_ms=args.win_ms, hop_ms=args.hop_ms, pitch_bins=args.pitch_bins)
-    arch = ModelConfig(cell=args.cell, hidden=args.hidden, layers=args.layers, dropout=args.dropout,
-                       bidirectional=args.bidirectional, dense=args.dense)
+    if start is not None:
+        features, arch = start.features, start.net.cfg
+        earlier = start.config.get("metadata", {})
+        metadata["fine_tuned_from"] = {"model": args.init_from, "data": earlier.get("data", {})}
+        metadata["sources"] += [s for s in earlier.get("sources", []) if s not in metadata["sources"]]
+    else:
+        features = FeatureConfig(kind=args.features, n_mels=args.n_mels, n_mfcc=args.n_mfcc, deltas=args.deltas,
+                                 win_ms=args.win_ms, hop_ms=args.hop_ms, pitch_bins=args.pitch_bins)
+        arch = ModelConfig(cell=args.cell, hidden=args.hidden, layers=args.layers, dropout=args.dropout,
+                           bidirectional=args.bidirectional, dense=args.dense, normalisation=args.normalisation)
     cfg = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
                       crop_s=args.crop_s, optimizer=args.optimizer, lr=args.lr, lr_schedule=args.lr_schedule,
                       ema_decay=args.ema_decay, patience=args.patience, seed=args.seed, augment=augment, threads=args.threads)
-    summary = train(train_clips, val_clips, args.out, features, arch, cfg, resume=args.resume, metadata=metadata)
+    summary = train(train_clips, val_clips, args.out, features, arch, cfg, resume=args.resume, metadata=metadata,
+                    start_from=start.net if start is not None else None)
     if is_main_process():
         write_card(args.out, {})
         print(json.dumps(summary, indent=2))
@@ -155,6 +164,9 @@ def add_train(p: argparse.ArgumentParser) -> None:
     add_data_options(p)
     p.add_argument("--out", required=True, help="output model directory")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--init-from", metavar="MODEL_DIR",
+                   help="fine-tune: start from this model ('bundled' for the shipped one); its features, "
+                        "architecture and normalisation are kept, so the options of those groups are ignored")
     g = p.add_argument_group("features")
     g.add_argument("--features", choices=("logmel", "mfcc"), default=f.kind)
     g.add_argument("--n-mels", type=int, default=f.n_mels)
@@ -171,6 +183,9 @@ def add_train(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dense", type=int, default=m.dense)
     g.add_argument("--bidirectional", action="store_true", help="batch-only model (cannot stream)")
     g.add_argument("--dropout", type=float, default=m.dropout)
+    g.add_argument("--normalisation", choices=("global", "causal"), default=m.normalisation,
+                   help="causal: subtract each recording's running feature mean (a constant channel "
+                        "colouring cancels within seconds) before the global scaling")
     g = p.add_argument_group("training")
     g.add_argument("--optimizer", choices=("adam", "rmsprop"), default=t.optimizer)
     g.add_argument("--lr", type=float, default=t.lr)

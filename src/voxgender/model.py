@@ -1,23 +1,29 @@
 """GenderRNN: normalisation -> stacked GRU/LSTM -> dense -> two logits (female, male) per frame.
 
-``forward(x, state) -> (logits, state)`` carries the recurrent state explicitly, so streaming is
-the same call on small chunks. A unidirectional model streams exactly; a bidirectional one is
-batch-only.
+``forward(x, state) -> (logits, state)`` carries the state explicitly, so streaming is the same
+call on small chunks. A unidirectional model streams exactly; a bidirectional one is batch-only.
+
+Normalisation is either ``global`` (the training set's mean and standard deviation) or ``causal``:
+each frame first has the running mean of its recording so far subtracted, with the training mean
+as a prior worth ``prior_frames`` frames, so a channel's constant colouring (microphone, codec,
+room) cancels within seconds while the model stays causal. The running sum and count are part of
+the state.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal, Optional
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 CellKind = Literal["gru", "lstm"]
+Normalisation = Literal["global", "causal"]
 LABELS = ("female", "male")  # logit index -> label
 FEMALE, MALE = 0, 1
-State = Union[torch.Tensor, tuple[torch.Tensor, torch.Tensor], None]
+State = Optional[tuple[torch.Tensor, ...]]  # (h,) for a GRU, (h, c) for an LSTM, then the running sums if causal
 
 
 @dataclass(frozen=True)
@@ -31,10 +37,14 @@ class ModelConfig:
     dropout: float = 0.1
     bidirectional: bool = False
     dense: int = 32
+    normalisation: Normalisation = "global"
+    prior_frames: int = 50  # causal normalisation: weight of the training mean in the running mean
 
     def __post_init__(self) -> None:
         if self.cell not in ("gru", "lstm"):
             raise ValueError(f"cell must be 'gru' or 'lstm', not {self.cell!r}")
+        if self.normalisation not in ("global", "causal"):
+            raise ValueError(f"normalisation must be 'global' or 'causal', not {self.normalisation!r}")
         if self.layers < 1 or self.hidden < 1:
             raise ValueError("layers and hidden must be positive")
 
@@ -68,22 +78,52 @@ class GenderRNN(nn.Module):
         self.feat_mean.copy_(mean)
         self.feat_std.copy_(std.clamp_min(1e-5))
 
+    def zero_state(self, batch: int) -> tuple[torch.Tensor, ...]:
+        """The state of ``batch`` fresh streams, each tensor with the streams along dimension 1."""
+        rnn = [torch.zeros(self.cfg.layers * (2 if self.cfg.bidirectional else 1), batch, self.cfg.hidden)
+               for _ in range(2 if self.cfg.cell == "lstm" else 1)]
+        running = [torch.zeros(1, batch, self.cfg.input_dim + 1)] if self.cfg.normalisation == "causal" else []
+        return (*rnn, *running)
+
+    def normalise(
+        self, x: torch.Tensor, running: Optional[torch.Tensor] = None, lengths: Optional[torch.Tensor] = None
+    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Normalised frames and, if causal, the new running (sum, count) of shape (1, batch, dim + 1)."""
+        if self.cfg.normalisation == "global":
+            return (x - self.feat_mean) / self.feat_std, None
+        batch, frames, dim = x.shape
+        if running is None:
+            running = x.new_zeros(1, batch, dim + 1)
+        past_sum, past_count = running[0, :, None, :dim], running[0, :, None, dim:]
+        sums = torch.cumsum(x, dim=1)
+        counts = torch.arange(1, frames + 1, dtype=x.dtype).view(1, frames, 1)
+        prior = self.cfg.prior_frames
+        mean = (past_sum + sums + prior * self.feat_mean) / (past_count + counts + prior)
+        used = torch.full((batch,), frames) if lengths is None else lengths.cpu().clamp(0, frames)
+        sums = torch.cat([x.new_zeros(batch, 1, dim), sums], dim=1)[torch.arange(batch), used]
+        new = torch.cat([past_sum[:, 0] + sums, past_count[:, 0] + used[:, None].to(x.dtype)], dim=1)[None]
+        return (x - mean) / self.feat_std, new
+
     def forward(
         self, x: torch.Tensor, state: State = None, lengths: Optional[torch.Tensor] = None
-    ) -> tuple[torch.Tensor, State]:
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         """``x``: (batch, frames, input_dim) raw features -> logits (batch, frames, 2), new state.
 
         ``lengths`` (batch,) marks the valid frames of a padded batch; frames beyond a length get
         logits that must be ignored.
         """
-        z = (x - self.feat_mean) / self.feat_std
+        cells = 2 if self.cfg.cell == "lstm" else 1
+        state = state or (None,) * (cells + 1)
+        rnn_state = state[0] if cells == 1 else (None if state[0] is None else tuple(state[:2]))
+        z, running = self.normalise(x, state[cells] if len(state) > cells else None, lengths)
         if lengths is not None:
             packed = pack_padded_sequence(z, lengths.cpu().clamp_min(1), batch_first=True, enforce_sorted=False)
-            out, state = self.rnn(packed, state)
+            out, rnn_state = self.rnn(packed, rnn_state)
             out, _ = pad_packed_sequence(out, batch_first=True, total_length=z.shape[1])
         else:
-            out, state = self.rnn(z, state)
-        return self.head(out), state
+            out, rnn_state = self.rnn(z, rnn_state)
+        new_state = (rnn_state,) if cells == 1 else tuple(rnn_state)
+        return self.head(out), new_state + ((running,) if running is not None else ())
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -108,7 +108,7 @@ class StreamEngine:
         self._ids = count()
         self._free: list[int] = []
         self._capacity = 0
-        self._rnn_state: list[torch.Tensor] = []
+        self._net_state: list[torch.Tensor] = []
         self._vad_state = VadState.zeros(0)
 
     def __len__(self) -> int:
@@ -182,21 +182,17 @@ class StreamEngine:
     def _take_slot(self) -> int:
         if not self._free:
             grow = max(8, self._capacity)
-            self._rnn_state = [torch.cat([t, torch.zeros(t.shape[0], grow, t.shape[2])], dim=1)
-                               for t in self._rnn_state or self._zero_rnn_state(0)]
+            self._net_state = [torch.cat([t, torch.zeros(t.shape[0], grow, t.shape[2])], dim=1)
+                               for t in self._net_state or self.model.net.zero_state(0)]
             self._vad_state = VadState.stack([self._vad_state, VadState.zeros(grow)])
             self._free = list(range(self._capacity + grow - 1, self._capacity - 1, -1))
             self._capacity += grow
         slot = self._free.pop()
-        for t in self._rnn_state:
+        for t in self._net_state:
             t[:, slot] = 0
         self._vad_state.state[:, slot] = 0
         self._vad_state.context[slot] = 0
         return slot
-
-    def _zero_rnn_state(self, batch: int) -> list[torch.Tensor]:
-        cfg = self.model.net.cfg
-        return [torch.zeros(cfg.layers, batch, cfg.hidden) for _ in range(2 if cfg.cell == "lstm" else 1)]
 
     def _run_vad(self) -> None:
         """One batched silero-vad call per round; each round takes one 32 ms chunk of every stream that has one."""
@@ -290,7 +286,7 @@ class StreamEngine:
             for s in self._streams.values():
                 while s.resets and s.resets[0] <= s.rnn_done:
                     s.resets.popleft()
-                    for t in self._rnn_state:
+                    for t in self._net_state:
                         t[:, s.slot] = 0
                     s.tracker.reset()
                 if not s.ready:
@@ -309,13 +305,13 @@ class StreamEngine:
         for row, (_, frames) in enumerate(batch):
             x[row, :len(frames)] = frames
         rows = torch.tensor([s.slot for s, _ in batch])
-        state = [t[:, rows] for t in self._rnn_state]
+        state = [t[:, rows] for t in self._net_state]
         uniform = bool((lengths == lengths[0]).all())
         with torch.no_grad():
-            logits, new = self.model.net(torch.from_numpy(x), state[0] if len(state) == 1 else tuple(state),
+            logits, new = self.model.net(torch.from_numpy(x), tuple(state),
                                          lengths=None if uniform else torch.from_numpy(lengths))
             logp = torch.log_softmax(logits, dim=-1).numpy()
-        for t, n in zip(self._rnn_state, (new,) if isinstance(new, torch.Tensor) else new):
+        for t, n in zip(self._net_state, new):
             t[:, rows] = n
         for row, (s, frames) in enumerate(batch):
             n = len(frames)

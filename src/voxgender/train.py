@@ -279,8 +279,13 @@ def train(
     show_progress: bool = True,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     metadata: dict[str, Any] | None = None,
+    start_from: GenderRNN | None = None,
 ) -> dict[str, Any]:
     """Train on ``train_clips``, select the epoch by validation UAR on ``val_clips``; return a summary.
+
+    ``start_from`` fine-tunes: training begins from that network's weights and keeps its
+    normalisation (``features`` and ``arch`` must be the ones it was trained with); the summary
+    then also gives its validation UAR before any step (``start_val_uar``).
 
     Under ``torchrun`` the processes train data-parallel (see ``distributed``); each validates
     the same weights, so all take the same early-stopping decision, and rank 0 writes the files.
@@ -299,7 +304,10 @@ def train(
 
     extractor = FeatureExtractor(features)
     net = GenderRNN(arch)
-    net.set_normalisation(*feature_statistics(train_clips, extractor, np.random.default_rng(cfg.seed)))
+    if start_from is not None:
+        net.load_state_dict(start_from.state_dict())
+    else:
+        net.set_normalisation(*feature_statistics(train_clips, extractor, np.random.default_rng(cfg.seed)))
     opt = make_optimizer(net.parameters(), cfg)
     average = weight_average(net, cfg.ema_decay)
     kept = average.module if average is not None else net  # the weights that are validated and saved
@@ -317,17 +325,29 @@ def train(
             average.load_state_dict(state["average"])
         history = state["history"]
         best_uar, best_epoch, start_epoch = state["best_uar"], state["best_epoch"], state["epoch"] + 1
-        best_loss = history[best_epoch - 1]["val_loss"] if best_epoch else math.inf
+        best_loss = history[best_epoch - 1]["val_loss"] if best_epoch else state["best_loss"]
         if world.is_main:
             say(f"resuming {out} after epoch {state['epoch']} (best validation UAR {best_uar:.4f} at epoch {best_epoch})")
     elif resume and world.is_main:
         say(f"no checkpoint in {out}: starting afresh")
+    metadata = {**(metadata or {}), "train": cfg.to_dict(), "world_size": world.size}
+    start = {}
+    if start_from is not None:
+        before = validate(Model(start_from, features, model.config), val_clips)
+        start = {"start_val_uar": before["val_uar"]}
+        metadata = {**metadata, **start}
+        if not history:  # epoch 0 is the start: an epoch must beat it to replace it
+            best_uar, best_loss, best_epoch = before["val_uar"], before["val_loss"], 0
+            if world.is_main:
+                save_model_dir(out, start_from, features, model.config["inference"],
+                               {**metadata, "best_epoch": 0, "val_uar": best_uar, "val_loss": best_loss})
+        if world.is_main:
+            say(f"fine-tuning: validation UAR {before['val_uar']:.4f} before the first step")
 
     trainer = world.wrap(net)
     sampler = BalancedSampler(train_clips)
     crop_max = int(cfg.crop_s * SAMPLE_RATE)
     crop_min = int(min(cfg.min_crop_s, cfg.crop_s) * SAMPLE_RATE)
-    metadata = {**(metadata or {}), "train": cfg.to_dict(), "world_size": world.size}
     stale = history[-1]["epoch"] - best_epoch if history else 0
     for epoch in range(start_epoch, cfg.epochs + 1):
         if stale >= cfg.patience:
@@ -360,7 +380,8 @@ def train(
                                {**metadata, "best_epoch": epoch, "val_uar": best_uar, "val_loss": metrics["val_loss"]})
             _save_checkpoint(out, {"net": net.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
                                    "average": average.state_dict() if average is not None else None,
-                                   "history": history, "best_uar": best_uar, "best_epoch": best_epoch})
+                                   "history": history, "best_uar": best_uar, "best_loss": best_loss,
+                                   "best_epoch": best_epoch})
             _write_history(out, history)
             say(f"epoch {epoch}: train loss {metrics['train_loss']:.4f}, validation loss {metrics['val_loss']:.4f}, "
                 f"validation UAR {metrics['val_uar']:.4f}{' (best)' if improved else ''} [{metrics['seconds']} s]")
@@ -368,4 +389,4 @@ def train(
             on_epoch(epoch, metrics)
     leave(world)
     return {"out_dir": str(out), "best_epoch": best_epoch, "val_uar": best_uar, "epochs_run": len(history),
-            "world_size": world.size}
+            "world_size": world.size, **start}
