@@ -61,7 +61,7 @@ def main() -> int:
     config = json.loads((bundled / "config.json").read_text())
     data = groups(bundled)
     train(load_clips(data["train"] + data["children_train"], "training"), load_clips(data["val"], "validation"), args.out,
-          FeatureConfig(**config["features"]), ModelConfig(**config["model"]), TrainConfig(epochs=args.epochs, threads=1),
+          FeatureConfig(**config["features"]), ModelConfig.from_dict(config["model"]), TrainConfig(epochs=args.epochs, threads=1),
           resume=True)
     results: dict[str, dict[str, dict[str, float]]] = {}
     for label, model_dir in (("A: adults only (bundled)", bundled), ("B: adults + half of the children", args.out)):

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -78,9 +80,8 @@ def fine_tune(corpus: str, per_gender: int, loco_dir: Path, out: Path, cfg: Trai
             "others_before": uar(loco_dir / corpus, others_test), "others_after": uar(model_dir, others_test)}
 
 
-def markdown(rows: list[dict[str, Any]], cfg: TrainConfig) -> list[str]:
-    lines = ["# Fine-tuning on a corpus the model never heard", "",
-             "`python benchmarks/finetune_benchmark.py --jobs 2`", "",
+def markdown(rows: list[dict[str, Any]], cfg: TrainConfig, command: str) -> list[str]:
+    lines = ["# Fine-tuning on a corpus the model never heard", "", f"`{command}`", "",
              "Start: the leave-one-corpus-out model that trained without the corpus. Fine-tuning data: N "
              f"speakers per gender of the corpus; epoch chosen on {VAL_PER_GENDER} other speakers per gender "
              "(epoch 0, the start, stays unless an epoch beats it); UAR on full clips of all its remaining adult "
@@ -126,7 +127,7 @@ def main() -> int:
         rows = [r for r in results if r is not None]
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "results.json").write_text(json.dumps(rows, indent=1) + "\n")
-    lines = markdown(rows, cfg)
+    lines = markdown(rows, cfg, "python benchmarks/finetune_benchmark.py " + shlex.join(sys.argv[1:]))
     (OUT / "report.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

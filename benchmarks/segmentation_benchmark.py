@@ -19,6 +19,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -270,7 +271,7 @@ def write_report(out: Path, args: argparse.Namespace, summary: dict[str, Any], s
     h = summary["headline"]
     lines = [
         "# Segmentation benchmark", "",
-        f"`{' '.join(['python benchmarks/segmentation_benchmark.py', *sys.argv[1:]])}`", "",
+        f"`python benchmarks/segmentation_benchmark.py {shlex.join(sys.argv[1:])}`", "",
         f"{args.recordings} synthetic broadcast recordings of {args.minutes:g} min from the **{args.split}** speakers of the "
         f"model ({'with' if args.include_children else 'without'} children"
         f"{', without the speakers the label audit flags' if args.exclude_flagged else ''}), each under {len(CONDITIONS)} "

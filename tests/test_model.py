@@ -61,12 +61,18 @@ def test_causal_normalisation_cancels_a_constant_channel_offset():
     shift = net.normalise(x + offset)[0] - net.normalise(x)[0]
     torch.testing.assert_close(shift[0, 0], offset * 50 / 51)
     torch.testing.assert_close(shift[0, -1], offset * 50 / 550)
-    global_net = GenderRNN(ModelConfig(input_dim=8, hidden=4, layers=1))
+    global_net = GenderRNN(ModelConfig(input_dim=8, hidden=4, layers=1, normalisation="global"))
     torch.testing.assert_close((global_net.normalise(x + offset)[0] - global_net.normalise(x)[0])[0, -1], offset)
 
 
+def test_configs_saved_before_the_normalisation_option_load_as_global():
+    saved = {k: v for k, v in ModelConfig().to_dict().items() if k != "normalisation"}
+    assert ModelConfig().normalisation == "causal" and ModelConfig.from_dict(saved).normalisation == "global"
+    assert ModelConfig.from_dict(ModelConfig().to_dict()) == ModelConfig()
+
+
 def test_normalisation_is_applied():
-    net = GenderRNN(ModelConfig(input_dim=4, hidden=4, layers=1)).eval()
+    net = GenderRNN(ModelConfig(input_dim=4, hidden=4, layers=1, normalisation="global")).eval()
     x = torch.randn(1, 5, 4)
     before, _ = net(x)
     net.set_normalisation(torch.full((4,), 3.0), torch.full((4,), 2.0))

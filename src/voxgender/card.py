@@ -23,7 +23,8 @@ LIMITS = """\
 ## Known limits
 
 - **Children**: before puberty, boys' and girls' voices barely differ acoustically; accuracy on
-  speakers under 13 is far below that on adults (measured separately below where the data has ages).
+  speakers under 13 is far below that on adults (measured separately above where the data has
+  ages).
 - **Voice disorders, hormone therapy, whispering, falsetto and singing** change pitch and timbre
   and were not in the training data.
 - **Overlapping speakers**: a clip holds one label; with two voices at once the estimate is a blend.

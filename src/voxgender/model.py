@@ -37,7 +37,7 @@ class ModelConfig:
     dropout: float = 0.1
     bidirectional: bool = False
     dense: int = 32
-    normalisation: Normalisation = "global"
+    normalisation: Normalisation = "causal"
     prior_frames: int = 50  # causal normalisation: weight of the training mean in the running mean
 
     def __post_init__(self) -> None:
@@ -53,8 +53,9 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        """A saved config; one saved before the ``normalisation`` option was global."""
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**{"normalisation": "global", **{k: v for k, v in data.items() if k in known}})
 
 
 class GenderRNN(nn.Module):

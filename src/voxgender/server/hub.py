@@ -32,7 +32,7 @@ class TooManyStreams(VoxgenderError):
 
 
 class EngineFailed(VoxgenderError):
-    """The engine process failed; it was restarted, and the streams it held are lost."""
+    """The engine process failed and is restarted; the streams it held are lost."""
 
 
 class StreamHub:
@@ -124,9 +124,9 @@ class StreamHub:
                 items = await loop.run_in_executor(self._executor, self._step)
             except Exception:  # a crash must not stop the server: restart the engine, fail its streams
                 log.exception("the stream engine failed; restarting it")
+                for queue in self._queues.values():  # its streams learn at once, not after the restart
+                    queue.put_nowait(EngineFailed("the stream engine failed and is being restarted: please reconnect"))
                 await loop.run_in_executor(self._executor, self._restart)
-                for queue in self._queues.values():
-                    queue.put_nowait(EngineFailed("the stream engine failed and was restarted: please reconnect"))
                 continue
             self._metrics.step_latency.observe(time.perf_counter() - start)
             for sid, item in items.items():
