@@ -73,7 +73,7 @@ def main() -> int:
              "Commands: `python benchmarks/accuracy_benchmark.py all`, `python benchmarks/speed_benchmark.py --clips 3517`, "
              "`benchmarks/.venv-peers/bin/python benchmarks/peers_benchmark.py`, then `python benchmarks/figures.py`. "
              "Audit-flagged speakers: those whose recorded gender contradicts their voice pitch "
-             "(`benchmarks/label_audit.py`)."]
+             "(`benchmarks/label_audit.py`). Speeds depend on the machine and its load: compare tools within one run."]
     (RESULTS / "figures.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
