@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 import soundfile as sf
 from recordings import conversation, label_at
 
@@ -89,22 +90,25 @@ def test_bad_input_is_a_one_line_error_naming_it(segmenter, tmp_path):
         segmenter.segment_array(np.full(16000, np.nan, np.float32), name="clip")
 
 
-def test_substream_vad_does_not_depend_on_how_the_audio_is_cut(female_clip, male_clip):
-    from voxgender.vad import STREAM_CHUNKS, WARMUP_CHUNKS, substream_probabilities
+def test_sequence_vad_is_the_chunk_by_chunk_stream_and_does_not_depend_on_the_cut(female_clip, male_clip):
+    from voxgender.vad import CHUNK, SequenceVad, VadState
 
     audio = np.concatenate([female_clip, np.zeros(8000, np.float32), male_clip, female_clip[:1234]] * 3)
-    vad = SileroVad()
-    whole = substream_probabilities(vad, audio, np.zeros(0, np.float32))
-    assert len(whole) == -(-len(audio) // 512) and len(whole) > STREAM_CHUNKS
-    cut = STREAM_CHUNKS * 512
-    pieces = [substream_probabilities(vad, audio[:cut], np.zeros(0, np.float32)),
-              substream_probabilities(vad, audio[cut:], audio[:cut])]
-    np.testing.assert_allclose(np.concatenate(pieces), whole, atol=1e-4)  # batch size changes rounding only
-    one_stream = vad.probabilities(audio)  # one sequential stream decides (almost) the same
-    assert np.mean((one_stream >= 0.5) == (whole[: len(one_stream)] >= 0.5)) > 0.95
-    assert whole[:40].max() > 0.5
-    history_only = substream_probabilities(vad, audio[cut:], audio[cut - WARMUP_CHUNKS * 512:cut])
-    np.testing.assert_allclose(history_only, pieces[1], atol=1e-4)  # only the last 2 s of history matter
+    vad = SequenceVad()
+    whole, _ = vad.probabilities(audio)
+    assert len(whole) == -(-len(audio) // CHUNK)
+    cut = 37 * CHUNK
+    first, state = vad.probabilities(audio[:cut])
+    rest, _ = vad.probabilities(audio[cut:], state)
+    np.testing.assert_allclose(np.concatenate([first, rest]), whole, atol=1e-5)
+    stepwise, step_state = SileroVad(), VadState.zeros(1)  # the same model, one chunk per call
+    padded = torch.from_numpy(np.pad(audio, (0, -len(audio) % CHUNK)).reshape(-1, 1, CHUNK))
+    reference = []
+    for chunk in padded:
+        p, step_state = stepwise.step(chunk, step_state)
+        reference.append(float(p[0]))
+    np.testing.assert_allclose(whole, reference, atol=1e-4)
+    assert whole.max() > 0.5 and whole.min() < 0.2  # it finds both speech and the pauses
 
 
 def test_settings_are_checked():

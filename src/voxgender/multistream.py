@@ -26,7 +26,7 @@ from .errors import AudioError, ModelError
 from .features import FeatureConfig, FeatureExtractor, deltas
 from .inference import Model
 from .stream_vad import StreamVad
-from .vad import CHUNK, VadState
+from .vad import CHUNK, SequenceVad, VadState
 
 MIN_RATE, MAX_RATE = 8000, 192000
 
@@ -42,13 +42,15 @@ def shared_vad() -> StreamVad:
     return StreamVad()
 
 
+@lru_cache(maxsize=1)
+def shared_sequence_vad() -> SequenceVad:
+    """One silero-vad sequence runner per process (stateless too)."""
+    return SequenceVad()
+
+
 def speech_frames(audio: np.ndarray, n_frames: int, features: FeatureConfig, threshold: float = 0.5) -> np.ndarray:
     """Speech flag of each of the first ``n_frames`` frames of a whole waveform, as one stream sets them."""
-    padded = torch.from_numpy(np.pad(audio, (0, -len(audio) % CHUNK)).reshape(-1, 1, CHUNK))
-    state, probs = VadState.zeros(1), np.zeros(len(padded), np.float32)
-    for i, chunk in enumerate(padded):
-        p, state = shared_vad().step(chunk, state)
-        probs[i] = float(p[0])
+    probs, _ = shared_sequence_vad().probabilities(audio)
     return probs[centre_chunks(0, n_frames, features)] >= threshold
 
 

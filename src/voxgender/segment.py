@@ -1,7 +1,7 @@
 """Long recordings: a female / male / non-speech timeline and speaking-time statistics.
 
-1. silero-vad gives a speech probability per 32 ms chunk, run as a batch of 8-second streams
-   (:func:`voxgender.vad.substream_probabilities`);
+1. silero-vad gives a speech probability per 32 ms chunk, as one stream carried from block to
+   block (:class:`voxgender.vad.SequenceVad`);
 2. the RNN gives gender log-posteriors per feature frame (windows of the model's ``window_s``,
    restarting at speech onsets after a pause; the evidence of its first ``warmup_s`` after each
    restart, when it is least sure, counts less);
@@ -27,7 +27,7 @@ from .audio import SAMPLE_RATE, AudioBlock, Source, read_blocks
 from .hmm import SegmentDecoder
 from .inference import Model, load_model
 from .postprocess import mean_log_posterior
-from .vad import CHUNK, STREAM_CHUNKS, WARMUP_CHUNKS, SileroVad, substream_probabilities
+from .vad import CHUNK, SequenceState, SequenceVad
 
 LABELS = ("nonspeech", "female", "male")  # decoder label index -> label
 NONSPEECH, FEMALE, MALE = 0, 1, 2
@@ -53,7 +53,7 @@ class SegmentConfig:
     warmup_s: float = 1.0  # after each RNN restart the gender evidence grows linearly to full weight over this time
     reset_after_s: float = 0.3  # the RNN starts afresh at speech after a pause this long ...
     reset_threshold: float = 0.35  # ... where a pause is VAD probability below this (independent of the decoding)
-    block_s: float = 512.0  # audio read and processed at a time (rounded to whole model windows and VAD streams)
+    block_s: float = 512.0  # audio read and processed at a time (rounded to whole model windows and VAD chunks)
 
     def __post_init__(self) -> None:
         if min(self.min_speech_s, self.min_nonspeech_s, self.reset_after_s, self.block_s) <= 0:
@@ -135,12 +135,12 @@ class Segmenter:
     def __init__(self, model: Model | None = None, config: SegmentConfig | None = None) -> None:
         self.model = model or load_model()
         self.config = config or SegmentConfig()
-        self.vad = SileroVad()
+        self.vad = SequenceVad()
         feats = self.model.features
         self._hop = feats.hop_length
         self._win = feats.win_length
         self._context = feats.lookahead_frames * feats.hop_length  # samples Δ/ΔΔ need each side
-        unit = math.lcm(self.model.window_frames * self._hop, CHUNK * STREAM_CHUNKS)
+        unit = math.lcm(self.model.window_frames * self._hop, CHUNK)
         self.block_samples = unit * max(1, round(self.config.block_s * SAMPLE_RATE / unit))
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="voxgender-vad")
 
@@ -211,7 +211,7 @@ class _Run:
     def __init__(self, seg: Segmenter) -> None:
         self.seg = seg
         self.decoder = seg.decoder()
-        self.history = np.zeros(0, dtype=np.float32)  # the audio just before the next block, for the VAD
+        self.vad_state: SequenceState | None = None  # the VAD's stream state after the last block
         self.quiet = RESET_ALWAYS  # non-speech chunks just before the next block
         self.vad = np.zeros(0, dtype=np.float32)  # speech probabilities of chunks [vad_base, ...)
         self.vad_base = 0
@@ -224,9 +224,7 @@ class _Run:
     def block_vad(self, block: AudioBlock) -> np.ndarray:
         """Speech probabilities of the block's chunks (called in block order, in the VAD thread)."""
         audio = block.audio[block.lead:block.lead + block.size]
-        probs = substream_probabilities(self.seg.vad, audio, self.history)
-        keep = WARMUP_CHUNKS * CHUNK
-        self.history = audio[-keep:].copy() if len(audio) >= keep else np.concatenate([self.history, audio])[-keep:]
+        probs, self.vad_state = self.seg.vad.probabilities(audio, self.vad_state)
         return probs
 
     def add(self, block: AudioBlock, probs: np.ndarray) -> None:
