@@ -7,6 +7,8 @@ Prints every figure and writes report.md, metrics.json and PNG plots into --out.
 
     python benchmarks/segmentation_benchmark.py                 # test speakers, all measurements
     python benchmarks/segmentation_benchmark.py --split val --tune   # how SegmentConfig's defaults were chosen
+    python benchmarks/segmentation_benchmark.py --set male_bias=0.5   # other decoding settings
+    python benchmarks/segmentation_benchmark.py --split val --scan male_bias=0,0.5,1   # one setting's trade-off
 
 Headline conditions: clean speech, and coloured noise or music-like tones at 20, 10 and 5 dB SNR.
 0 dB is measured and reported on its own as a stress condition. Timings depend on what else runs
@@ -114,21 +116,26 @@ def evaluate(recs: list[Recording], model: Model, config: SegmentConfig) -> tupl
     return rows, hypotheses, evidence
 
 
+def decoded_rates(recs: list[Recording], evidence: list, seg: Segmenter, config: SegmentConfig) -> dict[str, float]:
+    """Headline rates of the recordings' stored evidence decoded with ``config`` (no VAD or RNN rerun)."""
+    seg.config = config
+    counts = []
+    for rec, (vad, log_post, age) in zip(recs, evidence):
+        if headline((rec.background, rec.snr_db)):
+            decoder = seg.decoder()
+            spans = decoder.push(seg.scores(vad, log_post, age)) + decoder.finish()
+            segments = [Segment(seg.frame_seconds(a), seg.frame_seconds(b), LABELS[k]) for a, b, k in spans]
+            counts.append(frame_errors(rec.reference, hypothesis_frames(segments, len(rec.reference)), rec.scored))
+    return rates(total(counts))
+
+
 def tune(recs: list[Recording], evidence: list, model: Model, config: SegmentConfig, log: list[str]) -> SegmentConfig:
     """Coordinate search of the decoding settings on the recordings' evidence (headline IER), pass after pass
     until a pass changes nothing; each step is appended to ``log``."""
     seg = Segmenter(model, config)
 
     def ier(cfg: SegmentConfig) -> float:
-        seg.config = cfg
-        counts = []
-        for rec, (vad, log_post, age) in zip(recs, evidence):
-            if headline((rec.background, rec.snr_db)):
-                decoder = seg.decoder()
-                spans = decoder.push(seg.scores(vad, log_post, age)) + decoder.finish()
-                segments = [Segment(seg.frame_seconds(a), seg.frame_seconds(b), LABELS[k]) for a, b, k in spans]
-                counts.append(frame_errors(rec.reference, hypothesis_frames(segments, len(rec.reference)), rec.scored))
-        return rates(total(counts))["ier"]
+        return decoded_rates(recs, evidence, seg, cfg)["ier"]
 
     best = ier(config)
     for _ in range(MAX_TUNE_PASSES):  # passes over every setting until one changes nothing
@@ -276,7 +283,8 @@ def write_report(out: Path, args: argparse.Namespace, summary: dict[str, Any], s
         f"model ({'with' if args.include_children else 'without'} children"
         f"{', without the speakers the label audit flags' if args.exclude_flagged else ''}), each under {len(CONDITIONS)} "
         f"background conditions: {summary['audio_hours']:.2f} h of audio. Settings: `{config}`"
-        + (" (tuned on these recordings, so these figures are optimistic; the search is in tune.log)." if args.tune else "."), "",
+        + (" (tuned on these recordings, so these figures are optimistic; the search is in tune.log)."
+           if args.tune or args.split == "val" else "."), "",
         "## Targets", "",
         "| target | measured | goal |", "| --- | --- | --- |",
         f"| identification error rate (headline conditions) | {pct(h['ier'])} | ≤ 6% |",
@@ -317,6 +325,34 @@ def write_report(out: Path, args: argparse.Namespace, summary: dict[str, Any], s
     (out / "report.md").write_text("\n".join(lines) + "\n")
 
 
+def scan(recs: list[Recording], evidence: list, model: Model, config: SegmentConfig, name: str,
+         values: list[float]) -> list[str]:
+    """Markdown table of the headline figures with one setting at each of ``values``, the rest as ``config``."""
+    seg = Segmenter(model, config)
+    lines = [f"| {name} | IER | confusion | female-share error | female share found (reference) |", "|---|---|---|---|---|"]
+    for value in values:
+        r = decoded_rates(recs, evidence, seg, dataclasses.replace(config, **{name: value}))
+        lines.append(f"| {value:g} | {pct(r['ier'])} | {pct(r['confusion'])} | {r['female_share_error_pp']:.2f} pp | "
+                     f"{pct(r['female_share_hyp'])} ({pct(r['female_share_ref'])}) |")
+    return lines
+
+
+def settings(parser: argparse.ArgumentParser, items: list[str]) -> SegmentConfig:
+    """SegmentConfig with ``NAME=VALUE`` settings (all are numbers); a bad one stops with a usage error."""
+    names = {f.name for f in dataclasses.fields(SegmentConfig)}
+    values = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            if name not in names:
+                raise ValueError(f"unknown setting (one of {', '.join(sorted(names))})")
+            values[name] = float(value)
+            SegmentConfig(**values)
+        except ValueError as err:
+            parser.error(f"--set {item}: {err}")
+    return SegmentConfig(**values)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=bundled_model_dir(), help="model directory (default: the bundled model)")
@@ -329,8 +365,20 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="worker processes for the batch speed figure (0 = skip)")
     parser.add_argument("--memory-minutes", default="10,60,180", help="file lengths for the memory figure ('' = skip)")
     parser.add_argument("--tune", action="store_true", help="search the decoding settings on these recordings")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a decoding setting other than SegmentConfig's default, e.g. male_bias=0.5 (repeatable)")
+    parser.add_argument("--scan", metavar="NAME=V1,V2,...",
+                        help="also decode with one setting at each value (evidence reused) and write scan.md")
     parser.add_argument("--out", help="report folder (default: benchmarks/results/segmentation/SPLIT)")
     args = parser.parse_args()
+    config = settings(parser, args.set)
+    scan_name, _, scan_values = (args.scan or "").partition("=")
+    try:
+        scan_at = [float(v) for v in scan_values.split(",")] if args.scan else []
+        if args.scan and scan_name not in TUNE_GRID:
+            raise ValueError(f"a decoding setting is needed, one of {', '.join(TUNE_GRID)}")
+    except ValueError as err:
+        parser.error(f"--scan {args.scan}: {err}")
     if not DATA.is_dir():
         print(f"skipped: {DATA} is absent (the benchmark builds its recordings from it)")
         return 0
@@ -341,7 +389,6 @@ def main() -> int:
     recs = build(load_pool(args.model, args.split, args.include_children,
                                flagged_speakers() if args.exclude_flagged else set()), args.recordings, args.minutes)
     print(f"built {len(recs)} recordings ({sum(r.duration_s for r in recs) / 3600:.2f} h) from the {args.split} speakers", flush=True)
-    config = SegmentConfig()
     rows, hypotheses, evidence = evaluate(recs, model, config)
     if args.tune:
         log: list[str] = []
@@ -349,6 +396,12 @@ def main() -> int:
         (out / "tune.log").write_text("\n".join([*log, f"tuned settings: {config}", ""]))
         print(f"tuned settings: {config}")
         rows, hypotheses, _ = evaluate(recs, model, config)
+    if scan_at:
+        table = scan(recs, evidence, model, config, scan_name, scan_at)
+        (out / "scan.md").write_text("\n".join([f"# {scan_name} on the {args.split} broadcasts (headline conditions)", "",
+                                                f"`python benchmarks/segmentation_benchmark.py {shlex.join(sys.argv[1:])}`",
+                                                "", *table, ""]))
+        print("\n".join(table), flush=True)
     summary = summarise(rows)
     h = summary["headline"]
     print(f"headline: IER {pct(h['ier'])} (missed {pct(h['missed'])}, false alarm {pct(h['false_alarm'])}, "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import csv
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -31,13 +32,15 @@ def load_split(model_dir: Path, split: str) -> tuple[list[Utterance], list[np.nd
 
 
 def split_from_command_line(
-    description: str, default_split: str,
+    description: str, default_split: str, more_arguments: Callable[[argparse.ArgumentParser], object] | None = None,
 ) -> tuple[argparse.Namespace, tuple[list[Utterance], list[np.ndarray], np.ndarray]] | None:
-    """Parse ``--model`` and ``--split``, and load that split (as ``load_split``); None, after
-    printing why, when ../shared/data is absent."""
+    """Parse ``--model``, ``--split`` and what ``more_arguments`` adds to the parser, and load that
+    split (as ``load_split``); None, after printing why, when ../shared/data is absent."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--model", type=Path, default=bundled_model_dir())
     parser.add_argument("--split", default=default_split, choices=("val", "test"))
+    if more_arguments:
+        more_arguments(parser)
     args = parser.parse_args()
     if not DATA.is_dir():
         print(f"skipped: no corpora at {DATA}")

@@ -45,7 +45,7 @@ class SegmentConfig:
     min_speech_s: float = 0.5  # shortest female or male segment
     min_nonspeech_s: float = 0.75  # shortest pause
     switch_penalty: float = 40.0  # female <-> male with no pause between
-    speech_penalty: float = 1.0  # speech <-> non-speech
+    speech_penalty: float = 3.0  # speech <-> non-speech
     speech_threshold: float = 0.2  # VAD probability at which speech and non-speech score equal
     vad_floor: float = 0.1  # VAD probabilities are clipped to [vad_floor, 1 - vad_floor]: how sure one chunk may be
     gender_weight: float = 0.3  # weight of the RNN's log-posteriors against the VAD's

@@ -67,7 +67,8 @@ class SileroVad:
 
 
 SEQUENCE_CHUNKS = 500  # chunks (16 s) per pass: memory stays small and speed is at its best
-FFT_SIZE, FFT_HOP = 256, 128  # silero's spectrogram of each chunk and its context: 4 frames
+FFT_SIZE, FFT_HOP = 256, 128  # silero's spectrogram of each chunk with its context ...
+REFLECT_PAD = 64  # ... after padding it on the right by reflection: 4 frames
 
 
 @dataclass
@@ -105,7 +106,7 @@ class SequenceVad:
         net = silero_network()
         self._window = torch.hann_window(FFT_SIZE, periodic=True)
         self._encoder: list[tuple[torch.Tensor, torch.Tensor]] = []
-        channels, frames = FFT_SIZE // 2 + 1, (CONTEXT + CHUNK + CONTEXT - FFT_SIZE) // FFT_HOP + 1
+        channels, frames = FFT_SIZE // 2 + 1, (CONTEXT + CHUNK + REFLECT_PAD - FFT_SIZE) // FFT_HOP + 1
         with torch.no_grad():
             for block in net.encoder.children():
                 conv = block.reparam_conv
@@ -140,7 +141,7 @@ class SequenceVad:
 
     def _run(self, windows: torch.Tensor, hc: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, tuple]:
         """Probabilities of (chunks, 576) context+chunk windows, and the new LSTM state."""
-        padded = torch.nn.functional.pad(windows[:, None], (0, CONTEXT), mode="reflect")[:, 0]
+        padded = torch.nn.functional.pad(windows[:, None], (0, REFLECT_PAD), mode="reflect")[:, 0]
         frames = padded.unfold(-1, FFT_SIZE, FFT_HOP) * self._window
         x = torch.fft.rfft(frames).abs().transpose(1, 2).flatten(1)  # (chunks, bins x frames)
         for weight, bias in self._encoder:
