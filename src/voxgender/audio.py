@@ -7,6 +7,7 @@ for M4A/AAC/MP4/WebM and anything libsndfile rejects. soxr resamples; channels a
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator, Union
@@ -113,8 +114,9 @@ def _undecodable(label: str, err: Exception) -> AudioError:
 
 def to_mono_16k(data: np.ndarray, rate: int) -> np.ndarray:
     """Average channels of a (frames, channels) or (frames,) array and resample to 16 kHz."""
-    mono = data.mean(axis=1) if data.ndim == 2 else data
-    mono = np.ascontiguousarray(mono, dtype=np.float32)
+    if data.ndim == 2:
+        data = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1)
+    mono = np.ascontiguousarray(data, dtype=np.float32)
     if rate != SAMPLE_RATE and mono.size:
         mono = soxr.resample(mono, rate, SAMPLE_RATE, quality="HQ").astype(np.float32)
     return mono
@@ -124,12 +126,13 @@ def validate(audio: np.ndarray, label: str, min_duration_s: float = MIN_DURATION
     """Raise AudioError if 16 kHz mono ``audio`` is empty, non-finite, too short or silent."""
     if audio.size == 0:
         raise AudioError(f"{label}: contains no audio samples (empty or truncated)")
-    if not np.all(np.isfinite(audio)):
+    low, high = float(audio.min()), float(audio.max())  # NaN or an infinity shows in one of them
+    if not (math.isfinite(low) and math.isfinite(high)):
         raise AudioError(f"{label}: contains NaN or infinite samples")
     duration = audio.size / SAMPLE_RATE
     if duration < min_duration_s:
         raise AudioError(f"{label}: too short ({duration:.3f} s, at least {min_duration_s:g} s needed)")
-    if float(np.max(np.abs(audio))) < SILENCE_PEAK:
+    if max(-low, high) < SILENCE_PEAK:
         raise AudioError(f"{label}: silent (no signal above {SILENCE_PEAK:g} full scale)")
     return audio
 
@@ -147,7 +150,7 @@ def load_audio(
     audio = to_mono_16k(data, rate)
     if check:
         validate(audio, label, min_duration_s)
-    return np.clip(audio, -1.0, 1.0)
+    return np.clip(audio, -1.0, 1.0, out=audio)  # the decoder's own array: no copy needed
 
 
 def audio_duration(path: str | Path) -> float:
