@@ -22,7 +22,7 @@ import numpy as np
 from voxgender.audio import SAMPLE_RATE, load_audio
 from voxgender.data import Utterance
 from voxgender.segment import Segment
-from voxgender.vad import CHUNK, SequenceVad
+from voxgender.vad import CHUNK, SileroVad
 
 FRAME_S = 0.01
 FRAME = int(FRAME_S * SAMPLE_RATE)
@@ -61,7 +61,7 @@ def energy_speech(clip: np.ndarray) -> np.ndarray:
     return db > max(db.max() + SPEECH_FLOOR_DB, np.percentile(db, 5) + ABOVE_FLOOR_DB)
 
 
-def silero_speech(clip: np.ndarray, vad: SequenceVad) -> np.ndarray:
+def silero_speech(clip: np.ndarray, vad: SileroVad) -> np.ndarray:
     """Boolean speech mask per 10 ms frame of a clean clip, from silero-vad (frame centre's chunk)."""
     probs, _ = vad.probabilities(clip[: len(clip) // CHUNK * CHUNK])
     probs = np.append(probs, 0.0)  # the last partial chunk counts as silence
@@ -69,7 +69,7 @@ def silero_speech(clip: np.ndarray, vad: SequenceVad) -> np.ndarray:
     return probs[np.minimum(centres // CHUNK, len(probs) - 1)] >= SILERO_THRESHOLD
 
 
-def speech_frames(clip: np.ndarray, vad: SequenceVad) -> tuple[np.ndarray, np.ndarray]:
+def speech_frames(clip: np.ndarray, vad: SileroVad) -> tuple[np.ndarray, np.ndarray]:
     """(speech, unsure) masks per 10 ms frame: both detectors say speech, or they disagree."""
     energy, silero = energy_speech(clip), silero_speech(clip, vad)
     return energy & silero, energy ^ silero
@@ -85,7 +85,7 @@ def bridged(mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def trimmed(clip: np.ndarray, vad: SequenceVad) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def trimmed(clip: np.ndarray, vad: SileroVad) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The clip cut to its first and last speech frame, and its speech and unsure masks."""
     speech, unsure = speech_frames(clip, vad)
     idx = np.flatnonzero(speech)
@@ -99,7 +99,7 @@ class ClipPool:
     """Trimmed clips per speaker with their speech and unsure masks, grouped by gender, decoded once."""
 
     def __init__(self, utterances: Sequence[Utterance]) -> None:
-        vad = SequenceVad()
+        vad = SileroVad()
         self.clips: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
         self.gender: dict[str, str] = {}
         for u in utterances:

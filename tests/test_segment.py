@@ -90,25 +90,33 @@ def test_bad_input_is_a_one_line_error_naming_it(segmenter, tmp_path):
         segmenter.segment_array(np.full(16000, np.nan, np.float32), name="clip")
 
 
-def test_sequence_vad_is_the_chunk_by_chunk_stream_and_does_not_depend_on_the_cut(female_clip, male_clip):
-    from voxgender.vad import CHUNK, SequenceVad, VadState
+def test_vad_gives_silero_own_probabilities_in_both_ways_and_does_not_depend_on_the_cut(female_clip, male_clip):
+    from voxgender.vad import CHUNK, CONTEXT, VadState, silero_network
 
     audio = np.concatenate([female_clip, np.zeros(8000, np.float32), male_clip, female_clip[:1234]] * 3)
-    vad = SequenceVad()
+    chunks = torch.from_numpy(np.pad(audio, (0, -len(audio) % CHUNK)).reshape(-1, 1, CHUNK))
+    silero, state, context, reference = silero_network(), torch.zeros(2, 1, 128), torch.zeros(1, CONTEXT), []
+    with torch.no_grad():  # silero's own TorchScript network, one chunk per call
+        for chunk in chunks:
+            x = torch.cat([context, chunk], dim=1)
+            p, state = silero(x, state)
+            context = x[:, -CONTEXT:]
+            reference.append(float(p[0, 0]))
+    vad = SileroVad()
     whole, _ = vad.probabilities(audio)
-    assert len(whole) == -(-len(audio) // CHUNK)
-    cut = 37 * CHUNK
-    first, state = vad.probabilities(audio[:cut])
-    rest, _ = vad.probabilities(audio[cut:], state)
-    np.testing.assert_allclose(np.concatenate([first, rest]), whole, atol=1e-5)
-    stepwise, step_state = SileroVad(), VadState.zeros(1)  # the same model, one chunk per call
-    padded = torch.from_numpy(np.pad(audio, (0, -len(audio) % CHUNK)).reshape(-1, 1, CHUNK))
-    reference = []
-    for chunk in padded:
-        p, step_state = stepwise.step(chunk, step_state)
-        reference.append(float(p[0]))
     np.testing.assert_allclose(whole, reference, atol=1e-4)
-    assert whole.max() > 0.5 and whole.min() < 0.2  # it finds both speech and the pauses
+    cut = 37 * CHUNK
+    first, after_cut = vad.probabilities(audio[:cut])
+    rest, _ = vad.probabilities(audio[cut:], after_cut)
+    np.testing.assert_allclose(np.concatenate([first, rest]), whole, atol=1e-5)
+    batch = VadState.zeros(2)  # two live streams stepped together: the same audio, and silence
+    stepped = []
+    for chunk in chunks:
+        p, batch = vad.step(torch.cat([chunk, torch.zeros(1, CHUNK)]), batch)
+        stepped.append(p)
+    stepped = torch.stack(stepped).numpy()
+    np.testing.assert_allclose(stepped[:, 0], reference, atol=1e-4)
+    assert stepped[:, 1].max() < 0.1 and whole.max() > 0.5 and whole.min() < 0.2  # speech, pauses, silence
 
 
 def test_settings_are_checked():

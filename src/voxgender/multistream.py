@@ -25,8 +25,7 @@ from .decisions import Decision, DecisionTracker, StreamOptions, Summary
 from .errors import AudioError, ModelError
 from .features import FeatureConfig, FeatureExtractor, deltas
 from .inference import Model
-from .stream_vad import StreamVad
-from .vad import CHUNK, SequenceVad, VadState
+from .vad import CHUNK, SileroVad, VadState
 
 MIN_RATE, MAX_RATE = 8000, 192000
 
@@ -37,20 +36,14 @@ def centre_chunks(first: int, n: int, features: FeatureConfig) -> np.ndarray:
 
 
 @lru_cache(maxsize=1)
-def shared_vad() -> StreamVad:
+def shared_vad() -> SileroVad:
     """One silero-vad per process (it is stateless: states are passed in)."""
-    return StreamVad()
-
-
-@lru_cache(maxsize=1)
-def shared_sequence_vad() -> SequenceVad:
-    """One silero-vad sequence runner per process (stateless too)."""
-    return SequenceVad()
+    return SileroVad()
 
 
 def speech_frames(audio: np.ndarray, n_frames: int, features: FeatureConfig, threshold: float = 0.5) -> np.ndarray:
     """Speech flag of each of the first ``n_frames`` frames of a whole waveform, as one stream sets them."""
-    probs, _ = shared_sequence_vad().probabilities(audio)
+    probs, _ = shared_vad().probabilities(audio)
     return probs[centre_chunks(0, n_frames, features)] >= threshold
 
 
@@ -98,7 +91,7 @@ class StreamEngine:
     >>> engine.end(sid); engine.step()[sid].summary
     """
 
-    def __init__(self, model: Model, vad: StreamVad | None = None) -> None:
+    def __init__(self, model: Model, vad: SileroVad | None = None) -> None:
         if model.net.cfg.bidirectional:
             raise ModelError("this model is bidirectional (batch-only): it cannot stream")
         self.model = model

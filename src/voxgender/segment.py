@@ -1,7 +1,7 @@
 """Long recordings: a female / male / non-speech timeline and speaking-time statistics.
 
 1. silero-vad gives a speech probability per 32 ms chunk, as one stream carried from block to
-   block (:class:`voxgender.vad.SequenceVad`);
+   block (:meth:`voxgender.vad.SileroVad.probabilities`);
 2. the RNN gives gender log-posteriors per feature frame (windows of the model's ``window_s``,
    restarting at speech onsets after a pause; the evidence of its first ``warmup_s`` after each
    restart, when it is least sure, counts less);
@@ -27,7 +27,7 @@ from .audio import SAMPLE_RATE, AudioBlock, Source, read_blocks
 from .hmm import SegmentDecoder
 from .inference import Model, load_model
 from .postprocess import mean_log_posterior
-from .vad import CHUNK, SequenceState, SequenceVad
+from .vad import CHUNK, SileroVad, VadState
 
 LABELS = ("nonspeech", "female", "male")  # decoder label index -> label
 NONSPEECH, FEMALE, MALE = 0, 1, 2
@@ -135,7 +135,7 @@ class Segmenter:
     def __init__(self, model: Model | None = None, config: SegmentConfig | None = None) -> None:
         self.model = model or load_model()
         self.config = config or SegmentConfig()
-        self.vad = SequenceVad()
+        self.vad = SileroVad()
         feats = self.model.features
         self._hop = feats.hop_length
         self._win = feats.win_length
@@ -211,7 +211,7 @@ class _Run:
     def __init__(self, seg: Segmenter) -> None:
         self.seg = seg
         self.decoder = seg.decoder()
-        self.vad_state: SequenceState | None = None  # the VAD's stream state after the last block
+        self.vad_state: VadState | None = None  # the VAD's stream state after the last block
         self.quiet = RESET_ALWAYS  # non-speech chunks just before the next block
         self.vad = np.zeros(0, dtype=np.float32)  # speech probabilities of chunks [vad_base, ...)
         self.vad_base = 0

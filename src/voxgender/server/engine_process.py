@@ -23,7 +23,7 @@ from ..multistream import StreamEngine, Update
 Item = Update | VoxgenderError
 STOP_TIMEOUT_S = 5.0
 START_TIMEOUT_S = 120.0
-WARMUP_S = 1.0  # audio run through a new engine before it serves: TorchScript optimises on its first calls
+WARMUP_S = 1.0  # audio run through a new engine before it serves: the first calls of torch kernels are slow
 
 
 @dataclass
