@@ -22,7 +22,7 @@ import numpy as np
 from voxgender.audio import SAMPLE_RATE, load_audio
 from voxgender.data import Utterance
 from voxgender.segment import Segment
-from voxgender.vad import CHUNK, SileroVad
+from voxgender.vad import CHUNK, SileroVad, shared_vad
 
 FRAME_S = 0.01
 FRAME = int(FRAME_S * SAMPLE_RATE)
@@ -99,7 +99,7 @@ class ClipPool:
     """Trimmed clips per speaker with their speech and unsure masks, grouped by gender, decoded once."""
 
     def __init__(self, utterances: Sequence[Utterance]) -> None:
-        vad = SileroVad()
+        vad = shared_vad()
         self.clips: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
         self.gender: dict[str, str] = {}
         for u in utterances:

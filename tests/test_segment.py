@@ -95,7 +95,7 @@ def test_vad_gives_silero_own_probabilities_in_both_ways_and_does_not_depend_on_
 
     audio = np.concatenate([female_clip, np.zeros(8000, np.float32), male_clip, female_clip[:1234]] * 3)
     chunks = torch.from_numpy(np.pad(audio, (0, -len(audio) % CHUNK)).reshape(-1, 1, CHUNK))
-    silero, state, context, reference = silero_network(), torch.zeros(2, 1, 128), torch.zeros(1, CONTEXT), []
+    silero, state, context, reference = silero_network(), VadState.zeros(1).state, torch.zeros(1, CONTEXT), []
     with torch.no_grad():  # silero's own TorchScript network, one chunk per call
         for chunk in chunks:
             x = torch.cat([context, chunk], dim=1)

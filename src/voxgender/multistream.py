@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from functools import lru_cache
 from itertools import count
 
 import numpy as np
@@ -25,7 +24,7 @@ from .decisions import Decision, DecisionTracker, StreamOptions, Summary
 from .errors import AudioError, ModelError
 from .features import FeatureConfig, FeatureExtractor, deltas
 from .inference import Model
-from .vad import CHUNK, SileroVad, VadState
+from .vad import CHUNK, SileroVad, VadState, shared_vad
 
 MIN_RATE, MAX_RATE = 8000, 192000
 
@@ -33,12 +32,6 @@ MIN_RATE, MAX_RATE = 8000, 192000
 def centre_chunks(first: int, n: int, features: FeatureConfig) -> np.ndarray:
     """Index of the 32 ms VAD chunk that holds the centre of each frame ``first .. first + n``."""
     return (np.arange(first, first + n) * features.hop_length + features.win_length // 2) // CHUNK
-
-
-@lru_cache(maxsize=1)
-def shared_vad() -> SileroVad:
-    """One silero-vad per process (it is stateless: states are passed in)."""
-    return SileroVad()
 
 
 def speech_frames(audio: np.ndarray, n_frames: int, features: FeatureConfig, threshold: float = 0.5) -> np.ndarray:

@@ -27,7 +27,7 @@ from .audio import SAMPLE_RATE, AudioBlock, Source, read_blocks
 from .hmm import SegmentDecoder
 from .inference import Model, load_model
 from .postprocess import mean_log_posterior
-from .vad import CHUNK, SileroVad, VadState
+from .vad import CHUNK, VadState, shared_vad
 
 LABELS = ("nonspeech", "female", "male")  # decoder label index -> label
 NONSPEECH, FEMALE, MALE = 0, 1, 2
@@ -135,7 +135,7 @@ class Segmenter:
     def __init__(self, model: Model | None = None, config: SegmentConfig | None = None) -> None:
         self.model = model or load_model()
         self.config = config or SegmentConfig()
-        self.vad = SileroVad()
+        self.vad = shared_vad()
         feats = self.model.features
         self._hop = feats.hop_length
         self._win = feats.win_length

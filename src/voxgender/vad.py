@@ -15,7 +15,6 @@ import torch
 
 CHUNK = 512
 CONTEXT = 64
-CHUNK_S = CHUNK / 16000
 STATE_SHAPE = (2, 128)
 
 
@@ -136,3 +135,9 @@ class SileroVad:
         """(chunks, 128) LSTM outputs -> (chunks,) speech probabilities."""
         weight, bias = self._head
         return torch.sigmoid(torch.addmm(bias, torch.relu(hidden), weight)).reshape(-1)
+
+
+@lru_cache(maxsize=1)
+def shared_vad() -> SileroVad:
+    """One silero-vad per process (it is stateless: states are passed in)."""
+    return SileroVad()
