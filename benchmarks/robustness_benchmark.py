@@ -1,7 +1,8 @@
 """The bundled model on its held-out test speakers under degraded channels: white-to-brown noise
-at several SNRs, a telephone channel (300-3400 Hz band + 8-bit mu-law), reverberation. Prints UAR
-and the female and male recall per condition (a drop in male recall is the classic bias: male
-voices heard as female on poor channels).
+at several SNRs, a telephone channel (300-3400 Hz band + 8-bit mu-law), reverberation, and the
+pitch raised with the formants kept (as in excited or shouted speech). Prints UAR and the female
+and male recall per condition (a drop in male recall is the classic bias: male voices heard as
+female on poor channels or at a raised pitch).
 
     python benchmarks/robustness_benchmark.py
 """
@@ -13,7 +14,7 @@ from typing import Callable
 import torch
 from sklearn.metrics import balanced_accuracy_score, recall_score
 
-from voxgender.augment import add_noise, band_limit, mu_law_codec, reverberate
+from voxgender.augment import add_noise, band_limit, mu_law_codec, reverberate, shift_pitch
 from voxgender.inference import load_model
 
 from split_clips import split_from_command_line
@@ -27,6 +28,8 @@ CONDITIONS: dict[str, Condition] = {
     "noise 0 dB": lambda x, g: add_noise(x, g, (0.0, 0.0)),
     "telephone (band + mu-law)": lambda x, g: mu_law_codec(band_limit(x, g), g),
     "reverb RT60 0.4-0.8 s": lambda x, g: reverberate(x, g, (0.4, 0.8)),
+    "pitch x1.3, formants kept": lambda x, g: shift_pitch(x, 1.3),
+    "pitch x1.6, formants kept": lambda x, g: shift_pitch(x, 1.6),
 }
 
 

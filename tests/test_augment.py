@@ -77,6 +77,49 @@ def test_speed_perturbation_scales_pitch_and_keeps_the_crop_length():
     assert peaks.tolist() == [200, 216]
 
 
+def _cepstra(x: torch.Tensor) -> torch.Tensor:
+    frames = x.unfold(0, 1024, 256) * torch.hann_window(1024)
+    return torch.fft.irfft(torch.log(torch.fft.rfft(frames).abs().clamp_min(1e-5)), n=1024)
+
+
+def _median_f0_hz(x: torch.Tensor) -> float:
+    """Median pitch of the loud frames: the cepstral peak between 2 and 16 ms."""
+    cepstra, energy = _cepstra(x), x.unfold(0, 1024, 256).pow(2).sum(dim=1)
+    peaks = cepstra[energy > 0.1 * energy.max(), 32:267].argmax(dim=1) + 32
+    return float(16000 / peaks.float().median())
+
+
+def _envelope_db(x: torch.Tensor) -> torch.Tensor:
+    """Long-term spectral envelope below 5 kHz: the mean cepstrally smoothed log spectrum."""
+    cepstra = _cepstra(x)
+    cepstra[:, 24:1001] = 0.0
+    return torch.fft.rfft(cepstra).real.mean(dim=0)[:320] * 20 / 2.302585
+
+
+def test_pitch_perturbation_moves_the_pitch_and_keeps_the_formants():
+    import numpy as np
+    import soxr
+
+    from voxgender.augment import pitch_factors, restore_formants, shift_pitch
+    from voxgender.synth import synth_clip
+
+    rng = np.random.default_rng(0)
+    assert np.all(pitch_factors(8, AugmentConfig(), rng) == 1.0)  # off by default
+    factors = pitch_factors(1000, AugmentConfig(p_pitch=0.5), rng)
+    assert 0.4 < np.mean(factors != 1.0) < 0.6 and factors.min() >= 0.75 and factors.max() <= 1.5
+    for gender, seed, factor in (("male", 1, 1.4), ("female", 2, 0.8)):
+        voice = torch.from_numpy(synth_clip(gender, 4.0, seed))
+        shifted = shift_pitch(voice[None], factor)[0]
+        played = torch.from_numpy(soxr.resample(voice.numpy(), 16000 * factor, 16000, quality="MQ"))  # formants moved too
+        assert torch.equal(restore_formants(played[None], torch.ones(1))[0], played)  # factor 1: untouched
+        assert shifted.shape == played.shape
+        assert abs(_median_f0_hz(shifted) / _median_f0_hz(voice) - factor) < 0.05 * factor
+        moved = (_envelope_db(played) - _envelope_db(voice)).pow(2).mean().sqrt()
+        kept = (_envelope_db(shifted) - _envelope_db(voice)).pow(2).mean().sqrt()
+        assert moved > 3.0 and kept < moved / 3  # dB: playback moves the formants, restoring puts them back
+        assert abs(shifted.pow(2).mean().sqrt() / played.pow(2).mean().sqrt() - 1) < 1e-3
+
+
 def test_settings_by_name_parse_numbers_and_ranges_and_name_what_is_wrong():
     import pytest
 

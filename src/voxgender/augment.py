@@ -1,9 +1,12 @@
-"""Label-preserving augmentation of waveform batches for training (never pitch shifting alone).
+"""Label-preserving augmentation of waveform batches for training.
 
 Each transform takes a (batch, samples) float tensor and a torch.Generator and returns a new
 tensor; ``augment_batch`` applies each one to a random subset of the batch. Speed perturbation
 (pitch, formants and tempo together: another voice of the same kind) happens while cropping,
-where the audio around a crop is at hand: ``speed_factors`` draws it.
+where the audio around a crop is at hand: ``speed_factors`` draws it. Pitch perturbation plays a
+crop faster or slower in the same way (``pitch_factors``) and then moves its spectral envelope back
+(``restore_formants``), so that the pitch moves and the vocal tract stays: a man's voice raised as
+in excited or shouted speech is still labelled male.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Sequence
 
 import numpy as np
+import soxr
 import torch
 
 SAMPLE_RATE = 16000
@@ -39,6 +43,8 @@ class AugmentConfig:
     babble_snr_db: tuple[float, float] = (5.0, 25.0)
     p_speed: float = 0.0
     speed_range: tuple[float, float] = (0.92, 1.08)  # playback speed factors (pitch and formants scale with it)
+    p_pitch: float = 0.0
+    pitch_range: tuple[float, float] = (0.75, 1.5)  # pitch factors with the formants kept
     band_masks: int = 0  # SpecAugment-style feature masks per training crop (0 = none)
     band_mask_width: int = 10  # each covers up to this many feature dimensions
 
@@ -201,14 +207,73 @@ def mask_bands(feats: torch.Tensor, fill: torch.Tensor, gen: torch.Generator, ma
     return out
 
 
+def _factors(n: int, probability: float, bounds: tuple[float, float], rng: np.random.Generator) -> np.ndarray:
+    """1 per row, or with ``probability`` a factor drawn log-uniformly within ``bounds``."""
+    if probability <= 0:  # no draws: recipes without it keep their random streams
+        return np.ones(n)
+    chosen = rng.random(n) < min(1.0, probability)
+    log_low, log_high = np.log(bounds)
+    return np.where(chosen, np.exp(rng.uniform(log_low, log_high, n)), 1.0)
+
+
 def speed_factors(n: int, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
     """Playback speed per training crop: 1 (unchanged), or with probability ``p_speed`` (scaled by
     ``strength``) a factor drawn log-uniformly from ``speed_range``."""
-    if cfg.p_speed * cfg.strength <= 0:  # no draws: recipes without it keep their random streams
-        return np.ones(n)
-    chosen = rng.random(n) < min(1.0, cfg.p_speed * cfg.strength)
-    log_low, log_high = np.log(cfg.speed_range)
-    return np.where(chosen, np.exp(rng.uniform(log_low, log_high, n)), 1.0)
+    return _factors(n, cfg.p_speed * cfg.strength, cfg.speed_range, rng)
+
+
+def pitch_factors(n: int, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+    """Pitch factor per training crop: 1, or with probability ``p_pitch`` (scaled by ``strength``)
+    a factor drawn log-uniformly from ``pitch_range``. The crop is played that much faster and
+    ``restore_formants`` then moves its envelope back."""
+    return _factors(n, cfg.p_pitch * cfg.strength, cfg.pitch_range, rng)
+
+
+ENVELOPE_N_FFT = 1024  # 64 ms frames: the harmonics of every voice are resolved
+ENVELOPE_HOP = 256
+ENVELOPE_LIFTER = 24  # cepstral coefficients kept (1.5 ms): below the pitch period of any voice up to 600 Hz
+ENVELOPE_MAX_GAIN = math.log(10.0)  # 20 dB: bands that slower playback left empty stay near-empty
+
+
+def restore_formants(x: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
+    """Undo the envelope shift of rows played ``factors``× as fast, keeping their pitch shift.
+
+    Each frame's spectral envelope (its cepstrally smoothed log magnitude) is read at ``factor × f``
+    and the frame is scaled by the ratio of that to the envelope at ``f``: formants go back to
+    where they were before the playback, harmonics stay where the playback put them. Rows with a
+    factor of 1 are returned unchanged; every row keeps its level.
+    """
+    out = x.clone()
+    rows = factors != 1.0
+    if not rows.any():
+        return out
+    v, r = x[rows], factors[rows].to(x.dtype)
+    window = torch.hann_window(ENVELOPE_N_FFT, dtype=x.dtype)
+    spec = torch.stft(v, ENVELOPE_N_FFT, ENVELOPE_HOP, window=window, return_complex=True)  # (n, bins, frames)
+    cepstrum = torch.fft.irfft(torch.log(spec.abs().clamp_min(1e-5)), n=ENVELOPE_N_FFT, dim=1)
+    cepstrum[:, ENVELOPE_LIFTER:ENVELOPE_N_FFT - ENVELOPE_LIFTER + 1] = 0.0
+    envelope = torch.fft.rfft(cepstrum, dim=1).real
+    bins = envelope.shape[1]
+    position = (torch.arange(bins, dtype=x.dtype)[None, :] * r[:, None]).clamp(max=bins - 1)
+    low = position.floor().long()
+    high = (low + 1).clamp(max=bins - 1)
+    weight = (position - low)[:, :, None]
+    frames = envelope.shape[2]
+    target = (envelope.gather(1, low[:, :, None].expand(-1, -1, frames)) * (1 - weight)
+              + envelope.gather(1, high[:, :, None].expand(-1, -1, frames)) * weight)
+    spec = spec * torch.exp((target - envelope).clamp(max=ENVELOPE_MAX_GAIN))
+    y = torch.istft(spec, ENVELOPE_N_FFT, ENVELOPE_HOP, window=window, length=v.shape[1])
+    level = v.pow(2).mean(dim=1, keepdim=True).sqrt() / y.pow(2).mean(dim=1, keepdim=True).sqrt().clamp_min(1e-8)
+    out[rows] = y * level
+    return out
+
+
+def shift_pitch(x: torch.Tensor, factor: float) -> torch.Tensor:
+    """Rows (batch, samples) with their pitch (and tempo) scaled by ``factor`` and their formants
+    kept: played ``factor``× as fast, then ``restore_formants``."""
+    played = torch.from_numpy(np.ascontiguousarray(
+        soxr.resample(x.numpy().T, SAMPLE_RATE * factor, SAMPLE_RATE, quality="MQ").T))
+    return restore_formants(played, torch.full((x.shape[0],), factor))
 
 
 def augment_features(feats: torch.Tensor, fill: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:

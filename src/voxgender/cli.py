@@ -106,7 +106,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     try:
         augment = AugmentConfig(strength=args.augment, band_masks=args.band_masks,
-                                p_speed=args.speed_perturb).with_settings(args.augment_set)
+                                p_speed=args.speed_perturb, p_pitch=args.pitch_perturb).with_settings(args.augment_set)
     except ValueError as err:
         raise VoxgenderError(str(err)) from None
     start = load_model(None if args.init_from == "bundled" else args.init_from) if args.init_from else None
@@ -201,6 +201,8 @@ def add_train(p: argparse.ArgumentParser) -> None:
     g.add_argument("--augment", type=float, default=AugmentConfig().strength, help="augmentation strength (0 = off)")
     g.add_argument("--speed-perturb", type=float, default=AugmentConfig().p_speed,
                    help="share of training crops played 0.92-1.08x as fast (pitch and formants with it)")
+    g.add_argument("--pitch-perturb", type=float, default=AugmentConfig().p_pitch,
+                   help="share of training crops with the pitch moved 0.75-1.5x and the formants kept")
     g.add_argument("--augment-set", action="append", default=[], metavar="NAME=VALUE",
                    help="one augmentation setting, e.g. p_noise=0.6 or snr_db=0,20; "
                         f"repeatable; names: {', '.join(AugmentConfig().to_dict())}")

@@ -22,7 +22,7 @@ import torch
 from sklearn.metrics import balanced_accuracy_score
 
 from .audio import SAMPLE_RATE, load_audio
-from .augment import AugmentConfig, augment_batch, augment_features, speed_factors
+from .augment import AugmentConfig, augment_batch, augment_features, pitch_factors, restore_formants, speed_factors
 from .data import Utterance
 from .distributed import join, leave
 from .errors import VoxgenderError
@@ -360,8 +360,9 @@ def train(
                 group["lr"] = learning_rate(cfg, (epoch - 1) * cfg.steps_per_epoch + step)
             idx = sampler.sample(cfg.batch_size, rng)
             crop = int(rng.integers(crop_min, crop_max + 1))
-            wave, lengths = crop_batch(train_clips, idx, crop, rng, speed_factors(len(idx), cfg.augment, rng))
-            wave = augment_batch(wave, cfg.augment, gen)
+            pitches = pitch_factors(len(idx), cfg.augment, rng)
+            wave, lengths = crop_batch(train_clips, idx, crop, rng, speed_factors(len(idx), cfg.augment, rng) * pitches)
+            wave = augment_batch(restore_formants(wave, torch.from_numpy(pitches)), cfg.augment, gen)
             targets = torch.tensor([train_clips[i].target for i in idx])
             losses.append(train_step(trainer, extractor, opt, wave, lengths, targets, cfg.grad_clip,
                                      lambda feats: augment_features(feats, net.feat_mean, cfg.augment, gen)))

@@ -1,0 +1,71 @@
+"""Raised pitch in real speech: female and male recall per emotion level of BAVED (Arabic words
+spoken by each speaker at a low, a neutral and a high emotion level; the level is the fifth field
+of its file names), on the BAVED speakers that a model has never trained or selected on. Excited
+or angry men heard as women is the classic failure of gender recognisers; this measures it.
+
+    python benchmarks/emotion_benchmark.py                          # bundled model: its BAVED test speakers
+    python benchmarks/emotion_benchmark.py --model runs/loco/baved  # a model that never heard BAVED: all of them
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from voxgender.audio import load_audio
+from voxgender.data import read_corpus
+from voxgender.inference import load_model
+from voxgender.model_files import SPLITS_FILE, bundled_model_dir
+
+from split_clips import DATA
+
+LEVELS = {"0": "low", "1": "neutral", "2": "high"}
+
+
+def emotion_level(path: str) -> str:
+    """BAVED's emotion level of a clip, from its file name (speaker-gender-age-word-level-id)."""
+    return LEVELS[Path(path).stem.split("-")[4]]
+
+
+def mean_or_dash(values: np.ndarray) -> str:
+    """The mean (of booleans: the share true), or a dash for an empty array."""
+    return f"{values.mean():.3f}" if values.size else "–"
+
+
+def seen_speakers(model_dir: Path) -> set[str]:
+    """Speakers of every split the model trained or selected on (all but test)."""
+    splits = json.loads((model_dir / SPLITS_FILE).read_text())
+    return {s for name, speakers in splits.items() if name != "test" for s in speakers}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=bundled_model_dir())
+    args = parser.parse_args()
+    if not (DATA / "baved").is_dir():
+        print(f"skipped: no BAVED corpus at {DATA / 'baved'}")
+        return 0
+    seen = seen_speakers(args.model)
+    utterances = [u for u in read_corpus(DATA / "baved") if not u.is_child and u.speaker not in seen]
+    p_female = np.asarray(load_model(args.model).p_female_of_arrays([load_audio(u.path) for u in utterances]))
+    female = np.array([u.gender == "female" for u in utterances])
+    levels = np.array([emotion_level(u.path) for u in utterances])
+    speakers = {u.speaker for u in utterances}
+    print(f"{args.model}: {len(utterances)} BAVED clips of {len(speakers)} speakers it never trained or selected on "
+          f"({sum(u.gender == 'female' for u in {u.speaker: u for u in utterances}.values())} women)\n")
+    print("| emotion level | clips | female recall | male recall | UAR | mean p_female of men |\n|---|---|---|---|---|---|")
+    for level in (*LEVELS.values(), "all"):
+        pick = levels == level if level != "all" else np.ones(len(levels), dtype=bool)
+        guess, truth = p_female[pick] >= 0.5, female[pick]
+        recalls = guess[truth], ~guess[~truth]
+        uar = f"{(recalls[0].mean() + recalls[1].mean()) / 2:.3f}" if all(r.size for r in recalls) else "–"
+        print(f"| {level} | {pick.sum()} | {mean_or_dash(recalls[0])} | {mean_or_dash(recalls[1])} | {uar} | "
+              f"{mean_or_dash(p_female[pick][~truth])} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
