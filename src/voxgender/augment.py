@@ -235,13 +235,20 @@ ENVELOPE_LIFTER = 24  # cepstral coefficients kept (1.5 ms): below the pitch per
 ENVELOPE_MAX_GAIN = math.log(10.0)  # 20 dB: bands that slower playback left empty stay near-empty
 
 
+def _cosines(frequency_bins: torch.Tensor) -> torch.Tensor:
+    """cos(2π q k / N) for the kept quefrencies q (rows) at frequency bins k (last dimension)."""
+    q = torch.arange(ENVELOPE_LIFTER, dtype=frequency_bins.dtype)
+    return torch.cos(2 * math.pi * q[:, None] * frequency_bins[..., None, :] / ENVELOPE_N_FFT)
+
+
 def restore_formants(x: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
     """Undo the envelope shift of rows played ``factors``× as fast, keeping their pitch shift.
 
-    Each frame's spectral envelope (its cepstrally smoothed log magnitude) is read at ``factor × f``
-    and the frame is scaled by the ratio of that to the envelope at ``f``: formants go back to
-    where they were before the playback, harmonics stay where the playback put them. Rows with a
-    factor of 1 are returned unchanged; every row keeps its level.
+    Each frame's spectral envelope (its log magnitude smoothed by keeping the first cepstral
+    coefficients: a short cosine series in frequency) is evaluated at ``factor × f`` and the frame
+    is scaled by the ratio of that to the envelope at ``f``: formants go back to where they were
+    before the playback, harmonics stay where the playback put them. Rows with a factor of 1 are
+    returned unchanged; every row keeps its level.
     """
     out = x.clone()
     rows = factors != 1.0
@@ -250,17 +257,12 @@ def restore_formants(x: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
     v, r = x[rows], factors[rows].to(x.dtype)
     window = torch.hann_window(ENVELOPE_N_FFT, dtype=x.dtype)
     spec = torch.stft(v, ENVELOPE_N_FFT, ENVELOPE_HOP, window=window, return_complex=True)  # (n, bins, frames)
-    cepstrum = torch.fft.irfft(torch.log(spec.abs().clamp_min(1e-5)), n=ENVELOPE_N_FFT, dim=1)
-    cepstrum[:, ENVELOPE_LIFTER:ENVELOPE_N_FFT - ENVELOPE_LIFTER + 1] = 0.0
-    envelope = torch.fft.rfft(cepstrum, dim=1).real
-    bins = envelope.shape[1]
-    position = (torch.arange(bins, dtype=x.dtype)[None, :] * r[:, None]).clamp(max=bins - 1)
-    low = position.floor().long()
-    high = (low + 1).clamp(max=bins - 1)
-    weight = (position - low)[:, :, None]
-    frames = envelope.shape[2]
-    target = (envelope.gather(1, low[:, :, None].expand(-1, -1, frames)) * (1 - weight)
-              + envelope.gather(1, high[:, :, None].expand(-1, -1, frames)) * weight)
+    bins = torch.arange(spec.shape[1], dtype=x.dtype)
+    bin_weights = torch.where((bins == 0) | (bins == bins[-1]), 1.0, 2.0) / ENVELOPE_N_FFT
+    cepstrum = (_cosines(bins) * bin_weights) @ torch.log(spec.abs().clamp_min(1e-5))  # (n, quefrencies, frames)
+    cepstrum[:, 1:] *= 2.0  # the symmetric half: the log envelope is c0 + 2 Σ c_q cos(2π q k / N)
+    envelope = _cosines(bins).T @ cepstrum
+    target = _cosines((bins[None, :] * r[:, None]).clamp(max=bins[-1])).transpose(1, 2) @ cepstrum
     spec = spec * torch.exp((target - envelope).clamp(max=ENVELOPE_MAX_GAIN))
     y = torch.istft(spec, ENVELOPE_N_FFT, ENVELOPE_HOP, window=window, length=v.shape[1])
     level = v.pow(2).mean(dim=1, keepdim=True).sqrt() / y.pow(2).mean(dim=1, keepdim=True).sqrt().clamp_min(1e-8)
