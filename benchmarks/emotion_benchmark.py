@@ -5,12 +5,15 @@ or angry men heard as women is the classic failure of gender recognisers; this m
 
     python benchmarks/emotion_benchmark.py                          # bundled model: its BAVED test speakers
     python benchmarks/emotion_benchmark.py --model runs/loco/baved  # a model that never heard BAVED: all of them
+    python benchmarks/emotion_benchmark.py --model A --model B --out results/emotion.md   # side by side
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -41,29 +44,41 @@ def seen_speakers(model_dir: Path) -> set[str]:
     return {s for name, speakers in splits.items() if name != "test" for s in speakers}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=bundled_model_dir())
-    args = parser.parse_args()
-    if not (DATA / "baved").is_dir():
-        print(f"skipped: no BAVED corpus at {DATA / 'baved'}")
-        return 0
-    seen = seen_speakers(args.model)
+def emotion_table(model_dir: Path) -> list[str]:
+    """Markdown lines: the model's recall per emotion level on the BAVED speakers it never saw."""
+    seen = seen_speakers(model_dir)
     utterances = [u for u in read_corpus(DATA / "baved") if not u.is_child and u.speaker not in seen]
-    p_female = np.asarray(load_model(args.model).p_female_of_arrays([load_audio(u.path) for u in utterances]))
+    p_female = np.asarray(load_model(model_dir).p_female_of_arrays([load_audio(u.path) for u in utterances]))
     female = np.array([u.gender == "female" for u in utterances])
     levels = np.array([emotion_level(u.path) for u in utterances])
-    speakers = {u.speaker for u in utterances}
-    print(f"{args.model}: {len(utterances)} BAVED clips of {len(speakers)} speakers it never trained or selected on "
-          f"({sum(u.gender == 'female' for u in {u.speaker: u for u in utterances}.values())} women)\n")
-    print("| emotion level | clips | female recall | male recall | UAR | mean p_female of men |\n|---|---|---|---|---|---|")
+    women = {u.speaker for u in utterances if u.gender == "female"}
+    lines = [f"`{model_dir}`: {len(utterances)} clips of {len({u.speaker for u in utterances})} speakers "
+             f"({len(women)} women) that it never trained or selected on", "",
+             "| emotion level | clips | female recall | male recall | UAR | mean p_female of men |", "|---|---|---|---|---|---|"]
     for level in (*LEVELS.values(), "all"):
         pick = levels == level if level != "all" else np.ones(len(levels), dtype=bool)
         guess, truth = p_female[pick] >= 0.5, female[pick]
         recalls = guess[truth], ~guess[~truth]
         uar = f"{(recalls[0].mean() + recalls[1].mean()) / 2:.3f}" if all(r.size for r in recalls) else "–"
-        print(f"| {level} | {pick.sum()} | {mean_or_dash(recalls[0])} | {mean_or_dash(recalls[1])} | {uar} | "
-              f"{mean_or_dash(p_female[pick][~truth])} |")
+        lines.append(f"| {level} | {pick.sum()} | {mean_or_dash(recalls[0])} | {mean_or_dash(recalls[1])} | {uar} | "
+                     f"{mean_or_dash(p_female[pick][~truth])} |")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, action="append", help="model directory, repeatable (default: bundled)")
+    parser.add_argument("--out", type=Path, help="also write the tables to this Markdown file")
+    args = parser.parse_args()
+    if not (DATA / "baved").is_dir():
+        print(f"skipped: no BAVED corpus at {DATA / 'baved'}")
+        return 0
+    lines = [f"`python benchmarks/emotion_benchmark.py {shlex.join(sys.argv[1:])}`"]
+    for model_dir in args.model or [bundled_model_dir()]:
+        lines += ["", *emotion_table(model_dir)]
+    print("\n".join(lines))
+    if args.out:
+        args.out.write_text("\n".join(["# Recall per BAVED emotion level", "", *lines, ""]))
     return 0
 
 
