@@ -41,6 +41,7 @@ figures: install
 	$(BIN)/python benchmarks/accuracy_benchmark.py all
 	$(BIN)/python benchmarks/speed_benchmark.py --clips 3517
 	$(PEERS) benchmarks/peers_benchmark.py
+	$(BIN)/python benchmarks/robustness_benchmark.py
 	$(BIN)/python benchmarks/figures.py
 	$(BIN)/voxgender card --model $(BUNDLED) --name voxgender-gru --data $(DATA) \
 		--evaluation "Held-out test speakers (adults)=benchmarks/results/accuracy/pooled_test/metrics.json" \

@@ -1,5 +1,5 @@
 """Every measured figure of the bundled model in one Markdown table, from the benchmarks' result
-files (accuracy_benchmark.py all, speed_benchmark.py, peers_benchmark.py), for the README and the
+files (accuracy_benchmark.py all, speed_benchmark.py, peers_benchmark.py, robustness_benchmark.py), for the README and the
 model card (`voxgender card --figures benchmarks/results/figures.md`). A figure whose benchmark has
 not run is left out, never filled in.
 
@@ -66,12 +66,25 @@ def peer_rows(peers: dict | None) -> list[str]:
     return lines
 
 
+def robustness_rows(robustness: dict | None) -> list[str]:
+    if not robustness:
+        return []
+    lines = ["", f"Degraded channels and raised pitch on the {robustness['clips']} test clips (`robustness_benchmark.py`; "
+             "synthetic degradations, so optimistic for real channels):", "",
+             "| condition | UAR | female recall | male recall |", "|---|---|---|---|"]
+    lines += [f"| {name} | {c['uar']:.3f} | {c['female_recall']:.3f} | {c['male_recall']:.3f} |"
+              for name, c in robustness["conditions"].items()]
+    return lines
+
+
 def main() -> int:
-    accuracy, speed, peers = (_load(RESULTS / p) for p in ("accuracy/results.json", "speed.json", "peers/peers.json"))
+    accuracy, speed, peers, robustness = (_load(RESULTS / p) for p in (
+        "accuracy/results.json", "speed.json", "peers/peers.json", "robustness.json"))
     lines = ["| figure | target | measured | without audit-flagged speakers | met |", "|---|---|---|---|---|",
-             *target_rows(accuracy, speed), *peer_rows(peers), "",
+             *target_rows(accuracy, speed), *peer_rows(peers), *robustness_rows(robustness), "",
              "Commands: `python benchmarks/accuracy_benchmark.py all`, `python benchmarks/speed_benchmark.py --clips 3517`, "
-             "`benchmarks/.venv-peers/bin/python benchmarks/peers_benchmark.py`, then `python benchmarks/figures.py`. "
+             "`benchmarks/.venv-peers/bin/python benchmarks/peers_benchmark.py`, `python benchmarks/robustness_benchmark.py`, "
+             "then `python benchmarks/figures.py`. "
              "Audit-flagged speakers: those whose recorded gender contradicts their voice pitch "
              "(`benchmarks/label_audit.py`). Speeds depend on the machine and its load: compare tools within one run."]
     (RESULTS / "figures.md").write_text("\n".join(lines) + "\n")

@@ -4,11 +4,14 @@ pitch raised with the formants kept (as in excited or shouted speech). Prints UA
 and male recall per condition (a drop in male recall is the classic bias: male voices heard as
 female on poor channels or at a raised pitch).
 
-    python benchmarks/robustness_benchmark.py
+    python benchmarks/robustness_benchmark.py                      # bundled model -> results/robustness.json
+    python benchmarks/robustness_benchmark.py --model runs/X --out runs/X/robustness.json
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -16,6 +19,7 @@ from sklearn.metrics import balanced_accuracy_score, recall_score
 
 from voxgender.augment import add_noise, band_limit, mu_law_codec, reverberate, shift_pitch
 from voxgender.inference import load_model
+from voxgender.model_files import bundled_model_dir
 
 from split_clips import split_from_command_line
 
@@ -33,21 +37,32 @@ CONDITIONS: dict[str, Condition] = {
 }
 
 
+RESULTS = Path(__file__).resolve().parent / "results" / "robustness.json"
+
+
 def main() -> int:
-    loaded = split_from_command_line(__doc__.splitlines()[0], "test")
+    loaded = split_from_command_line(__doc__.splitlines()[0], "test", lambda parser: parser.add_argument(
+        "--out", type=Path, help="JSON file for the figures (default: results/robustness.json for the bundled model)"))
     if loaded is None:
         return 0
     args, (utterances, audios, truth) = loaded
+    out = args.out or (RESULTS if args.model.resolve() == bundled_model_dir().resolve() else None)
     speakers = {u.speaker for u in utterances}
     model = load_model(args.model)
     print(f"{len(utterances)} clips of {len(speakers)} {args.split} speakers (adults)\n")
     print("| condition | UAR | female recall | male recall |\n|---|---|---|---|")
+    figures = {}
     for name, degrade in CONDITIONS.items():
         gen = torch.Generator().manual_seed(0)
         degraded = [degrade(torch.from_numpy(a)[None], gen)[0].clamp(-1, 1).numpy() for a in audios]
         guess = model.p_female_of_arrays(degraded) >= 0.5
-        print(f"| {name} | {balanced_accuracy_score(truth, guess):.4f} | {recall_score(truth, guess):.4f} | "
-              f"{recall_score(~truth, ~guess):.4f} |")
+        figures[name] = {"uar": balanced_accuracy_score(truth, guess), "female_recall": recall_score(truth, guess),
+                         "male_recall": recall_score(~truth, ~guess)}
+        print(f"| {name} | {figures[name]['uar']:.4f} | {figures[name]['female_recall']:.4f} | "
+              f"{figures[name]['male_recall']:.4f} |")
+    if out:
+        out.write_text(json.dumps({"model": args.model.name, "split": args.split, "clips": len(utterances),
+                                   "speakers": len(speakers), "conditions": figures}, indent=1) + "\n")
     return 0
 
 
