@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 import soundfile as sf
@@ -337,20 +337,31 @@ def scan(recs: list[Recording], evidence: list, model: Model, config: SegmentCon
     return lines
 
 
+def parse_setting(parser: argparse.ArgumentParser, option: str, item: str, config: SegmentConfig,
+                  names: Iterable[str]) -> tuple[str, list[float]]:
+    """``NAME=V1[,V2,...]`` for a setting in ``names``, each value checked against ``config``; a
+    bad one stops with a usage error naming the option and the item."""
+    name, _, value = item.partition("=")
+    try:
+        if name not in names:
+            raise ValueError(f"unknown setting (one of {', '.join(sorted(names))})")
+        values = [float(v) for v in value.split(",")]
+        for v in values:
+            dataclasses.replace(config, **{name: v})
+    except ValueError as err:
+        parser.error(f"{option} {item}: {err}")
+    return name, values
+
+
 def settings(parser: argparse.ArgumentParser, items: list[str]) -> SegmentConfig:
-    """SegmentConfig with ``NAME=VALUE`` settings (all are numbers); a bad one stops with a usage error."""
-    names = {f.name for f in dataclasses.fields(SegmentConfig)}
-    values = {}
+    """SegmentConfig with ``NAME=VALUE`` settings applied in turn; a bad one stops with a usage error."""
+    config = SegmentConfig()
     for item in items:
-        name, _, value = item.partition("=")
-        try:
-            if name not in names:
-                raise ValueError(f"unknown setting (one of {', '.join(sorted(names))})")
-            values[name] = float(value)
-            SegmentConfig(**values)
-        except ValueError as err:
-            parser.error(f"--set {item}: {err}")
-    return SegmentConfig(**values)
+        name, values = parse_setting(parser, "--set", item, config, [f.name for f in dataclasses.fields(SegmentConfig)])
+        if len(values) != 1:
+            parser.error(f"--set {item}: one value is needed")
+        config = dataclasses.replace(config, **{name: values[0]})
+    return config
 
 
 def main() -> int:
@@ -372,13 +383,7 @@ def main() -> int:
     parser.add_argument("--out", help="report folder (default: benchmarks/results/segmentation/SPLIT)")
     args = parser.parse_args()
     config = settings(parser, args.set)
-    scan_name, _, scan_values = (args.scan or "").partition("=")
-    try:
-        scan_at = [float(v) for v in scan_values.split(",")] if args.scan else []
-        if args.scan and scan_name not in TUNE_GRID:
-            raise ValueError(f"a decoding setting is needed, one of {', '.join(TUNE_GRID)}")
-    except ValueError as err:
-        parser.error(f"--scan {args.scan}: {err}")
+    scan_name, scan_at = parse_setting(parser, "--scan", args.scan, config, TUNE_GRID) if args.scan else ("", [])
     if not DATA.is_dir():
         print(f"skipped: {DATA} is absent (the benchmark builds its recordings from it)")
         return 0
