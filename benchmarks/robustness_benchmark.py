@@ -23,6 +23,7 @@ from voxgender.model_files import bundled_model_dir
 
 from split_clips import split_from_command_line
 
+RESULTS = Path(__file__).resolve().parent / "results" / "robustness.json"  # the bundled model's test figures
 Condition = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 CONDITIONS: dict[str, Condition] = {
     "clean": lambda x, g: x,
@@ -37,16 +38,14 @@ CONDITIONS: dict[str, Condition] = {
 }
 
 
-RESULTS = Path(__file__).resolve().parent / "results" / "robustness.json"
-
-
 def main() -> int:
     loaded = split_from_command_line(__doc__.splitlines()[0], "test", lambda parser: parser.add_argument(
-        "--out", type=Path, help="JSON file for the figures (default: results/robustness.json for the bundled model)"))
+        "--out", type=Path, help="JSON file for the figures (default: results/robustness.json for the bundled model's test split)"))
     if loaded is None:
         return 0
     args, (utterances, audios, truth) = loaded
-    out = args.out or (RESULTS if args.model.resolve() == bundled_model_dir().resolve() else None)
+    bundled_test = args.split == "test" and args.model.resolve() == bundled_model_dir().resolve()
+    out = args.out or (RESULTS if bundled_test else None)
     speakers = {u.speaker for u in utterances}
     model = load_model(args.model)
     print(f"{len(utterances)} clips of {len(speakers)} {args.split} speakers (adults)\n")
