@@ -11,7 +11,6 @@ or angry men heard as women is the classic failure of gender recognisers; this m
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 from voxgender.audio import load_audio
 from voxgender.data import read_corpus
 from voxgender.inference import load_model
-from voxgender.model_files import SPLITS_FILE, bundled_model_dir
+from voxgender.model_files import bundled_model_dir, split_speakers
 
 from split_clips import DATA
 
@@ -38,15 +37,9 @@ def mean_or_dash(values: np.ndarray) -> str:
     return f"{values.mean():.3f}" if values.size else "–"
 
 
-def seen_speakers(model_dir: Path) -> set[str]:
-    """Speakers of every split the model trained or selected on (all but test)."""
-    splits = json.loads((model_dir / SPLITS_FILE).read_text())
-    return {s for name, speakers in splits.items() if name != "test" for s in speakers}
-
-
 def emotion_table(model_dir: Path) -> list[str]:
     """Markdown lines: the model's recall per emotion level on the BAVED speakers it never saw."""
-    seen = seen_speakers(model_dir)
+    seen = split_speakers(model_dir, "train") | split_speakers(model_dir, "val")
     utterances = [u for u in read_corpus(DATA / "baved") if not u.is_child and u.speaker not in seen]
     p_female = np.asarray(load_model(model_dir).p_female_of_arrays([load_audio(u.path) for u in utterances]))
     female = np.array([u.gender == "female" for u in utterances])

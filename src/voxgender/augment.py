@@ -248,34 +248,39 @@ def restore_formants(x: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
     coefficients: a short cosine series in frequency) is evaluated at ``factor × f`` and the frame
     is scaled by the ratio of that to the envelope at ``f``: formants go back to where they were
     before the playback, harmonics stay where the playback put them. Rows with a factor of 1 are
-    returned unchanged; every row keeps its level.
+    returned unchanged (all of them: ``x`` itself); every row keeps its level.
     """
-    out = x.clone()
     rows = factors != 1.0
     if not rows.any():
-        return out
+        return x
     v, r = x[rows], factors[rows].to(x.dtype)
     window = torch.hann_window(ENVELOPE_N_FFT, dtype=x.dtype)
     spec = torch.stft(v, ENVELOPE_N_FFT, ENVELOPE_HOP, window=window, return_complex=True)  # (n, bins, frames)
     bins = torch.arange(spec.shape[1], dtype=x.dtype)
+    cosines = _cosines(bins)
     bin_weights = torch.where((bins == 0) | (bins == bins[-1]), 1.0, 2.0) / ENVELOPE_N_FFT
-    cepstrum = (_cosines(bins) * bin_weights) @ torch.log(spec.abs().clamp_min(1e-5))  # (n, quefrencies, frames)
+    cepstrum = (cosines * bin_weights) @ torch.log(spec.abs().clamp_min(1e-5))  # (n, quefrencies, frames)
     cepstrum[:, 1:] *= 2.0  # the symmetric half: the log envelope is c0 + 2 Σ c_q cos(2π q k / N)
-    envelope = _cosines(bins).T @ cepstrum
+    envelope = cosines.T @ cepstrum
     target = _cosines((bins[None, :] * r[:, None]).clamp(max=bins[-1])).transpose(1, 2) @ cepstrum
     spec = spec * torch.exp((target - envelope).clamp(max=ENVELOPE_MAX_GAIN))
     y = torch.istft(spec, ENVELOPE_N_FFT, ENVELOPE_HOP, window=window, length=v.shape[1])
     level = v.pow(2).mean(dim=1, keepdim=True).sqrt() / y.pow(2).mean(dim=1, keepdim=True).sqrt().clamp_min(1e-8)
+    out = x.clone()
     out[rows] = y * level
     return out
+
+
+def play_faster(audio: np.ndarray, factor: float) -> np.ndarray:
+    """``audio`` (samples, or rows × samples) played ``factor``× as fast: pitch, formants and tempo
+    all scale by the factor, and the length by its inverse (soxr)."""
+    return np.ascontiguousarray(soxr.resample(np.ascontiguousarray(audio.T), SAMPLE_RATE * factor, SAMPLE_RATE, quality="MQ").T)
 
 
 def shift_pitch(x: torch.Tensor, factor: float) -> torch.Tensor:
     """Rows (batch, samples) with their pitch (and tempo) scaled by ``factor`` and their formants
     kept: played ``factor``× as fast, then ``restore_formants``."""
-    played = torch.from_numpy(np.ascontiguousarray(
-        soxr.resample(x.numpy().T, SAMPLE_RATE * factor, SAMPLE_RATE, quality="MQ").T))
-    return restore_formants(played, torch.full((x.shape[0],), factor))
+    return restore_formants(torch.from_numpy(play_faster(x.numpy(), factor)), torch.full((x.shape[0],), factor))
 
 
 def augment_features(feats: torch.Tensor, fill: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:

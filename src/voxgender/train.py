@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
-import soxr
 import torch
 from sklearn.metrics import balanced_accuracy_score
 
 from .audio import SAMPLE_RATE, load_audio
-from .augment import AugmentConfig, augment_batch, augment_features, pitch_factors, restore_formants, speed_factors
+from .augment import (AugmentConfig, augment_batch, augment_features, pitch_factors, play_faster, restore_formants,
+                      speed_factors)
 from .data import Utterance
 from .distributed import join, leave
 from .errors import VoxgenderError
@@ -117,7 +117,7 @@ def crop_batch(clips: Sequence[Clip], idx: Sequence[int], crop: int, rng: np.ran
                speeds: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Random crops of ``crop`` samples (shorter clips whole, zero-padded) and their sample lengths.
     A row with a ``speeds`` factor other than 1 takes ``crop × speed`` source samples and plays them
-    at that speed (soxr), which scales pitch and formants by the factor."""
+    at that speed (``play_faster``), which scales pitch and formants by the factor."""
     x = np.zeros((len(idx), crop), dtype=np.float32)
     lengths = np.zeros(len(idx), dtype=np.int64)
     for row, i in enumerate(idx):
@@ -128,7 +128,7 @@ def crop_batch(clips: Sequence[Clip], idx: Sequence[int], crop: int, rng: np.ran
             start = int(rng.integers(len(audio) - source + 1))
             audio = audio[start:start + source]
         if speed != 1.0:
-            audio = soxr.resample(audio, SAMPLE_RATE * speed, SAMPLE_RATE, quality="MQ")[:crop]
+            audio = play_faster(audio, speed)[:crop]
         x[row, : len(audio)] = audio
         lengths[row] = len(audio)
     return torch.from_numpy(x), torch.from_numpy(lengths)

@@ -36,6 +36,11 @@ class VadState:
     def stack(states: list["VadState"]) -> "VadState":
         return VadState(torch.cat([s.state for s in states], dim=1), torch.cat([s.context for s in states]))
 
+    @property
+    def lstm_state(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(h, c), each (1, B, 128), as torch's LSTM takes them."""
+        return self.state[:1].contiguous(), self.state[1:].contiguous()
+
 
 @lru_cache(maxsize=1)
 def silero_network() -> torch.jit.ScriptModule:
@@ -100,7 +105,7 @@ class SileroVad:
     def step(self, chunks: torch.Tensor, state: VadState) -> tuple[torch.Tensor, VadState]:
         """``chunks`` (B, 512) float32 -> speech probabilities (B,) and the new state."""
         x = torch.cat([state.context, chunks], dim=1)
-        out, (h, c) = self._lstm(self._encode(x)[:, None], (state.state[:1].contiguous(), state.state[1:].contiguous()))
+        out, (h, c) = self._lstm(self._encode(x)[:, None], state.lstm_state)
         return self._probability(out[:, 0]), VadState(torch.cat([h, c]), x[:, -CONTEXT:])
 
     @torch.no_grad()
@@ -115,7 +120,7 @@ class SileroVad:
         wave = torch.zeros(CONTEXT + n * CHUNK)
         wave[:CONTEXT] = state.context[0]
         wave[CONTEXT:CONTEXT + len(audio)] = torch.from_numpy(np.asarray(audio, dtype=np.float32))
-        hc, out = (state.state[:1].contiguous(), state.state[1:].contiguous()), []
+        hc, out = state.lstm_state, []
         for first in range(0, n, SEQUENCE_CHUNKS):
             windows = wave[first * CHUNK:(first + SEQUENCE_CHUNKS) * CHUNK + CONTEXT].unfold(0, CONTEXT + CHUNK, CHUNK)
             hidden, hc = self._lstm(self._encode(windows)[None], hc)
