@@ -74,13 +74,13 @@ class SileroVad:
     ways to run it:
 
     - :meth:`step`: a batch of independent live streams, one chunk each, the state kept outside
-      the network (:class:`VadState`), so that one call serves many streams. Measured on this
-      project's 2-core machine: 2.8 ms for 64 streams against 5.5 ms for silero's TorchScript, and
-      0.25 ms for one stream against 0.18 ms for silero's ONNX file;
+      the network (:class:`VadState`), so that one call serves many streams;
     - :meth:`probabilities`: one recording (a clip, or a long file block by block) as a sequence:
       the spectrogram and encoder of thousands of chunks at once, then the LSTM over them in one
-      call, about 15 times faster than chunk by chunk. Carrying the state from call to call, a
-      recording cut into pieces gives what it gives whole.
+      call. Carrying the state from call to call, a recording cut into pieces gives what it gives
+      whole.
+
+    ``benchmarks/vad_speed.py`` measures both against silero's TorchScript in the same run.
     """
 
     def __init__(self) -> None:
