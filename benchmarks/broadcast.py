@@ -15,7 +15,7 @@ noise, or music-like tones (notes with harmonics), scaled to a given SNR against
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -34,15 +34,26 @@ ABOVE_FLOOR_DB = 10.0  # ... and at least this far above its noise floor (5th pe
 BRIDGE_S = 0.5  # pauses shorter than this inside a turn count as speech, as in turn-level annotation
 
 
+@dataclass(frozen=True)
+class Turn:
+    """One speaker's turn: frames [start, end) of the recording (pauses inside it included)."""
+
+    speaker: str
+    gender: str
+    start: int
+    end: int
+
+
 @dataclass
 class Recording:
-    """Clean speech, its reference (one code per 10 ms frame), which frames are scored, and the
-    background added to the speech."""
+    """Clean speech, its reference (one code per 10 ms frame), which frames are scored, who speaks
+    when, and the background added to the speech."""
 
     name: str
     speech: np.ndarray
     reference: np.ndarray
     scored: np.ndarray
+    turns: tuple[Turn, ...] = ()
     background: str = "clean"
     snr_db: float | None = None
     audio: np.ndarray | None = None
@@ -141,6 +152,7 @@ def build_speech(pool: ClipPool, name: str, minutes: float, seed: int) -> Record
     female = np.zeros(len(audio) // FRAME, bool)
     male = np.zeros_like(female)
     unsure = np.zeros_like(female)
+    turns = []
     gender = ("female", "male")[int(rng.integers(2))]
     pos = int(rng.uniform(0.5, 2) / FRAME_S)
     while pos < total:
@@ -150,6 +162,7 @@ def build_speech(pool: ClipPool, name: str, minutes: float, seed: int) -> Record
         audio[pos * FRAME:(pos + n) * FRAME] += turn[: n * FRAME]
         (female if gender == "female" else male)[pos:pos + n] |= mask[:n]
         unsure[pos:pos + n] |= doubt[:n]
+        turns.append(Turn(speaker, gender, pos, pos + n))
         pos += n
         if rng.random() < 0.1:
             pos -= int(rng.uniform(0.5, 1.5) / FRAME_S)  # the next speaker starts before this one ends
@@ -159,7 +172,7 @@ def build_speech(pool: ClipPool, name: str, minutes: float, seed: int) -> Record
     end = min(pos + int(rng.uniform(0.5, 2) / FRAME_S), len(female))
     reference = np.where(female & male, OVERLAP, np.where(female, FEMALE, np.where(male, MALE, NONE))).astype(np.int8)
     scored = ~unsure | (reference != NONE)  # a frame one speaker surely speaks in is scored
-    return Recording(name, np.clip(audio[: end * FRAME], -1, 1), reference[:end], scored[:end])
+    return Recording(name, np.clip(audio[: end * FRAME], -1, 1), reference[:end], scored[:end], tuple(turns))
 
 
 # -- backgrounds ----------------------------------------------------------------------------------
@@ -207,7 +220,7 @@ def with_background(rec: Recording, kind: str, snr_db: float | None, seed: int) 
         peak = float(np.abs(audio).max())
         if peak > 0.99:
             audio *= 0.99 / peak
-    return Recording(rec.name, rec.speech, rec.reference, rec.scored, kind, snr_db, audio.astype(np.float32))
+    return Recording(rec.name, rec.speech, rec.reference, rec.scored, rec.turns, kind, snr_db, audio.astype(np.float32))
 
 
 # -- scoring --------------------------------------------------------------------------------------
@@ -252,6 +265,20 @@ def frame_errors(reference: np.ndarray, hypothesis: np.ndarray, scored: np.ndarr
         "hyp_female_s": float((hypothesis == FEMALE).sum() * FRAME_S),
         "hyp_male_s": float((hypothesis == MALE).sum() * FRAME_S),
     }
+
+
+def confusion_by_speaker(rec: Recording, hypothesis: np.ndarray) -> dict[str, dict[str, Any]]:
+    """Per speaker: gender, seconds of their scored speech (overlaps left out) and seconds of it
+    labelled with the other gender. Summed over speakers, the confused seconds are ``frame_errors``'."""
+    out: dict[str, dict[str, Any]] = {}
+    for turn in rec.turns:
+        own = GENDER_CODE[turn.gender]
+        frames = slice(turn.start, turn.end)
+        mine = (rec.reference[frames] == own) & rec.scored[frames]
+        counts = out.setdefault(turn.speaker, {"gender": turn.gender, "speech_s": 0.0, "confused_s": 0.0})
+        counts["speech_s"] += float(mine.sum() * FRAME_S)
+        counts["confused_s"] += float((mine & (hypothesis[frames] == FEMALE + MALE - own)).sum() * FRAME_S)
+    return out
 
 
 def rates(counts: dict[str, float]) -> dict[str, float]:

@@ -35,8 +35,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from split_clips import flagged_speakers  # noqa: E402
-from broadcast import (FRAME_S, ClipPool, Recording, build_speech, frame_errors, hypothesis_frames,  # noqa: E402
-                       rates, total, with_background)
+from broadcast import (FRAME_S, ClipPool, Recording, build_speech, confusion_by_speaker, frame_errors,  # noqa: E402
+                       hypothesis_frames, rates, total, with_background)
 
 from voxgender.audio import SAMPLE_RATE  # noqa: E402
 from voxgender.batch import BatchJob, run_batch  # noqa: E402
@@ -110,6 +110,7 @@ def evaluate(recs: list[Recording], model: Model, config: SegmentConfig) -> tupl
                      "snr_db": rec.snr_db, "duration_s": rec.duration_s, "wall_s": wall, "cpu_s": cpu,
                      "counts": frame_errors(rec.reference, hyp, rec.scored),
                      "counts_collar": frame_errors(rec.reference, hyp, rec.scored, 0.25),
+                     "speakers": confusion_by_speaker(rec, hyp),
                      "unscored_s": float((~rec.scored).sum() * FRAME_S)})
         hypotheses.append(result.segments)
         evidence.append(tuple(np.concatenate(x) for x in zip(*seg.evidence)))
@@ -161,11 +162,18 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for r in rows:
         by_condition.setdefault(r["condition"], []).append(r)
     head = [r for r in rows if headline((r["background"], r["snr_db"]))]
+    speakers: dict[str, dict[str, Any]] = {}
+    for r in head:
+        for speaker, counts in r["speakers"].items():
+            mine = speakers.setdefault(speaker, {"gender": counts["gender"], "speech_s": 0.0, "confused_s": 0.0})
+            mine["speech_s"] += counts["speech_s"]
+            mine["confused_s"] += counts["confused_s"]
     return {
         "headline": rates(total([r["counts"] for r in head])),
         "headline_collar_0.25s": rates(total([r["counts_collar"] for r in head])),
         "stress_0dB": rates(total([r["counts"] for r in rows if r["snr_db"] == STRESS_SNR])),
         "conditions": {c: rates(total([r["counts"] for r in rs])) for c, rs in by_condition.items()},
+        "confusion_by_speaker": dict(sorted(speakers.items(), key=lambda item: -item[1]["confused_s"])),
         "audio_hours": sum(r["duration_s"] for r in rows) / 3600,
         "unscored_share": sum(r["unscored_s"] for r in rows) / sum(r["duration_s"] for r in rows),
         "xrt_1_process_wall": sum(r["duration_s"] for r in rows) / sum(r["wall_s"] for r in rows),
@@ -310,7 +318,8 @@ def write_report(out: Path, args: argparse.Namespace, summary: dict[str, Any], s
     for name, r in summary["conditions"].items():
         lines.append(f"| {name} | {pct(r['ier'])} | {pct(r['missed'])} | {pct(r['false_alarm'])} | {pct(r['confusion'])} | "
                      f"{r['female_share_error_pp']:.2f} pp |")
-    lines += ["", "![error by SNR](error_by_snr.png)", "", "![timeline](timeline.png)", "", "## Speed and memory", "",
+    lines += ["", "![error by SNR](error_by_snr.png)", "", "![timeline](timeline.png)", "", *speaker_rows(summary, h),
+              "## Speed and memory", "",
               f"Load average during the run: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min) on "
               f"{os.cpu_count()} cores; other jobs share the machine, so wall-clock figures are lower bounds.", "",
               f"- one process (1 torch thread + the VAD thread), in-process, all recordings: "
@@ -323,6 +332,27 @@ def write_report(out: Path, args: argparse.Namespace, summary: dict[str, Any], s
         lines += [f"| {r['minutes']:g} min | {r['peak_rss_mb']:.0f} MB | {r['xrt']:.0f}× |" for r in memory]
         lines += ["", "![memory](memory_by_length.png)"]
     (out / "report.md").write_text("\n".join(lines) + "\n")
+
+
+def speaker_rows(summary: dict[str, Any], headline_rates: dict[str, float], top: int = 10) -> list[str]:
+    """Markdown: the speakers with the most confused seconds in the headline conditions."""
+    speakers = summary["confusion_by_speaker"]
+    confused = sum(c["confused_s"] for c in speakers.values())
+    worst = [(name, c) for name, c in speakers.items() if c["confused_s"] > 0][:top]
+    if not worst:
+        return []
+    flagged = flagged_speakers()
+    lines = ["## Where the confusion is", "",
+             f"The {len(worst)} of {len(speakers)} speakers with the most confused speech in the headline "
+             f"conditions ({confused:.0f} s confused in all, {pct(headline_rates['confusion'])} of reference speech). "
+             "Flagged: the label audit finds the speaker's median pitch on the other gender's side "
+             "(`results/label_audit.md`).", "",
+             "| speaker | label | flagged | speech | confused | share of all confusion |", "| --- | --- | --- | --- | --- | --- |"]
+    for speaker, c in worst:
+        lines.append(f"| {speaker} | {c['gender']} | {'yes' if speaker in flagged else ''} | {c['speech_s']:.0f} s | "
+                     f"{c['confused_s']:.0f} s ({pct(c['confused_s'] / max(c['speech_s'], 1e-9))}) | "
+                     f"{pct(c['confused_s'] / confused)} |")
+    return [*lines, ""]
 
 
 def scan(recs: list[Recording], evidence: list, model: Model, config: SegmentConfig, name: str,
@@ -431,7 +461,7 @@ def main() -> int:
     if memory:
         plot_memory(memory, out / "memory_by_length.png")
     metrics = {"summary": summary, "batch_speed": speed, "memory": memory, "config": dataclasses.asdict(config),
-               "load_average": load, "recordings": [{k: v for k, v in r.items()} for r in rows]}
+               "load_average": load, "recordings": [{k: v for k, v in r.items() if k != "speakers"} for r in rows]}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     write_report(out, args, summary, speed, memory, config, load)
     print(f"wrote {out / 'report.md'}")
