@@ -128,3 +128,24 @@ def test_settings_by_name_parse_numbers_and_ranges_and_name_what_is_wrong():
     for bad in ("p_nois=0.8", "p_noise", "p_noise=lots", "snr_db=5", "band_masks=1.5"):
         with pytest.raises(ValueError, match=bad.split("=")[0]):
             AugmentConfig().with_settings([bad])
+
+
+def test_onset_crops_start_where_the_leading_silence_ends():
+    import numpy as np
+
+    from voxgender.augment import onset_crops
+    from voxgender.synth import synth_clip
+    from voxgender.train import Clip, crop_batch, speech_onset
+
+    rng = np.random.default_rng(0)
+    assert onset_crops(8, AugmentConfig(), rng) is None  # off by default, and no draws
+    chosen = onset_crops(1000, AugmentConfig(p_onset=0.3), rng)
+    assert 0.25 < chosen.mean() < 0.35
+    voice = synth_clip("male", 2.0, seed=1)
+    audio = np.concatenate([1e-4 * rng.standard_normal(12345).astype(np.float32), voice])
+    onset = speech_onset(audio)
+    assert 12000 <= onset <= 12345 + 800  # within the 10 ms frame of the silence's end, or the voice's soft start
+    clip = Clip(audio=audio, target=1, speaker="s", corpus="c", speech_start=onset)
+    wave, lengths = crop_batch([clip], [0, 0], 8000, rng, at_onset=np.array([True, False]))
+    assert np.array_equal(wave[0].numpy(), audio[onset:onset + 8000]) and lengths.tolist() == [8000, 8000]
+    assert speech_onset(np.zeros(5, np.float32)) == 0

@@ -45,6 +45,7 @@ class AugmentConfig:
     speed_range: tuple[float, float] = (0.92, 1.08)  # playback speed factors (pitch and formants scale with it)
     p_pitch: float = 0.0
     pitch_range: tuple[float, float] = (0.75, 1.5)  # pitch factors with the formants kept
+    p_onset: float = 0.0  # share of training crops that start at the clip's first speech (leading silence cut)
     band_masks: int = 0  # SpecAugment-style feature masks per training crop (0 = none)
     band_mask_width: int = 10  # each covers up to this many feature dimensions
 
@@ -227,6 +228,15 @@ def pitch_factors(n: int, cfg: AugmentConfig, rng: np.random.Generator) -> np.nd
     a factor drawn log-uniformly from ``pitch_range``. The crop is played that much faster and
     ``restore_formants`` then moves its envelope back."""
     return _factors(n, cfg.p_pitch * cfg.strength, cfg.pitch_range, rng)
+
+
+def onset_crops(n: int, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray | None:
+    """Per training crop, whether it starts at its clip's first speech (probability ``p_onset``,
+    scaled by ``strength``) rather than anywhere: so that the network also learns to start without
+    the silence before the first word, as after the segmenter's restarts at speech onsets. None
+    when off (no draws: recipes without it keep their random streams)."""
+    probability = cfg.p_onset * cfg.strength
+    return rng.random(n) < probability if probability > 0 else None
 
 
 ENVELOPE_N_FFT = 1024  # 64 ms frames: the harmonics of every voice are resolved

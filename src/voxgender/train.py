@@ -21,7 +21,7 @@ import torch
 from sklearn.metrics import balanced_accuracy_score
 
 from .audio import SAMPLE_RATE, load_audio
-from .augment import (AugmentConfig, augment_batch, augment_features, pitch_factors, play_faster, restore_formants,
+from .augment import (AugmentConfig, augment_batch, augment_features, onset_crops, pitch_factors, play_faster, restore_formants,
                       speed_factors)
 from .data import Utterance
 from .distributed import join, leave
@@ -67,12 +67,27 @@ class TrainConfig:
 
 @dataclass
 class Clip:
-    """A decoded training clip."""
+    """A decoded training clip and the sample where its leading silence ends."""
 
     audio: np.ndarray
     target: int
     speaker: str
     corpus: str
+    speech_start: int = 0
+
+
+ONSET_FRAME = SAMPLE_RATE // 100  # 10 ms
+ONSET_FLOOR_DB = -35.0  # the first frame this close to the clip's loudest starts its speech
+
+
+def speech_onset(audio: np.ndarray) -> int:
+    """First sample of the first 10 ms frame within ONSET_FLOOR_DB of the clip's loudest frame."""
+    n = len(audio) // ONSET_FRAME
+    if n == 0:
+        return 0
+    energy = (audio[: n * ONSET_FRAME].reshape(n, ONSET_FRAME).astype(np.float64) ** 2).mean(axis=1)
+    db = 10 * np.log10(energy + 1e-12)
+    return int(np.argmax(db >= db.max() + ONSET_FLOOR_DB)) * ONSET_FRAME
 
 
 def load_clips(utterances: Sequence[Utterance], what: str, show_progress: bool = True) -> list[Clip]:
@@ -84,7 +99,7 @@ def load_clips(utterances: Sequence[Utterance], what: str, show_progress: bool =
         except VoxgenderError as err:
             say(f"skipped: {err}")
             continue
-        clips.append(Clip(audio, FEMALE if utt.gender == "female" else MALE, utt.speaker, utt.corpus))
+        clips.append(Clip(audio, FEMALE if utt.gender == "female" else MALE, utt.speaker, utt.corpus, speech_onset(audio)))
     if not clips:
         raise VoxgenderError(f"no usable {what} clips")
     return clips
@@ -114,17 +129,20 @@ class BalancedSampler:
 
 
 def crop_batch(clips: Sequence[Clip], idx: Sequence[int], crop: int, rng: np.random.Generator,
-               speeds: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               speeds: np.ndarray | None = None, at_onset: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Random crops of ``crop`` samples (shorter clips whole, zero-padded) and their sample lengths.
     A row with a ``speeds`` factor other than 1 takes ``crop × speed`` source samples and plays them
-    at that speed (``play_faster``), which scales pitch and formants by the factor."""
+    at that speed (``play_faster``), which scales pitch and formants by the factor. A row marked
+    ``at_onset`` starts at its clip's ``speech_start`` instead of a random sample."""
     x = np.zeros((len(idx), crop), dtype=np.float32)
     lengths = np.zeros(len(idx), dtype=np.int64)
     for row, i in enumerate(idx):
         audio = clips[i].audio
         speed = 1.0 if speeds is None else float(speeds[row])
         source = int(round(crop * speed))
-        if len(audio) > source:
+        if at_onset is not None and at_onset[row]:
+            audio = audio[clips[i].speech_start:clips[i].speech_start + source]
+        elif len(audio) > source:
             start = int(rng.integers(len(audio) - source + 1))
             audio = audio[start:start + source]
         if speed != 1.0:
@@ -361,7 +379,8 @@ def train(
             idx = sampler.sample(cfg.batch_size, rng)
             crop = int(rng.integers(crop_min, crop_max + 1))
             pitches = pitch_factors(len(idx), cfg.augment, rng)
-            wave, lengths = crop_batch(train_clips, idx, crop, rng, speed_factors(len(idx), cfg.augment, rng) * pitches)
+            wave, lengths = crop_batch(train_clips, idx, crop, rng, speed_factors(len(idx), cfg.augment, rng) * pitches,
+                                       onset_crops(len(idx), cfg.augment, rng))
             wave = augment_batch(restore_formants(wave, torch.from_numpy(pitches)), cfg.augment, gen)
             targets = torch.tensor([train_clips[i].target for i in idx])
             losses.append(train_step(trainer, extractor, opt, wave, lengths, targets, cfg.grad_clip,
