@@ -1,9 +1,9 @@
 """The bundled model on its held-out test speakers under degraded channels: white-to-brown noise
-at several SNRs, a telephone channel (300-3400 Hz band + 8-bit mu-law), reverberation, the
-pitch raised with the formants kept (as in excited or shouted speech), and the clip cut to its speech
-(as a pipeline that passes on voice-activity segments does: no silence before the first word). Prints UAR and the female
-and male recall per condition (a drop in male recall is the classic bias: male voices heard as
-female on poor channels or at a raised pitch).
+at several SNRs, a telephone channel (300-3400 Hz band + 8-bit mu-law), reverberation, the pitch
+raised with the formants kept (as in excited or shouted speech), and the clip cut to its speech
+(as a pipeline that passes on voice-activity segments: no silence before the first word). Prints
+UAR and the female and male recall per condition (a drop in male recall is the classic bias: male
+voices heard as female on poor channels or at a raised pitch).
 
     python benchmarks/robustness_benchmark.py                      # bundled model -> results/robustness.json
     python benchmarks/robustness_benchmark.py --model runs/X --out runs/X/robustness.json

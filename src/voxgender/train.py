@@ -21,8 +21,8 @@ import torch
 from sklearn.metrics import balanced_accuracy_score
 
 from .audio import SAMPLE_RATE, load_audio
-from .augment import (AugmentConfig, augment_batch, augment_features, onset_crops, pitch_factors, play_faster, restore_formants,
-                      speed_factors)
+from .augment import (AugmentConfig, augment_batch, augment_features, onset_crops, pitch_factors, play_faster,
+                      restore_formants, speed_factors)
 from .data import Utterance
 from .distributed import join, leave
 from .errors import VoxgenderError
