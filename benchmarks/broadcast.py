@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from voxgender.audio import SAMPLE_RATE, load_audio
+from voxgender.audio import SAMPLE_RATE, frame_levels_db, load_audio
 from voxgender.data import Utterance
 from voxgender.segment import Segment
 from voxgender.vad import CHUNK, SileroVad, shared_vad
@@ -66,9 +66,7 @@ class Recording:
 # -- speech ---------------------------------------------------------------------------------------
 def energy_speech(clip: np.ndarray) -> np.ndarray:
     """Boolean speech mask per 10 ms frame of a clean clip, from its energy."""
-    n = len(clip) // FRAME
-    energy = (clip[: n * FRAME].reshape(n, FRAME).astype(np.float64) ** 2).mean(axis=1)
-    db = 10 * np.log10(energy + 1e-12)
+    db = frame_levels_db(clip, FRAME)
     return db > max(db.max() + SPEECH_FLOOR_DB, np.percentile(db, 5) + ABOVE_FLOOR_DB)
 
 

@@ -145,7 +145,7 @@ def test_onset_crops_start_where_the_leading_silence_ends():
     audio = np.concatenate([1e-4 * rng.standard_normal(12345).astype(np.float32), voice])
     onset = speech_onset(audio)
     assert 12000 <= onset <= 12345 + 800  # within the 10 ms frame of the silence's end, or the voice's soft start
-    clip = Clip(audio=audio, target=1, speaker="s", corpus="c", speech_start=onset)
+    clip = Clip(audio=audio, target=1, speaker="s", corpus="c")
     wave, lengths = crop_batch([clip], [0, 0], 8000, rng, at_onset=np.array([True, False]))
     assert np.array_equal(wave[0].numpy(), audio[onset:onset + 8000]) and lengths.tolist() == [8000, 8000]
     assert speech_onset(np.zeros(5, np.float32)) == 0

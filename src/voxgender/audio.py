@@ -153,6 +153,13 @@ def load_audio(
     return np.clip(audio, -1.0, 1.0, out=audio)  # the decoder's own array: no copy needed
 
 
+def frame_levels_db(audio: np.ndarray, frame: int) -> np.ndarray:
+    """Mean power in dB of each whole ``frame``-sample frame of ``audio``."""
+    n = len(audio) // frame
+    power = (audio[: n * frame].reshape(n, frame).astype(np.float64) ** 2).mean(axis=1)
+    return 10 * np.log10(power + 1e-12)
+
+
 def audio_duration(path: str | Path) -> float:
     """Duration in seconds from the header when libsndfile can read it, else by decoding."""
     try:

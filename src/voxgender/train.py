@@ -13,6 +13,7 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
 
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 from sklearn.metrics import balanced_accuracy_score
 
-from .audio import SAMPLE_RATE, load_audio
+from .audio import SAMPLE_RATE, frame_levels_db, load_audio
 from .augment import (AugmentConfig, augment_batch, augment_features, onset_crops, pitch_factors, play_faster,
                       restore_formants, speed_factors)
 from .data import Utterance
@@ -65,29 +66,29 @@ class TrainConfig:
         return asdict(self)
 
 
-@dataclass
-class Clip:
-    """A decoded training clip and the sample where its leading silence ends."""
-
-    audio: np.ndarray
-    target: int
-    speaker: str
-    corpus: str
-    speech_start: int = 0
-
-
 ONSET_FRAME = SAMPLE_RATE // 100  # 10 ms
 ONSET_FLOOR_DB = -35.0  # the first frame this close to the clip's loudest starts its speech
 
 
 def speech_onset(audio: np.ndarray) -> int:
     """First sample of the first 10 ms frame within ONSET_FLOOR_DB of the clip's loudest frame."""
-    n = len(audio) // ONSET_FRAME
-    if n == 0:
-        return 0
-    energy = (audio[: n * ONSET_FRAME].reshape(n, ONSET_FRAME).astype(np.float64) ** 2).mean(axis=1)
-    db = 10 * np.log10(energy + 1e-12)
-    return int(np.argmax(db >= db.max() + ONSET_FLOOR_DB)) * ONSET_FRAME
+    db = frame_levels_db(audio, ONSET_FRAME)
+    return int(np.argmax(db >= db.max() + ONSET_FLOOR_DB)) * ONSET_FRAME if len(db) else 0
+
+
+@dataclass
+class Clip:
+    """A decoded training clip."""
+
+    audio: np.ndarray
+    target: int
+    speaker: str
+    corpus: str
+
+    @cached_property
+    def speech_start(self) -> int:
+        """The sample where the clip's leading silence ends (found when an onset crop first needs it)."""
+        return speech_onset(self.audio)
 
 
 def load_clips(utterances: Sequence[Utterance], what: str, show_progress: bool = True) -> list[Clip]:
@@ -99,7 +100,7 @@ def load_clips(utterances: Sequence[Utterance], what: str, show_progress: bool =
         except VoxgenderError as err:
             say(f"skipped: {err}")
             continue
-        clips.append(Clip(audio, FEMALE if utt.gender == "female" else MALE, utt.speaker, utt.corpus, speech_onset(audio)))
+        clips.append(Clip(audio, FEMALE if utt.gender == "female" else MALE, utt.speaker, utt.corpus))
     if not clips:
         raise VoxgenderError(f"no usable {what} clips")
     return clips
