@@ -24,7 +24,7 @@ DATA ?= ../shared/data
 RUN ?= runs/bundled
 BUNDLED := src/voxgender/pretrained/voxgender-gru
 model: install
-	$(BIN)/voxgender train --data $(DATA) --exclude-children --out $(RUN) --epochs 25 --threads 1
+	$(BIN)/voxgender train --data $(DATA) --exclude-children --out $(RUN) --epochs 25 --keep final --threads 1
 	$(BIN)/python benchmarks/accuracy_benchmark.py pooled --model $(RUN) --out $(RUN)/benchmark
 	$(BIN)/voxgender card --model $(RUN) --name voxgender-gru --data $(DATA) \
 		--evaluation "Held-out test speakers (adults)=$(RUN)/benchmark/pooled_test/metrics.json" \

@@ -53,7 +53,7 @@ def train_loco_model(corpus: str, folders: dict[str, Path], out: Path, epochs: i
     others = [str(p) for name, p in folders.items() if name != corpus]
     cmd = [str(Path(sys.executable).parent / "voxgender"), "train", "--data", *others, "--out", str(model_dir),
            "--exclude-children", "--test-fraction", "0", "--epochs", str(epochs), "--steps-per-epoch", str(steps),
-           "--threads", "1", "--resume", *extra]
+           "--keep", "final", "--threads", "1", "--resume", *extra]
     log = (out / "loco" / f"{corpus}.log")
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as fh:

@@ -81,6 +81,24 @@ def test_resume_continues_a_killed_run_and_matches_an_uninterrupted_one(syntheti
             torch.testing.assert_close(state_full[part][key], state_resumed[part][key])
 
 
+def test_keep_final_runs_the_whole_schedule_and_saves_its_last_epoch(synthetic_corpora, tmp_path):
+    """--keep final: patience does not stop the run, and the saved weights are the last epoch's
+    weight average (the checkpoint's), whatever the validation said."""
+    args = ["--data", str(synthetic_corpora["train"]), *TINY_TRAIN_ARGS, "--keep", "final", "--patience", "1"]
+    args[args.index("--epochs") + 1] = "3"
+    args[args.index("--steps-per-epoch") + 1] = "4"
+    assert main(["train", *args, "--out", str(tmp_path / "final")]) == 0
+    rows = list(csv.DictReader((tmp_path / "final" / "history.csv").open()))
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+    model = load_model(tmp_path / "final")
+    meta = model.config["metadata"]
+    assert meta["kept_epoch"] == 3 and meta["val_uar"] == pytest.approx(float(rows[-1]["val_uar"]))
+    average = torch.load(tmp_path / "final" / "checkpoint.pt", weights_only=True)["average"]
+    for key, value in model.net.state_dict().items():
+        torch.testing.assert_close(value, average[f"module.{key}"])
+    assert "The weights of the last epoch (3)" in (tmp_path / "final" / "MODEL_CARD.md").read_text()
+
+
 def test_fine_tuning_starts_from_a_model_and_keeps_its_design(tiny_model_dir, synthetic_corpora, tmp_path):
     """--init-from: the start model's weights, normalisation, features and architecture carry over
     (options of those groups are ignored); its validation UAR before any step is recorded; the card

@@ -60,6 +60,22 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
+def _selection_sentence(meta: dict[str, Any]) -> str:
+    """Which epoch's weights the model holds, and how that epoch was chosen."""
+    split = "speaker-disjoint validation split" + (" of the fine-tuning data" if "start_val_uar" in meta else "")
+    if meta.get("train", {}).get("keep") == "final":
+        text = (f"The weights of the last epoch ({meta.get('kept_epoch', '?')}) of the schedule, validation UAR "
+                f"{_pct(meta.get('val_uar'))} ({split}, monitored but not used to select; its best epoch was "
+                f"{meta.get('best_epoch', '?')})")
+    else:
+        text = f"Selected at epoch {meta.get('best_epoch', '?')} by validation UAR {_pct(meta.get('val_uar'))} ({split})"
+    if "start_val_uar" not in meta:
+        return text + "."
+    if meta.get("best_epoch") == 0 and meta.get("train", {}).get("keep") != "final":
+        return text + "; epoch 0 is the starting model, which no later epoch beat."
+    return text + f"; {_pct(meta['start_val_uar'])} before fine-tuning."
+
+
 def _data_table(data: dict[str, list[dict[str, Any]]]) -> list[str]:
     lines = ["| split | corpus | utterances | speakers (f/m) | hours |", "|---|---|---|---|---|"]
     for split, rows in data.items():
@@ -124,11 +140,7 @@ def render_card(
         + (", each frame less its recording's running mean (causal normalisation)" if model.get("normalisation") == "causal" else "")
         + f", a {model['dense']}-unit dense layer and "
         "a softmax over {female, male} per frame; a file's decision is the mean of its frame log-posteriors.", "",
-        f"Selected at epoch {meta.get('best_epoch', '?')} by validation UAR {_pct(meta.get('val_uar'))} "
-        "(speaker-disjoint validation split)"
-        + (" of the fine-tuning data; epoch 0 is the starting model, which no later epoch beat." if meta.get("best_epoch") == 0
-           else f" of the fine-tuning data; {_pct(meta['start_val_uar'])} before fine-tuning." if "start_val_uar" in meta
-           else "."), "",
+        _selection_sentence(meta), "",
         "## Training data", "",
         "Speaker-disjoint train / validation / test splits, stratified by corpus and gender"
         + (", children (under 13) left out of every split." if meta.get("exclude_children") else "."), "",

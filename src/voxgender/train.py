@@ -36,6 +36,7 @@ from .progress import progress_bar, say
 
 OptimizerKind = Literal["adam", "rmsprop"]
 ScheduleKind = Literal["cosine", "constant"]
+KeepKind = Literal["best", "final"]
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.csv"
 NORM_CLIPS = 400
@@ -57,7 +58,8 @@ class TrainConfig:
     ema_decay: float = 0.995  # validate and keep an exponential moving average of the weights (0 = off)
     weight_decay: float = 1e-5
     grad_clip: float = 5.0
-    patience: int = 8
+    patience: int = 8  # keep="best": epochs without validation gain before stopping
+    keep: KeepKind = "best"  # the saved weights: best validation epoch, or the last of the schedule
     seed: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     threads: int = 0
@@ -300,7 +302,11 @@ def train(
     metadata: dict[str, Any] | None = None,
     start_from: GenderRNN | None = None,
 ) -> dict[str, Any]:
-    """Train on ``train_clips``, select the epoch by validation UAR on ``val_clips``; return a summary.
+    """Train on ``train_clips``, validate every epoch on ``val_clips``; return a summary.
+
+    ``cfg.keep`` says which weights are saved: "best" keeps the epoch with the best validation UAR
+    and stops early after ``cfg.patience`` epochs without a gain; "final" runs the whole schedule
+    and keeps its last epoch (validation is then monitored, not used to select).
 
     ``start_from`` fine-tunes: training begins from that network's weights and keeps its
     normalisation (``features`` and ``arch`` must be the ones it was trained with); the summary
@@ -369,7 +375,7 @@ def train(
     crop_min = int(min(cfg.min_crop_s, cfg.crop_s) * SAMPLE_RATE)
     stale = history[-1]["epoch"] - best_epoch if history else 0
     for epoch in range(start_epoch, cfg.epochs + 1):
-        if stale >= cfg.patience:
+        if cfg.keep == "best" and stale >= cfg.patience:
             break
         started = time.perf_counter()
         rng, gen = seed_epoch(cfg.seed, world.rank, epoch)
@@ -396,9 +402,10 @@ def train(
             best_uar, best_loss, best_epoch = metrics["val_uar"], metrics["val_loss"], epoch
         stale = epoch - best_epoch
         if world.is_main:
-            if improved:
+            if improved or cfg.keep == "final":
                 save_model_dir(out, kept, features, model.config["inference"],
-                               {**metadata, "best_epoch": epoch, "val_uar": best_uar, "val_loss": metrics["val_loss"]})
+                               {**metadata, "best_epoch": best_epoch, "kept_epoch": epoch,
+                                "val_uar": metrics["val_uar"], "val_loss": metrics["val_loss"]})
             _save_checkpoint(out, {"net": net.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
                                    "average": average.state_dict() if average is not None else None,
                                    "history": history, "best_uar": best_uar, "best_loss": best_loss,
@@ -409,5 +416,6 @@ def train(
         if on_epoch is not None:
             on_epoch(epoch, metrics)
     leave(world)
-    return {"out_dir": str(out), "best_epoch": best_epoch, "val_uar": best_uar, "epochs_run": len(history),
+    kept_epoch = history[-1]["epoch"] if cfg.keep == "final" and history else best_epoch
+    return {"out_dir": str(out), "best_epoch": best_epoch, "kept_epoch": kept_epoch, "val_uar": best_uar, "epochs_run": len(history),
             "world_size": world.size, **start}

@@ -1,0 +1,72 @@
+"""Which epoch to keep, measured across corpora: for finished leave-one-corpus-out runs, the epoch
+kept by validation UAR (the run's model) against the last epoch's weight average (its checkpoint,
+which is what `voxgender train --keep final` saves when the run is not stopped early). UAR on the
+held-out corpus's selection speakers (the validation evidence a choice may use) and on all adults.
+
+    python benchmarks/keep_rule.py runs/loco_base runs/loco_aug15c
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import balanced_accuracy_score
+
+from voxgender.audio import load_audio
+from voxgender.data import read_corpus
+from voxgender.inference import Model, load_model
+from voxgender.model_files import bundled_model_dir, split_speakers
+
+from accuracy_benchmark import DATA, corpus_folders
+
+
+def last_epoch_model(model_dir: Path) -> tuple[Model, int]:
+    """The run's model with its checkpoint's weight average, and that checkpoint's epoch."""
+    state = torch.load(model_dir / "checkpoint.pt", weights_only=True)
+    model = load_model(model_dir)
+    model.net.load_state_dict({k.removeprefix("module."): v for k, v in state["average"].items() if k.startswith("module.")})
+    return model, state["epoch"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", type=Path, nargs="+", help="LOCO output folders (each with loco/<corpus>/)")
+    parser.add_argument("--model", type=Path, default=bundled_model_dir(), help="model whose validation speakers select")
+    args = parser.parse_args()
+    if not DATA.is_dir():
+        print(f"skipped: no corpora at {DATA}")
+        return 0
+    selection = split_speakers(args.model, "val")
+    torch.set_num_threads(1)
+    corpora = {}
+    for corpus, folder in corpus_folders().items():
+        adults = [u for u in read_corpus(folder) if not u.is_child]
+        corpora[corpus] = (adults, [load_audio(u.path) for u in adults])
+    print("| run | held-out corpus | kept epoch | last epoch | selection UAR, kept → last | all adults, kept → last |")
+    print("|---|---|---|---|---|---|")
+    for run in args.runs:
+        means = []
+        for corpus, (adults, audios) in corpora.items():
+            model_dir = run / "loco" / corpus
+            female = np.array([u.gender == "female" for u in adults])
+            chosen = np.array([u.speaker in selection for u in adults])
+            last, epoch = last_epoch_model(model_dir)
+            kept = load_model(model_dir)
+            row = []
+            for subset in (chosen, np.ones_like(chosen)):
+                for model in (kept, last):
+                    p_female = np.asarray(model.p_female_of_arrays([a for a, s in zip(audios, subset) if s]))
+                    row.append(balanced_accuracy_score(female[subset], p_female > 0.5))
+            means.append(row)
+            print(f"| {run} | {corpus} | {kept.config['metadata'].get('kept_epoch', kept.config['metadata']['best_epoch'])} | {epoch} | "
+                  f"{row[0]:.4f} → {row[1]:.4f} | {row[2]:.4f} → {row[3]:.4f} |")
+        m = np.mean(means, axis=0)
+        print(f"| {run} | **mean** | | | **{m[0]:.4f} → {m[1]:.4f}** | {m[2]:.4f} → {m[3]:.4f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
