@@ -61,7 +61,8 @@ def main() -> int:
                     p_female = np.asarray(model.p_female_of_arrays([a for a, s in zip(audios, subset) if s]))
                     row.append(balanced_accuracy_score(female[subset], p_female > 0.5))
             means.append(row)
-            print(f"| {run} | {corpus} | {kept.config['metadata'].get('kept_epoch', kept.config['metadata']['best_epoch'])} | {epoch} | "
+            meta = kept.config["metadata"]
+            print(f"| {run} | {corpus} | {meta.get('kept_epoch', meta['best_epoch'])} | {epoch} | "
                   f"{row[0]:.4f} → {row[1]:.4f} | {row[2]:.4f} → {row[3]:.4f} |")
         m = np.mean(means, axis=0)
         print(f"| {run} | **mean** | | | **{m[0]:.4f} → {m[1]:.4f}** | {m[2]:.4f} → {m[3]:.4f} |", flush=True)

@@ -417,5 +417,5 @@ def train(
             on_epoch(epoch, metrics)
     leave(world)
     kept_epoch = history[-1]["epoch"] if cfg.keep == "final" and history else best_epoch
-    return {"out_dir": str(out), "best_epoch": best_epoch, "kept_epoch": kept_epoch, "val_uar": best_uar, "epochs_run": len(history),
-            "world_size": world.size, **start}
+    return {"out_dir": str(out), "best_epoch": best_epoch, "kept_epoch": kept_epoch, "val_uar": best_uar,
+            "epochs_run": len(history), "world_size": world.size, **start}
