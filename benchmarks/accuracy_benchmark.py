@@ -32,6 +32,15 @@ def corpus_folders() -> dict[str, Path]:
     return {p.name: p for p in sorted(DATA.iterdir()) if (p / "labels.csv").is_file()}
 
 
+def selection_speakers(model_dir: Path) -> set[str] | None:
+    """The validation speakers of ``model_dir``: inside each held-out corpus, the LOCO *selection
+    speakers* that recipe choices may look at. None, after a "skipped" line, without the corpora."""
+    if not DATA.is_dir():
+        print(f"skipped: no corpora at {DATA}")
+        return None
+    return split_speakers(model_dir, "val")
+
+
 def pooled(out: Path, model_dir: Path) -> dict:
     """The model on the speakers its splits.json holds out as test, plus all children (never trained on)."""
     utterances = read_corpus(DATA)

@@ -17,10 +17,10 @@ import numpy as np
 from voxgender.audio import load_audio
 from voxgender.data import read_corpus
 from voxgender.inference import load_model
-from voxgender.model_files import bundled_model_dir, split_speakers
+from voxgender.model_files import bundled_model_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy_benchmark import DATA, corpus_folders  # noqa: E402
+from accuracy_benchmark import corpus_folders, selection_speakers  # noqa: E402
 
 
 def speaker_accuracy(model_dir: Path, utterances: list, audios: list[np.ndarray]) -> dict[str, float]:
@@ -37,10 +37,9 @@ def main() -> int:
     parser.add_argument("candidate", type=Path, help="the same for the recipe to compare")
     parser.add_argument("--model", type=Path, default=bundled_model_dir(), help="model whose validation speakers select")
     args = parser.parse_args()
-    if not DATA.is_dir():
-        print(f"skipped: no corpora at {DATA}")
+    selection = selection_speakers(args.model)
+    if selection is None:
         return 0
-    selection = split_speakers(args.model, "val")
     counts = {"better": 0, "worse": 0, "same": 0}
     clips = right_base = right_cand = 0.0
     for corpus, folder in corpus_folders().items():

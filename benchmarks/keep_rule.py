@@ -18,9 +18,9 @@ from sklearn.metrics import balanced_accuracy_score
 from voxgender.audio import load_audio
 from voxgender.data import read_corpus
 from voxgender.inference import Model, load_model
-from voxgender.model_files import bundled_model_dir, split_speakers
+from voxgender.model_files import bundled_model_dir
 
-from accuracy_benchmark import DATA, corpus_folders
+from accuracy_benchmark import corpus_folders, selection_speakers
 
 
 def last_epoch_model(model_dir: Path) -> tuple[Model, int]:
@@ -36,10 +36,9 @@ def main() -> int:
     parser.add_argument("runs", type=Path, nargs="+", help="LOCO output folders (each with loco/<corpus>/)")
     parser.add_argument("--model", type=Path, default=bundled_model_dir(), help="model whose validation speakers select")
     args = parser.parse_args()
-    if not DATA.is_dir():
-        print(f"skipped: no corpora at {DATA}")
+    selection = selection_speakers(args.model)
+    if selection is None:
         return 0
-    selection = split_speakers(args.model, "val")
     torch.set_num_threads(1)
     corpora = {}
     for corpus, folder in corpus_folders().items():
@@ -55,11 +54,9 @@ def main() -> int:
             chosen = np.array([u.speaker in selection for u in adults])
             last, epoch = last_epoch_model(model_dir)
             kept = load_model(model_dir)
-            row = []
-            for subset in (chosen, np.ones_like(chosen)):
-                for model in (kept, last):
-                    p_female = np.asarray(model.p_female_of_arrays([a for a, s in zip(audios, subset) if s]))
-                    row.append(balanced_accuracy_score(female[subset], p_female > 0.5))
+            said_female = [np.asarray(model.p_female_of_arrays(audios)) > 0.5 for model in (kept, last)]  # all adults, once
+            row = [balanced_accuracy_score(female[subset], said[subset])
+                   for subset in (chosen, slice(None)) for said in said_female]
             means.append(row)
             meta = kept.config["metadata"]
             print(f"| {run} | {corpus} | {meta.get('kept_epoch', meta['best_epoch'])} | {epoch} | "
