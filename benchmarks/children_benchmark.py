@@ -1,8 +1,8 @@
 """Children in or out of training, as a controlled pair (issue 3).
 
-Model A is the bundled model, trained on adults only. Model B uses the same recipe, seed,
-features and architecture, the same adult training speakers and the same adult validation
-speakers for choosing its epoch, plus half of the child speakers (under 13, split by speaker and
+Model A is the bundled model, trained on adults only. Model B uses the same recipe (the training
+settings, seed, features and architecture stored in A's config), the same adult training speakers
+and the same adult validation speakers, plus half of the child speakers (under 13, split by speaker and
 stratified by corpus and gender). Both are then measured on the adult validation speakers, the
 adult test speakers and the other half of the children, whom neither heard.
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,9 @@ def groups(model_dir: Path) -> dict[str, list[Utterance]]:
     return {**adults, "children_train": halves["train"], "children_heldout": halves["val"]}
 
 
+KEPT = {"final": "last", "best": "best validation"}
+
+
 def summary(result: dict[str, Any]) -> dict[str, float]:
     overall = result["overall"]
     return {"clips": overall["n"], "uar": overall["uar"], "female_recall": overall["per_class"]["female"]["recall"],
@@ -51,7 +55,7 @@ def summary(result: dict[str, Any]) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=25)
+    parser.add_argument("--epochs", type=int, help="default: the bundled model's")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "children_in", help="model B's folder")
     args = parser.parse_args()
     if not DATA.is_dir():
@@ -60,8 +64,10 @@ def main() -> int:
     bundled = bundled_model_dir()
     config = json.loads((bundled / "config.json").read_text())
     data = groups(bundled)
+    recipe = TrainConfig.from_dict(config["metadata"]["train"])
+    recipe = replace(recipe, threads=1, epochs=args.epochs or recipe.epochs)
     train(load_clips(data["train"] + data["children_train"], "training"), load_clips(data["val"], "validation"), args.out,
-          FeatureConfig(**config["features"]), ModelConfig.from_dict(config["model"]), TrainConfig(epochs=args.epochs, threads=1),
+          FeatureConfig(**config["features"]), ModelConfig.from_dict(config["model"]), recipe,
           resume=True)
     results: dict[str, dict[str, dict[str, float]]] = {}
     for label, model_dir in (("A: adults only (bundled)", bundled), ("B: adults + half of the children", args.out)):
@@ -74,7 +80,8 @@ def main() -> int:
     lines = ["# Children in or out of training: a controlled pair", "", "`python benchmarks/children_benchmark.py`", "",
              f"Child speakers (under {CHILD_AGE}): {speakers['children_train']} added to B's training, "
              f"{speakers['children_heldout']} held out from both. Adults: {speakers['val']} validation and "
-             f"{speakers['test']} test speakers, the same for both.", "",
+             f"{speakers['test']} test speakers, the same for both. Recipe of both: {recipe.epochs} epochs × "
+             f"{recipe.steps_per_epoch} steps, keeping the {KEPT[recipe.keep]} epoch.", "",
              "| model | evaluated on | clips | UAR | female recall | male recall | UAR, 1 s crops |",
              "|---|---|---|---|---|---|---|"]
     for label, by_set in results.items():

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from conftest import TINY_TRAIN_ARGS
+from voxgender.augment import AugmentConfig
 from voxgender.cli import main
 from voxgender.data import read_corpus
 from voxgender.inference import load_model
@@ -139,6 +140,12 @@ def test_cosine_schedule_decays_from_lr_to_its_final_fraction():
     assert rates[20] == pytest.approx(0.5 * (1e-2 + 5e-4))
     assert all(a > b for a, b in zip(rates, rates[1:]))
     assert learning_rate(TrainConfig(lr=1e-3, lr_schedule="constant"), 500) == 1e-3
+
+
+def test_train_config_comes_back_from_its_saved_json():
+    cfg = TrainConfig(epochs=7, keep="final", seed=3, augment=AugmentConfig(p_onset=0.5, snr_db=(5.0, 25.0)))
+    restored = TrainConfig.from_dict(json.loads(json.dumps({**cfg.to_dict(), "retired_option": 1})))
+    assert restored == cfg and restored.augment.snr_db == (5.0, 25.0)
 
 
 def test_balanced_sampler_balances_corpora_and_genders():

@@ -12,8 +12,8 @@ in excited or shouted speech is still labelled male.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
-from typing import Sequence
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Sequence
 
 import numpy as np
 import soxr
@@ -51,6 +51,12 @@ class AugmentConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "AugmentConfig":
+        """A saved config (its ranges come back from JSON as lists); unknown names are ignored."""
+        return cls(**{f.name: tuple(data[f.name]) if isinstance(f.default, tuple) else data[f.name]
+                      for f in fields(cls) if f.name in data})
 
     def with_settings(self, settings: Sequence[str]) -> "AugmentConfig":
         """This config with ``NAME=VALUE`` settings applied (a range as ``LOW,HIGH``); a bad one

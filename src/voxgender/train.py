@@ -12,7 +12,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
@@ -66,6 +66,12 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        """A saved config, such as a model's ``metadata.train``; unknown names are ignored."""
+        known = {f.name for f in fields(cls)} - {"augment"}
+        return cls(**{k: v for k, v in data.items() if k in known}, augment=AugmentConfig.from_dict(data.get("augment", {})))
 
 
 ONSET_FRAME = SAMPLE_RATE // 100  # 10 ms
