@@ -2,9 +2,9 @@
 
 Model A is the bundled model, trained on adults only. Model B uses the same recipe (the training
 settings, seed, features and architecture stored in A's config), the same adult training speakers
-and the same adult validation speakers, plus half of the child speakers (under 13, split by speaker and
-stratified by corpus and gender). Both are then measured on the adult validation speakers, the
-adult test speakers and the other half of the children, whom neither heard.
+and the same adult validation speakers, plus half of the child speakers (under 13, split by
+speaker and stratified by corpus and gender). Both are then measured on the adult validation
+speakers, the adult test speakers and the other half of the children, whom neither heard.
 
     python benchmarks/children_benchmark.py              # trains B (about 20 minutes on one core)
 
@@ -67,7 +67,7 @@ def main() -> int:
     recipe = TrainConfig.from_dict(config["metadata"]["train"])
     recipe = replace(recipe, threads=1, epochs=args.epochs or recipe.epochs)
     train(load_clips(data["train"] + data["children_train"], "training"), load_clips(data["val"], "validation"), args.out,
-          FeatureConfig(**config["features"]), ModelConfig.from_dict(config["model"]), recipe,
+          FeatureConfig.from_dict(config["features"]), ModelConfig.from_dict(config["model"]), recipe,
           resume=True)
     results: dict[str, dict[str, dict[str, float]]] = {}
     for label, model_dir in (("A: adults only (bundled)", bundled), ("B: adults + half of the children", args.out)):
