@@ -64,10 +64,10 @@ def _selection_sentence(meta: dict[str, Any]) -> str:
     """Which epoch's weights the model holds, and how that epoch was chosen."""
     split = "speaker-disjoint validation split" + (" of the fine-tuning data" if "start_val_uar" in meta else "")
     if meta.get("train", {}).get("keep") == "final":
-        best = meta.get("best_epoch")
-        text = (f"The weights of the last epoch ({meta.get('kept_epoch', '?')}) of the schedule, validation UAR "
-                f"{_pct(meta.get('val_uar'))} ({split}, monitored but not used to select"
-                + (f"; its best epoch was {best})" if best != meta.get("kept_epoch") else ")"))
+        kept, best = meta.get("kept_epoch", "?"), meta.get("best_epoch")
+        best_note = f"; its best epoch was {best}" if best != kept else ""
+        text = (f"The weights of the last epoch ({kept}) of the schedule, validation UAR "
+                f"{_pct(meta.get('val_uar'))} ({split}, monitored but not used to select{best_note})")
     else:
         text = f"Selected at epoch {meta.get('best_epoch', '?')} by validation UAR {_pct(meta.get('val_uar'))} ({split})"
     if "start_val_uar" not in meta:
