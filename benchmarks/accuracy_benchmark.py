@@ -96,6 +96,12 @@ def loco(out: Path, epochs: int, steps: int, jobs: int, selection_speakers: set[
     return results
 
 
+def command_line(results: dict, part: str) -> list[str]:
+    """The command that last wrote a part's figures, where the results record it."""
+    command = results.get("commands", {}).get(part)
+    return [f"Command: `{command}`", ""] if command else []
+
+
 def loco_markdown(results: dict, out: Path) -> list[str]:
     import matplotlib
 
@@ -175,18 +181,20 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     results_file = args.out / "results.json"
     results = json.loads(results_file.read_text()) if results_file.exists() else {}
+    command = f"python benchmarks/accuracy_benchmark.py {shlex.join(sys.argv[1:])}"
     if args.what in ("pooled", "all"):
         results["pooled"] = pooled(args.out, args.model)
+        results.setdefault("commands", {})["pooled"] = command
     if args.what in ("loco", "all"):
         selection = split_speakers(args.model, "val")
         results["loco"] = loco(args.out, args.epochs, args.steps, args.jobs, selection, shlex.split(args.train_args))
+        results.setdefault("commands", {})["loco"] = command
     results_file.write_text(json.dumps(results, indent=1))
     lines = ["# voxgender accuracy benchmark", "", "Reproduce: `python benchmarks/accuracy_benchmark.py all` "
-             "(figures below from the last run of each part).", ""]
-    if "pooled" in results:
-        lines += pooled_markdown(results["pooled"])
-    if "loco" in results:
-        lines += loco_markdown(results["loco"], args.out)
+             "(figures below from the last run of each part, which ends with its command).", ""]
+    for part, markdown in (("pooled", pooled_markdown), ("loco", lambda r: loco_markdown(r, args.out))):
+        if part in results:
+            lines += markdown(results[part]) + command_line(results, part)
     (args.out / "report.md").write_text("\n".join(lines))
     print("\n".join(lines))
     return 0

@@ -82,6 +82,23 @@ def test_resume_continues_a_killed_run_and_matches_an_uninterrupted_one(syntheti
             torch.testing.assert_close(state_full[part][key], state_resumed[part][key])
 
 
+def test_resume_refuses_a_checkpoint_of_other_settings_and_leaves_it_intact(synthetic_corpora, tmp_path, capsys):
+    """Resuming with another learning rate or augmentation would train a run that neither setting
+    describes: one error line names the checkpoint and each difference, and nothing is written."""
+    args = ["--data", str(synthetic_corpora["train"]), *TINY_TRAIN_ARGS, "--out", str(tmp_path / "run")]
+    args[args.index("--epochs") + 1] = "1"
+    args[args.index("--steps-per-epoch") + 1] = "2"
+    assert main(["train", *args]) == 0
+    before = (tmp_path / "run" / "checkpoint.pt").read_bytes()
+    capsys.readouterr()
+    assert main(["train", *args, "--resume", "--lr", "0.02", "--augment-set", "p_onset=0.5"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and str(tmp_path / "run" / "checkpoint.pt") in error
+    assert "train.lr 0.01 -> 0.02" in error and "train.augment.p_onset 0.0 -> 0.5" in error
+    assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == before
+    assert main(["train", *args, "--resume", "--threads", "2"]) == 0  # the thread count is not a setting of the run
+
+
 def test_keep_final_runs_the_whole_schedule_and_saves_its_last_epoch(synthetic_corpora, tmp_path):
     """--keep final: patience does not stop the run, and the saved weights are the last epoch's
     weight average (the checkpoint's), whatever the validation said."""

@@ -277,6 +277,27 @@ def _save_checkpoint(out: Path, state: dict[str, Any]) -> None:
     os.replace(tmp, out / CHECKPOINT)
 
 
+def run_identity(features: FeatureConfig, arch: ModelConfig, cfg: TrainConfig,
+                 train_clips: Sequence[Clip], val_clips: Sequence[Clip]) -> dict[str, Any]:
+    """What a checkpoint records of its run, for ``resume`` to refuse a different one: the feature,
+    architecture and training configs (all but the thread count, which does not change the result)
+    and the number of training and validation clips (a different --data or split changes them)."""
+    return {"features": features.to_dict(), "arch": arch.to_dict(), "train": {**cfg.to_dict(), "threads": None},
+            "train_clips": len(train_clips), "val_clips": len(val_clips)}
+
+
+def identity_changes(saved: dict[str, Any], requested: dict[str, Any], prefix: str = "") -> list[str]:
+    """The settings that differ between two ``run_identity`` records, as ``name saved -> requested``."""
+    changes = []
+    for key in sorted(saved.keys() | requested.keys()):
+        old, new = saved.get(key), requested.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            changes += identity_changes(old, new, f"{prefix}{key}.")
+        elif old != new:
+            changes.append(f"{prefix}{key} {old} -> {new}")
+    return changes
+
+
 def write_splits(out_dir: str | Path, splits: dict[str, list[Utterance]]) -> Path:
     """Record which speakers are in which split (``splits.json``), for evaluate --split."""
     out = Path(out_dir)
@@ -348,8 +369,13 @@ def train(
     best_uar, best_loss, best_epoch, start_epoch = -1.0, math.inf, 0, 1
 
     checkpoint = out / CHECKPOINT
+    identity = run_identity(features, arch, cfg, train_clips, val_clips)
     if resume and checkpoint.exists():
         state = torch.load(checkpoint, weights_only=True)
+        changes = identity_changes(state.get("identity", identity), identity)  # older checkpoints record none
+        if changes:
+            raise VoxgenderError(f"{checkpoint}: cannot resume with other settings ({', '.join(changes)}); "
+                                 "rerun with the checkpoint's settings, or train into a new --out")
         net.load_state_dict(state["net"])
         opt.load_state_dict(state["optimizer"])
         if average is not None:
@@ -415,7 +441,7 @@ def train(
             _save_checkpoint(out, {"net": net.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
                                    "average": average.state_dict() if average is not None else None,
                                    "history": history, "best_uar": best_uar, "best_loss": best_loss,
-                                   "best_epoch": best_epoch})
+                                   "best_epoch": best_epoch, "identity": identity})
             _write_history(out, history)
             say(f"epoch {epoch}: train loss {metrics['train_loss']:.4f}, validation loss {metrics['val_loss']:.4f}, "
                 f"validation UAR {metrics['val_uar']:.4f}{' (best)' if improved else ''} [{metrics['seconds']} s]")
