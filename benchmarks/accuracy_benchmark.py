@@ -28,6 +28,7 @@ from split_clips import flagged_speakers
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "benchmarks" / "results" / "accuracy"
+RECIPE = ["--keep", "final", "--augment-set", "p_onset=0.5"]  # the bundled recipe's options (Makefile `model`)
 def corpus_folders() -> dict[str, Path]:
     return {p.name: p for p in sorted(DATA.iterdir()) if (p / "labels.csv").is_file()}
 
@@ -62,7 +63,7 @@ def train_loco_model(corpus: str, folders: dict[str, Path], out: Path, epochs: i
     others = [str(p) for name, p in folders.items() if name != corpus]
     cmd = [str(Path(sys.executable).parent / "voxgender"), "train", "--data", *others, "--out", str(model_dir),
            "--exclude-children", "--test-fraction", "0", "--epochs", str(epochs), "--steps-per-epoch", str(steps),
-           "--keep", "final", "--threads", "1", "--resume", *extra]
+           *RECIPE, "--threads", "1", "--resume", *extra]
     log = (out / "loco" / f"{corpus}.log")
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as fh:
