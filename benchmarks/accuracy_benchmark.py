@@ -182,14 +182,13 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     results_file = args.out / "results.json"
     results = json.loads(results_file.read_text()) if results_file.exists() else {}
-    command = f"python benchmarks/accuracy_benchmark.py {shlex.join(sys.argv[1:])}"
-    if args.what in ("pooled", "all"):
+    parts = ("pooled", "loco") if args.what == "all" else (args.what,)
+    if "pooled" in parts:
         results["pooled"] = pooled(args.out, args.model)
-        results.setdefault("commands", {})["pooled"] = command
-    if args.what in ("loco", "all"):
+    if "loco" in parts:
         selection = split_speakers(args.model, "val")
         results["loco"] = loco(args.out, args.epochs, args.steps, args.jobs, selection, shlex.split(args.train_args))
-        results.setdefault("commands", {})["loco"] = command
+    results.setdefault("commands", {}).update(dict.fromkeys(parts, f"python benchmarks/accuracy_benchmark.py {shlex.join(sys.argv[1:])}"))
     results_file.write_text(json.dumps(results, indent=1))
     lines = ["# voxgender accuracy benchmark", "", "Reproduce: `python benchmarks/accuracy_benchmark.py all` "
              "(figures below from the last run of each part, which ends with its command).", ""]
