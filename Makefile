@@ -20,14 +20,13 @@ test: install
 	$(BIN)/python -m pytest -q
 
 # The bundled model and its card, from ../shared/data (about a quarter of an hour on 2 cores). Its
-# schedule, 12 epochs of 150 steps keeping the last, and its onset crops are the leave-one-corpus-out models' too
-# (benchmarks/accuracy_benchmark.py RECIPE).
+# recipe, benchmarks/bundled_recipe.args, is the leave-one-corpus-out models' too (accuracy_benchmark.py).
 DATA ?= ../shared/data
 RUN ?= runs/bundled
 BUNDLED := src/voxgender/pretrained/voxgender-gru
+RECIPE := $(shell grep -v '^\#' benchmarks/bundled_recipe.args)
 model: install
-	$(BIN)/voxgender train --data $(DATA) --exclude-children --out $(RUN) --epochs 12 --keep final --threads 1 \
-		--augment-set p_onset=0.5
+	$(BIN)/voxgender train --data $(DATA) --exclude-children --out $(RUN) --threads 1 $(RECIPE)
 	$(BIN)/python benchmarks/accuracy_benchmark.py pooled --model $(RUN) --out $(RUN)/benchmark
 	$(BIN)/voxgender card --model $(RUN) --name voxgender-gru --data $(DATA) \
 		--evaluation "Held-out test speakers (adults)=$(RUN)/benchmark/pooled_test/metrics.json" \

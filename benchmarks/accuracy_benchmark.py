@@ -28,7 +28,15 @@ from split_clips import flagged_speakers
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "benchmarks" / "results" / "accuracy"
-RECIPE = ["--keep", "final", "--augment-set", "p_onset=0.5"]  # the bundled recipe's options (Makefile `model`)
+RECIPE_FILE = ROOT / "benchmarks" / "bundled_recipe.args"  # `make model` trains with it too
+
+
+def bundled_recipe() -> list[str]:
+    """The `voxgender train` options of the bundled recipe (``RECIPE_FILE``, comments left out)."""
+    lines = RECIPE_FILE.read_text().splitlines()
+    return [arg for line in lines if not line.lstrip().startswith("#") for arg in shlex.split(line)]
+
+
 def corpus_folders() -> dict[str, Path]:
     return {p.name: p for p in sorted(DATA.iterdir()) if (p / "labels.csv").is_file()}
 
@@ -58,12 +66,11 @@ def pooled(out: Path, model_dir: Path) -> dict:
     return results
 
 
-def train_loco_model(corpus: str, folders: dict[str, Path], out: Path, epochs: int, steps: int, extra: list[str]) -> Path:
+def train_loco_model(corpus: str, folders: dict[str, Path], out: Path, extra: list[str]) -> Path:
     model_dir = out / "loco" / corpus
     others = [str(p) for name, p in folders.items() if name != corpus]
     cmd = [str(Path(sys.executable).parent / "voxgender"), "train", "--data", *others, "--out", str(model_dir),
-           "--exclude-children", "--test-fraction", "0", "--epochs", str(epochs), "--steps-per-epoch", str(steps),
-           *RECIPE, "--threads", "1", "--resume", *extra]
+           "--exclude-children", "--test-fraction", "0", *bundled_recipe(), "--threads", "1", "--resume", *extra]
     log = (out / "loco" / f"{corpus}.log")
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as fh:
@@ -71,7 +78,7 @@ def train_loco_model(corpus: str, folders: dict[str, Path], out: Path, epochs: i
     return model_dir
 
 
-def loco(out: Path, epochs: int, steps: int, jobs: int, selection_speakers: set[str], extra: list[str]) -> dict:
+def loco(out: Path, jobs: int, selection_speakers: set[str], extra: list[str]) -> dict:
     """Train (or resume) the five LOCO models and evaluate each on its held-out corpus.
 
     ``selection_speakers`` (the bundled model's validation speakers) may have informed choices of
@@ -80,7 +87,7 @@ def loco(out: Path, epochs: int, steps: int, jobs: int, selection_speakers: set[
     """
     folders = corpus_folders()
     with ThreadPoolExecutor(jobs) as pool:
-        model_dirs = dict(zip(folders, pool.map(lambda c: train_loco_model(c, folders, out, epochs, steps, extra), folders)))
+        model_dirs = dict(zip(folders, pool.map(lambda c: train_loco_model(c, folders, out, extra), folders)))
     results = {}
     flagged = flagged_speakers()
     for corpus, model_dir in model_dirs.items():
@@ -170,11 +177,9 @@ def main() -> int:
     parser.add_argument("what", choices=("pooled", "loco", "all"))
     parser.add_argument("--model", type=Path, default=bundled_model_dir())
     parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--epochs", type=int, default=12, help="LOCO: epochs per model")
-    parser.add_argument("--steps", type=int, default=150, help="LOCO: steps per epoch")
     parser.add_argument("--jobs", type=int, default=2, help="LOCO: trainings in parallel")
-    parser.add_argument("--train-args", default="", help="LOCO: further `voxgender train` options, to try a recipe "
-                        "(for example --train-args='--pitch-bins 32')")
+    parser.add_argument("--train-args", default="", help="LOCO: `voxgender train` options after the bundled "
+                        "recipe's, to try another (for example --train-args='--pitch-bins 32' or '--epochs 6')")
     args = parser.parse_args()
     if not DATA.is_dir():
         print(f"skipped: no corpora at {DATA}")
@@ -187,7 +192,7 @@ def main() -> int:
         results["pooled"] = pooled(args.out, args.model)
     if "loco" in parts:
         selection = split_speakers(args.model, "val")
-        results["loco"] = loco(args.out, args.epochs, args.steps, args.jobs, selection, shlex.split(args.train_args))
+        results["loco"] = loco(args.out, args.jobs, selection, shlex.split(args.train_args))
     results.setdefault("commands", {}).update(dict.fromkeys(parts, f"python benchmarks/accuracy_benchmark.py {shlex.join(sys.argv[1:])}"))
     results_file.write_text(json.dumps(results, indent=1))
     lines = ["# voxgender accuracy benchmark", "", "Reproduce: `python benchmarks/accuracy_benchmark.py all` "

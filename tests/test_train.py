@@ -11,9 +11,12 @@ from conftest import TINY_TRAIN_ARGS
 from voxgender.augment import AugmentConfig
 from voxgender.cli import main
 from voxgender.data import read_corpus
+from voxgender.features import FeatureConfig
 from voxgender.inference import load_model
+from voxgender.model import ModelConfig
 from voxgender import train as train_module
-from voxgender.train import BalancedSampler, Clip, TrainConfig, is_better, learning_rate, load_clips, train, validate
+from voxgender.train import (BalancedSampler, Clip, TrainConfig, identity_changes, is_better, learning_rate, load_clips,
+                             run_identity, train, upgraded_identity, validate)
 
 
 def test_tiny_model_separates_held_out_synthetic_speakers(tiny_model_dir, synthetic_corpora):
@@ -99,6 +102,16 @@ def test_resume_refuses_a_checkpoint_of_other_settings_and_leaves_it_intact(synt
     assert main(["train", *args, "--resume", "--threads", "2"]) == 0  # the thread count is not a setting of the run
 
 
+def test_a_checkpoint_older_than_an_option_counts_it_at_its_default():
+    features, arch = FeatureConfig(), ModelConfig()
+    clips = [Clip(np.zeros(1), 0, "a", "c")]
+    old = run_identity(features, arch, TrainConfig(), clips, clips)
+    del old["train"]["corpus_power"]  # as written before the option existed
+    assert identity_changes(upgraded_identity(old), run_identity(features, arch, TrainConfig(), clips, clips)) == []
+    assert identity_changes(upgraded_identity(old), run_identity(features, arch, TrainConfig(corpus_power=1.0), clips, clips)) \
+        == ["train.corpus_power 0.0 -> 1.0"]
+
+
 def test_keep_final_runs_the_whole_schedule_and_saves_its_last_epoch(synthetic_corpora, tmp_path):
     """--keep final: patience does not stop the run, and the saved weights are the last epoch's
     weight average (the checkpoint's), whatever the validation said."""
@@ -174,6 +187,15 @@ def test_balanced_sampler_balances_corpora_and_genders():
     targets = np.array([clips[i].target for i in idx])
     assert corpora.mean() == pytest.approx(0.5, abs=0.03)
     assert targets.mean() == pytest.approx(0.5, abs=0.03)
+
+
+def test_corpus_power_one_draws_every_speaker_alike():
+    clips = [Clip(np.zeros(1), i % 2, f"a{i}", "big") for i in range(8)]
+    clips += [Clip(np.zeros(1), t, f"b{t}", "small") for t in (0, 1)]
+    idx = BalancedSampler(clips, corpus_power=1.0).sample(5000, np.random.default_rng(0))
+    speakers = np.array([clips[i].speaker for i in idx])
+    assert np.mean([s.startswith("b") for s in speakers]) == pytest.approx(2 / 10, abs=0.02)
+    assert all(np.mean(speakers == s) == pytest.approx(0.1, abs=0.015) for s in set(speakers))
 
 
 def test_train_rejects_empty_training_data(tmp_path, synthetic_corpora):

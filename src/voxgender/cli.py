@@ -123,7 +123,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                            bidirectional=args.bidirectional, dense=args.dense, normalisation=args.normalisation)
     cfg = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
                       crop_s=args.crop_s, optimizer=args.optimizer, lr=args.lr, lr_schedule=args.lr_schedule,
-                      ema_decay=args.ema_decay, patience=args.patience, keep=args.keep, seed=args.seed, augment=augment,
+                      ema_decay=args.ema_decay, patience=args.patience, keep=args.keep, seed=args.seed, corpus_power=args.corpus_power, augment=augment,
                       threads=args.threads)
     summary = train(train_clips, val_clips, args.out, features, arch, cfg, resume=args.resume, metadata=metadata,
                     start_from=start.net if start is not None else None)
@@ -201,6 +201,9 @@ def add_train(p: argparse.ArgumentParser) -> None:
     g.add_argument("--patience", type=int, default=t.patience, help="--keep best: epochs without validation gain before stopping")
     g.add_argument("--keep", choices=("best", "final"), default=t.keep,
                    help="weights to save: the best validation epoch (stopping early), or the last epoch of the schedule")
+    g.add_argument("--corpus-power", type=float, default=t.corpus_power,
+                   help="corpora drawn in proportion to their speakers to this power: 0 = every corpus "
+                        "alike, 1 = every speaker alike")
     g.add_argument("--augment", type=float, default=AugmentConfig().strength, help="augmentation strength (0 = off)")
     g.add_argument("--speed-perturb", type=float, default=AugmentConfig().p_speed,
                    help="share of training crops played 0.92-1.08x as fast (pitch and formants with it)")

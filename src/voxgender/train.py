@@ -61,6 +61,7 @@ class TrainConfig:
     patience: int = 8  # keep="best": epochs without validation gain before stopping
     keep: KeepKind = "best"  # the saved weights: best validation epoch, or the last of the schedule
     seed: int = 0
+    corpus_power: float = 0.0  # corpora drawn ∝ speakers**power: 0 = every corpus alike, 1 = every speaker alike
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     threads: int = 0
 
@@ -115,22 +116,28 @@ def load_clips(utterances: Sequence[Utterance], what: str, show_progress: bool =
 
 
 class BalancedSampler:
-    """Draws clip indices: corpus uniformly, then gender 50/50, then speaker, then clip.
+    """Draws clip indices: a corpus, then gender 50/50, then speaker, then clip.
 
-    So a corpus with many clips, a gender with more speakers or a speaker with many clips does
-    not dominate what the model learns.
+    So a gender with more speakers or a speaker with many clips does not dominate what the model
+    learns. Corpora are drawn with probability ∝ (their speakers)**``corpus_power``: at 0 every
+    corpus alike, so a large corpus does not dominate either; at 1 every speaker alike, so the few
+    speakers of a small corpus are not each drawn many times more often than others.
     """
 
-    def __init__(self, clips: Sequence[Clip]) -> None:
+    def __init__(self, clips: Sequence[Clip], corpus_power: float = 0.0) -> None:
         tree: dict[str, dict[int, dict[str, list[int]]]] = {}
         for i, clip in enumerate(clips):
             tree.setdefault(clip.corpus, {}).setdefault(clip.target, {}).setdefault(clip.speaker, []).append(i)
         self.tree = [[list(speakers.values()) for speakers in genders.values()] for genders in tree.values()]
+        sizes = np.array([sum(len(speakers) for speakers in genders) for genders in self.tree], dtype=float)
+        # None keeps the uniform draw's random stream, so seeded runs of earlier recipes repeat exactly.
+        self.corpus_p = sizes**corpus_power / (sizes**corpus_power).sum() if corpus_power else None
 
     def sample(self, n: int, rng: np.random.Generator) -> list[int]:
         out = []
         for _ in range(n):
-            genders = self.tree[rng.integers(len(self.tree))]
+            corpus = rng.integers(len(self.tree)) if self.corpus_p is None else rng.choice(len(self.tree), p=self.corpus_p)
+            genders = self.tree[corpus]
             speakers = genders[rng.integers(len(genders))]
             clips = speakers[rng.integers(len(speakers))]
             out.append(clips[rng.integers(len(clips))])
@@ -286,6 +293,14 @@ def run_identity(features: FeatureConfig, arch: ModelConfig, cfg: TrainConfig,
             "train_clips": len(train_clips), "val_clips": len(val_clips)}
 
 
+def upgraded_identity(saved: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's ``run_identity`` with the settings added since it was written at their
+    defaults, which it trained with."""
+    return {**saved, "features": FeatureConfig.from_dict(saved["features"]).to_dict(),
+            "arch": ModelConfig.from_dict(saved["arch"]).to_dict(),
+            "train": {**TrainConfig.from_dict(saved["train"]).to_dict(), "threads": None}}
+
+
 def identity_changes(saved: dict[str, Any], requested: dict[str, Any], prefix: str = "") -> list[str]:
     """The settings that differ between two ``run_identity`` records, as ``name saved -> requested``."""
     changes = []
@@ -372,7 +387,7 @@ def train(
     identity = run_identity(features, arch, cfg, train_clips, val_clips)
     if resume and checkpoint.exists():
         state = torch.load(checkpoint, weights_only=True)
-        changes = identity_changes(state.get("identity", identity), identity)  # older checkpoints record none
+        changes = identity_changes(upgraded_identity(state["identity"]), identity) if "identity" in state else []
         if changes:
             raise VoxgenderError(f"{checkpoint}: cannot resume with other settings ({', '.join(changes)}); "
                                  "rerun with the checkpoint's settings, or train into a new --out")
@@ -402,7 +417,7 @@ def train(
             say(f"fine-tuning: validation UAR {before['val_uar']:.4f} before the first step")
 
     trainer = world.wrap(net)
-    sampler = BalancedSampler(train_clips)
+    sampler = BalancedSampler(train_clips, cfg.corpus_power)
     crop_max = int(cfg.crop_s * SAMPLE_RATE)
     crop_min = int(min(cfg.min_crop_s, cfg.crop_s) * SAMPLE_RATE)
     stale = history[-1]["epoch"] - best_epoch if history else 0
