@@ -44,9 +44,11 @@ def target_rows(accuracy: dict | None, speed: dict | None) -> list[str]:
             rows.append(f"| the same without the validation speakers that recipes were compared on | | "
                         f"{sum(unseen) / len(unseen):.3f} | | |")
     if speed:
-        xrt = speed["command_x_realtime"]
+        xrt, runs = speed["command_x_realtime"], speed.get("command_x_realtime_runs", [])
+        spread = f" (median of {len(runs)} runs: {', '.join(f'{x:.0f}×' for x in runs)})" if len(runs) > 1 else ""
         rows.append(f"| `voxgender predict` over {speed['clips']} clips, start-up included ({speed['cpu_count']} cores, "
-                    f"load {speed['load_average'][0]:.1f}) | ≥ 1000× real time | {xrt:.0f}× | | {'yes' if xrt >= 1000 else 'no'} |")
+                    f"load {speed['load_average'][0]:.1f}) | ≥ 1000× real time | {xrt:.0f}×{spread} | | "
+                    f"{'yes' if xrt >= 1000 else 'no'} |")
     weights = bundled_model_dir() / "model.safetensors"
     if weights.is_file():
         size = weights.stat().st_size

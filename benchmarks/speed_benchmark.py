@@ -2,10 +2,11 @@
 wall-clock second), decoding + features + model included.
 
 Two figures: the whole command as a user runs it (process start and model loading included), and
-the steady-state throughput inside one process. Uses the clips of ../shared/data when present,
-else synthetic voices.
+the steady-state throughput inside one process. Each is measured ``--repeats`` times and reported
+as the median with the range, since the machines are shared and one run moves with their load.
+Uses the clips of ../shared/data when present, else synthetic voices.
 
-    python benchmarks/speed_benchmark.py [--clips 600] [--workers 2]
+    python benchmarks/speed_benchmark.py [--clips 600] [--workers 2] [--repeats 3]
 
 Also writes the figures to results/speed.json (for figures.py and the model card).
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -53,6 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=600)
     parser.add_argument("--workers", type=int, default=2, help="batches run in parallel (one per core)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each measurement (median and range reported)")
     parser.add_argument("--model", help="model directory (default: bundled)")
     parser.add_argument("--out", type=Path, default=OUT, help="JSON file for the figures")
     args = parser.parse_args()
@@ -65,24 +68,33 @@ def main() -> None:
         cmd = [str(Path(sys.executable).parent / "voxgender"), "predict", "--files-from", str(listing), "--format", "jsonl"]
         if args.model:
             cmd += ["--model", args.model]
-        start = time.perf_counter()
-        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        command_s = time.perf_counter() - start
+        command_runs, steady_runs = [], []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            command_runs.append(time.perf_counter() - start)
         records = [json.loads(line) for line in done.stdout.splitlines()]
         model = load_model(args.model)
         list(iter_predictions(model, paths[:32], show_progress=False))  # warm-up
-        start = time.perf_counter()
-        list(iter_predictions(model, paths, show_progress=False, workers=args.workers))
-        steady_s = time.perf_counter() - start
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            list(iter_predictions(model, paths, show_progress=False, workers=args.workers))
+            steady_runs.append(time.perf_counter() - start)
     failures = sum("error" in r for r in records)
+    command_x = sorted(audio_s / t for t in command_runs)
+    steady_x = sorted(audio_s / t for t in steady_runs)
     print(f"clips: {len(paths)} ({audio_s / 60:.1f} min of audio, {'../shared/data' if DATA.is_dir() else 'synthetic'}), "
-          f"parallel batches: {args.workers}, failures: {failures}")
-    print(f"voxgender predict command (start-up + model load included): {command_s:.2f} s = {audio_s / command_s:.0f}x real time")
-    print(f"steady state in one process (decode + features + model):  {steady_s:.2f} s = {audio_s / steady_s:.0f}x real time")
+          f"parallel batches: {args.workers}, failures: {failures}, runs: {args.repeats}")
+    print(f"voxgender predict command (start-up + model load included): median {statistics.median(command_x):.0f}x real time "
+          f"(runs: {', '.join(f'{x:.0f}x' for x in command_x)})")
+    print(f"steady state in one process (decode + features + model):  median {statistics.median(steady_x):.0f}x real time "
+          f"(runs: {', '.join(f'{x:.0f}x' for x in steady_x)})")
     figures = {"clips": len(paths), "audio_s": audio_s, "source": "../shared/data" if DATA.is_dir() else "synthetic",
-               "workers": args.workers, "command_s": command_s, "command_x_realtime": audio_s / command_s,
-               "steady_s": steady_s, "steady_x_realtime": audio_s / steady_s, "failures": failures,
-               "load_average": os.getloadavg(), "cpu_count": os.cpu_count(), "command": " ".join(sys.argv)}
+               "workers": args.workers, "repeats": args.repeats,
+               "command_x_realtime": statistics.median(command_x), "command_x_realtime_runs": command_x,
+               "steady_x_realtime": statistics.median(steady_x), "steady_x_realtime_runs": steady_x,
+               "failures": failures, "load_average": os.getloadavg(), "cpu_count": os.cpu_count(),
+               "command": " ".join(sys.argv)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=1) + "\n")
 
