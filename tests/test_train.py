@@ -130,7 +130,7 @@ def test_keep_final_runs_the_whole_schedule_and_saves_its_last_epoch(synthetic_c
     assert "The weights of the last epoch (3)" in (tmp_path / "final" / "MODEL_CARD.md").read_text()
 
 
-def test_fine_tuning_starts_from_a_model_and_keeps_its_design(tiny_model_dir, synthetic_corpora, tmp_path):
+def test_fine_tuning_starts_from_a_model_and_keeps_its_design(tiny_model_dir, synthetic_corpora, tmp_path, capsys):
     """--init-from: the start model's weights, normalisation, features and architecture carry over
     (options of those groups are ignored); its validation UAR before any step is recorded; the card
     names it and its training data."""
@@ -153,6 +153,13 @@ def test_fine_tuning_starts_from_a_model_and_keeps_its_design(tiny_model_dir, sy
     assert meta["fine_tuned_from"]["model"] == str(tiny_model_dir)
     card = (tmp_path / "tuned" / "MODEL_CARD.md").read_text()
     assert f"Fine-tuned from `{tiny_model_dir}`" in card and "synth_train" in card and "synth_heldout" in card
+
+    # a fine-tuning resumes only from the weights it started from
+    assert main([*common, "--out", str(tmp_path / "frozen"), "--lr", "0", "--resume"]) == 0
+    capsys.readouterr()
+    other_start = [*common, "--out", str(tmp_path / "frozen"), "--lr", "0", "--resume"]
+    other_start[other_start.index(str(tiny_model_dir))] = str(tmp_path / "tuned")
+    assert main(other_start) == 2 and "start_weights" in capsys.readouterr().err
 
 
 def test_fine_tuning_from_a_missing_model_is_a_one_line_error(synthetic_corpora, tmp_path, capsys):

@@ -8,6 +8,7 @@ Outputs in ``out_dir``: the best model (``model.safetensors``, ``config.json``, 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 import os
@@ -284,13 +285,24 @@ def _save_checkpoint(out: Path, state: dict[str, Any]) -> None:
     os.replace(tmp, out / CHECKPOINT)
 
 
-def run_identity(features: FeatureConfig, arch: ModelConfig, cfg: TrainConfig,
-                 train_clips: Sequence[Clip], val_clips: Sequence[Clip]) -> dict[str, Any]:
+def weights_fingerprint(net: torch.nn.Module) -> str:
+    """A short hash of a network's weights and buffers."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(net.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def run_identity(features: FeatureConfig, arch: ModelConfig, cfg: TrainConfig, train_clips: Sequence[Clip],
+                 val_clips: Sequence[Clip], start_from: GenderRNN | None = None) -> dict[str, Any]:
     """What a checkpoint records of its run, for ``resume`` to refuse a different one: the feature,
-    architecture and training configs (all but the thread count, which does not change the result)
-    and the number of training and validation clips (a different --data or split changes them)."""
+    architecture and training configs (all but the thread count, which does not change the result),
+    the number of training and validation clips (a different --data or split changes them), and the
+    fingerprint of the weights a fine-tuning started from."""
     return {"features": features.to_dict(), "arch": arch.to_dict(), "train": {**cfg.to_dict(), "threads": None},
-            "train_clips": len(train_clips), "val_clips": len(val_clips)}
+            "train_clips": len(train_clips), "val_clips": len(val_clips),
+            "start_weights": weights_fingerprint(start_from) if start_from is not None else None}
 
 
 def upgraded_identity(saved: dict[str, Any]) -> dict[str, Any]:
@@ -384,7 +396,7 @@ def train(
     best_uar, best_loss, best_epoch, start_epoch = -1.0, math.inf, 0, 1
 
     checkpoint = out / CHECKPOINT
-    identity = run_identity(features, arch, cfg, train_clips, val_clips)
+    identity = run_identity(features, arch, cfg, train_clips, val_clips, start_from)
     if resume and checkpoint.exists():
         state = torch.load(checkpoint, weights_only=True)
         changes = identity_changes(upgraded_identity(state["identity"]), identity) if "identity" in state else []
