@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -77,7 +79,7 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     speakers = {name: len({u.speaker for u in utts}) for name, utts in data.items()}
-    lines = ["# Children in or out of training: a controlled pair", "", "`python benchmarks/children_benchmark.py`", "",
+    lines = ["# Children in or out of training: a controlled pair", "", f"`python benchmarks/children_benchmark.py {shlex.join(sys.argv[1:])}`", "",
              f"Child speakers (under {CHILD_AGE}): {speakers['children_train']} added to B's training, "
              f"{speakers['children_heldout']} held out from both. Adults: {speakers['val']} validation and "
              f"{speakers['test']} test speakers, the same for both. Recipe of both: {recipe.epochs} epochs × "
