@@ -3,7 +3,7 @@ wall-clock second), decoding + features + model included.
 
 Two figures: the whole command as a user runs it (process start and model loading included), and
 the steady-state throughput inside one process. Each is measured ``--repeats`` times and reported
-as the median with the range, since the machines are shared and one run moves with their load.
+as the median beside every run, since the machines are shared and one run moves with their load.
 Uses the clips of ../shared/data when present, else synthetic voices.
 
     python benchmarks/speed_benchmark.py [--clips 600] [--workers 2] [--repeats 3]
@@ -55,7 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=600)
     parser.add_argument("--workers", type=int, default=2, help="batches run in parallel (one per core)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each measurement (median and range reported)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each measurement (the median and every run reported)")
     parser.add_argument("--model", help="model directory (default: bundled)")
     parser.add_argument("--out", type=Path, default=OUT, help="JSON file for the figures")
     args = parser.parse_args()

@@ -123,8 +123,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                            bidirectional=args.bidirectional, dense=args.dense, normalisation=args.normalisation)
     cfg = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
                       crop_s=args.crop_s, optimizer=args.optimizer, lr=args.lr, lr_schedule=args.lr_schedule,
-                      ema_decay=args.ema_decay, patience=args.patience, keep=args.keep, seed=args.seed, corpus_power=args.corpus_power, augment=augment,
-                      threads=args.threads)
+                      ema_decay=args.ema_decay, patience=args.patience, keep=args.keep, seed=args.seed,
+                      corpus_power=args.corpus_power, augment=augment, threads=args.threads)
     summary = train(train_clips, val_clips, args.out, features, arch, cfg, resume=args.resume, metadata=metadata,
                     start_from=start.net if start is not None else None)
     if is_main_process():
