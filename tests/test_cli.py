@@ -46,6 +46,25 @@ def test_predict_jsonl_keeps_going_after_a_bad_file(capsys, clips, tiny_model_di
     assert "1 of 3 inputs failed" in err
 
 
+def test_predict_holds_bounded_audio_at_once_and_gives_the_same_records(clips, tiny_model_dir, monkeypatch):
+    """A batch of files is decoded and classified in groups under an audio budget (so a folder of
+    long recordings cannot fill memory); the records, their order and the errors do not change."""
+    from voxgender import predict
+    from voxgender.inference import load_model
+
+    model = load_model(tiny_model_dir)
+    paths = [str(clips / "f.wav"), str(clips / "broken.wav"), str(clips / "sub" / "m.flac"), str(clips / "f.wav")]
+    together = predict.predict_batch(model, paths)
+    assert [len(g) for g in predict._decoded_groups(paths)] == [4]
+    monkeypatch.setattr(predict, "BATCH_AUDIO_S", 0.5)  # less than one clip: every file alone
+    assert [len(g) for g in predict._decoded_groups(paths)] == [1, 1, 1, 1]
+    alone = predict.predict_batch(model, paths)
+    assert [r["path"] for r in alone] == paths and "error" in alone[1]
+    for a, b in zip(together, alone):
+        assert a.keys() == b.keys() and a.get("label") == b.get("label")
+        assert a.get("p_female", 0) == pytest.approx(b.get("p_female", 0), abs=2e-4)
+
+
 def test_predict_path_is_the_input_as_given(capsys, clips, tiny_model_dir, monkeypatch):
     monkeypatch.chdir(clips)
     code, out, _ = run(capsys, "predict", "f.wav", "./sub/m.flac", "--format", "json", "--model", tiny_model_dir)

@@ -17,7 +17,8 @@ from .inference import Model, Prediction
 from .postprocess import Aggregation
 from .progress import progress_bar
 
-BATCH_FILES = 32
+BATCH_FILES = 128  # files per parallel task: more files give the model windows of more equal lengths
+BATCH_AUDIO_S = 1200.0  # decoded audio a task holds at once (a longer file runs alone): memory stays bounded
 
 
 def expand_inputs(inputs: Sequence[str], files_from: str | None = None) -> list[str]:
@@ -45,14 +46,36 @@ def _decode(path: str) -> np.ndarray | VoxgenderError:
         return err
 
 
-def predict_batch(model: Model, paths: Sequence[str], aggregation: Aggregation | None = None) -> list[dict[str, Any]]:
-    """Records for a batch of paths: decode each, run the decodable ones through the model together."""
-    decoded = [_decode(p) for p in paths]
-    good = [a for a in decoded if isinstance(a, np.ndarray)]
+def _decoded_groups(paths: Sequence[str]) -> Iterator[list[tuple[str, np.ndarray | VoxgenderError]]]:
+    """(path, audio or error) in input order, in groups holding at most ``BATCH_AUDIO_S`` of audio
+    (or one longer file)."""
+    group: list[tuple[str, np.ndarray | VoxgenderError]] = []
+    held = 0
+    for path in paths:
+        audio = _decode(path)
+        size = len(audio) if isinstance(audio, np.ndarray) else 0
+        if group and held + size > BATCH_AUDIO_S * SAMPLE_RATE:
+            yield group
+            group, held = [], 0
+        group.append((path, audio))
+        held += size
+    if group:
+        yield group
+
+
+def _group_records(model: Model, group: list[tuple[str, np.ndarray | VoxgenderError]],
+                   aggregation: Aggregation | None) -> list[dict[str, Any]]:
+    good = [audio for _, audio in group if isinstance(audio, np.ndarray)]
     ps = iter(model.p_female_of_arrays(good, aggregation)) if good else iter(())
     return [{"path": path, "error": str(audio)} if isinstance(audio, VoxgenderError)
             else Prediction.from_p_female(path, float(next(ps)), len(audio) / SAMPLE_RATE).to_dict()
-            for path, audio in zip(paths, decoded)]
+            for path, audio in group]
+
+
+def predict_batch(model: Model, paths: Sequence[str], aggregation: Aggregation | None = None) -> list[dict[str, Any]]:
+    """Records for a batch of paths, in order: decode each, run the decodable ones through the model
+    together, a group of at most ``BATCH_AUDIO_S`` of audio at a time."""
+    return [record for group in _decoded_groups(paths) for record in _group_records(model, group, aggregation)]
 
 
 def iter_predictions(
