@@ -66,11 +66,11 @@ def pooled(out: Path, model_dir: Path) -> dict:
     return results
 
 
-def train_loco_model(corpus: str, folders: dict[str, Path], out: Path, extra: list[str]) -> Path:
+def train_loco_model(corpus: str, folders: dict[str, Path], out: Path, options: list[str]) -> Path:
     model_dir = out / "loco" / corpus
     others = [str(p) for name, p in folders.items() if name != corpus]
     cmd = [str(Path(sys.executable).parent / "voxgender"), "train", "--data", *others, "--out", str(model_dir),
-           "--exclude-children", "--test-fraction", "0", *bundled_recipe(), "--threads", "1", "--resume", *extra]
+           "--exclude-children", "--test-fraction", "0", "--threads", "1", "--resume", *options]
     log = (out / "loco" / f"{corpus}.log")
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as fh:
@@ -86,8 +86,9 @@ def loco(out: Path, jobs: int, selection_speakers: set[str], extra: list[str]) -
     that no choice has seen.
     """
     folders = corpus_folders()
+    options = [*bundled_recipe(), *extra]  # the recipe first, so that ``extra`` overrides it
     with ThreadPoolExecutor(jobs) as pool:
-        model_dirs = dict(zip(folders, pool.map(lambda c: train_loco_model(c, folders, out, extra), folders)))
+        model_dirs = dict(zip(folders, pool.map(lambda c: train_loco_model(c, folders, out, options), folders)))
     results = {}
     flagged = flagged_speakers()
     for corpus, model_dir in model_dirs.items():

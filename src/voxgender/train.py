@@ -294,23 +294,26 @@ def weights_fingerprint(net: torch.nn.Module) -> str:
     return digest.hexdigest()[:16]
 
 
+def _identity_settings(features: FeatureConfig, arch: ModelConfig, cfg: TrainConfig) -> dict[str, Any]:
+    """The configs as a run identity records them: all but the thread count, which does not change
+    the result."""
+    return {"features": features.to_dict(), "arch": arch.to_dict(), "train": {**cfg.to_dict(), "threads": None}}
+
+
 def run_identity(features: FeatureConfig, arch: ModelConfig, cfg: TrainConfig, train_clips: Sequence[Clip],
                  val_clips: Sequence[Clip], start_from: GenderRNN | None = None) -> dict[str, Any]:
     """What a checkpoint records of its run, for ``resume`` to refuse a different one: the feature,
-    architecture and training configs (all but the thread count, which does not change the result),
-    the number of training and validation clips (a different --data or split changes them), and the
-    fingerprint of the weights a fine-tuning started from."""
-    return {"features": features.to_dict(), "arch": arch.to_dict(), "train": {**cfg.to_dict(), "threads": None},
-            "train_clips": len(train_clips), "val_clips": len(val_clips),
+    architecture and training configs, the number of training and validation clips (a different
+    --data or split changes them), and the fingerprint of the weights a fine-tuning started from."""
+    return {**_identity_settings(features, arch, cfg), "train_clips": len(train_clips), "val_clips": len(val_clips),
             "start_weights": weights_fingerprint(start_from) if start_from is not None else None}
 
 
 def upgraded_identity(saved: dict[str, Any]) -> dict[str, Any]:
     """A checkpoint's ``run_identity`` with the settings added since it was written at their
     defaults, which it trained with."""
-    return {**saved, "features": FeatureConfig.from_dict(saved["features"]).to_dict(),
-            "arch": ModelConfig.from_dict(saved["arch"]).to_dict(),
-            "train": {**TrainConfig.from_dict(saved["train"]).to_dict(), "threads": None}}
+    return {**saved, **_identity_settings(FeatureConfig.from_dict(saved["features"]),
+                                          ModelConfig.from_dict(saved["arch"]), TrainConfig.from_dict(saved["train"]))}
 
 
 def identity_changes(saved: dict[str, Any], requested: dict[str, Any], prefix: str = "") -> list[str]:
