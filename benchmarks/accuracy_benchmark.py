@@ -41,13 +41,14 @@ def corpus_folders() -> dict[str, Path]:
     return {p.name: p for p in sorted(DATA.iterdir()) if (p / "labels.csv").is_file()}
 
 
-def selection_speakers(model_dir: Path) -> set[str] | None:
-    """The validation speakers of ``model_dir``: inside each held-out corpus, the LOCO *selection
-    speakers* that recipe choices may look at. None, after a "skipped" line, without the corpora."""
+def test_speakers(model_dir: Path) -> set[str] | None:
+    """The test speakers of ``model_dir``'s pooled split, which no recipe choice may look at. Inside
+    each held-out corpus of LOCO, the other adults are the *choosing speakers* that choices are made
+    on. None, after a "skipped" line, without the corpora."""
     if not DATA.is_dir():
         print(f"skipped: no corpora at {DATA}")
         return None
-    return split_speakers(model_dir, "val")
+    return split_speakers(model_dir, "test")
 
 
 def pooled(out: Path, model_dir: Path) -> dict:
@@ -78,12 +79,12 @@ def train_loco_model(corpus: str, folders: dict[str, Path], out: Path, options: 
     return model_dir
 
 
-def loco(out: Path, jobs: int, selection_speakers: set[str], extra: list[str]) -> dict:
+def loco(out: Path, jobs: int, held_out_speakers: set[str], extra: list[str]) -> dict:
     """Train (or resume) the five LOCO models and evaluate each on its held-out corpus.
 
-    ``selection_speakers`` (the bundled model's validation speakers) may have informed choices of
-    the recipe, so each corpus is also scored without them (``adults_unselected``): the figure
-    that no choice has seen.
+    Each corpus is also scored on its *choosing speakers* (``adults_choosing``: those outside
+    ``held_out_speakers``, the bundled model's pooled test speakers), the figure recipe choices are
+    made on, and on the pooled test speakers alone (``adults_test``), which no choice may look at.
     """
     folders = corpus_folders()
     options = [*bundled_recipe(), *extra]  # the recipe first, so that ``extra`` overrides it
@@ -96,8 +97,8 @@ def loco(out: Path, jobs: int, selection_speakers: set[str], extra: list[str]) -
         model = load_model(model_dir)
         adults = [u for u in utterances if not u.is_child]
         subsets = {"adults": adults, "adults_unflagged": [u for u in adults if u.speaker not in flagged],
-                   "adults_selection": [u for u in adults if u.speaker in selection_speakers],
-                   "adults_unselected": [u for u in adults if u.speaker not in selection_speakers],
+                   "adults_choosing": [u for u in adults if u.speaker not in held_out_speakers],
+                   "adults_test": [u for u in adults if u.speaker in held_out_speakers],
                    "with_children": utterances}
         results[corpus] = {name: evaluate_model(model, subset, show_progress=False)
                            for name, subset in subsets.items()
@@ -118,10 +119,11 @@ def loco_markdown(results: dict, out: Path) -> list[str]:
     import matplotlib.pyplot as plt
 
     columns = {"with_children": "UAR incl. children", "adults_unflagged": "UAR, audit-flagged speakers out",
-               "adults_unselected": "UAR, selection speakers out", "adults_selection": "UAR, selection speakers"}
+               "adults_choosing": "UAR, choosing speakers", "adults_test": "UAR, test speakers"}
     lines = ["## Leave-one-corpus-out", "", "Each row: a model trained on the other corpora (children left out), "
-             "tested on every clip of this corpus. *Selection speakers* are the bundled model's validation "
-             "speakers, on which recipes were compared; the column without them is the figure no choice has seen.", "",
+             "tested on every clip of this corpus. *Choosing speakers* are the adults outside the bundled model's "
+             "test split, on which recipes are compared; *test speakers* are its test split, which no choice "
+             "may look at.", "",
              "| held-out corpus | clips | UAR (adults) | female recall | male recall | " + " | ".join(columns.values()) + " |",
              "|---|---|---|---|---|" + "---|" * len(columns)]
     means: dict[str, list[float]] = {name: [] for name in ("adults", *columns)}
@@ -192,8 +194,7 @@ def main() -> int:
     if "pooled" in parts:
         results["pooled"] = pooled(args.out, args.model)
     if "loco" in parts:
-        selection = split_speakers(args.model, "val")
-        results["loco"] = loco(args.out, args.jobs, selection, shlex.split(args.train_args))
+        results["loco"] = loco(args.out, args.jobs, split_speakers(args.model, "test"), shlex.split(args.train_args))
     results.setdefault("commands", {}).update(dict.fromkeys(parts, f"python benchmarks/accuracy_benchmark.py {shlex.join(sys.argv[1:])}"))
     results_file.write_text(json.dumps(results, indent=1))
     lines = ["# voxgender accuracy benchmark", "", "Reproduce: `python benchmarks/accuracy_benchmark.py all` "

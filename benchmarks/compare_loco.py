@@ -1,6 +1,6 @@
-"""Two recipes' leave-one-corpus-out models compared speaker by speaker on the selection speakers
-(the bundled model's validation speakers inside each held-out corpus): the validation evidence a
-recipe choice may use. Prints the speakers whose clip accuracy changes and the totals.
+"""Two recipes' leave-one-corpus-out models compared speaker by speaker on the choosing speakers
+(inside each held-out corpus, the adults outside the bundled model's pooled test split): the
+evidence a recipe choice may use. Prints the speakers whose clip accuracy changes and the totals.
 
     python benchmarks/compare_loco.py benchmarks/results/accuracy/loco runs/loco_aug15/loco
 """
@@ -20,7 +20,7 @@ from voxgender.inference import load_model
 from voxgender.model_files import bundled_model_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy_benchmark import corpus_folders, selection_speakers  # noqa: E402
+from accuracy_benchmark import corpus_folders, test_speakers  # noqa: E402
 
 
 def speaker_accuracy(model_dir: Path, utterances: list, audios: list[np.ndarray]) -> dict[str, float]:
@@ -35,15 +35,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("baseline", type=Path, help="folder of LOCO models, one sub-folder per held-out corpus")
     parser.add_argument("candidate", type=Path, help="the same for the recipe to compare")
-    parser.add_argument("--model", type=Path, default=bundled_model_dir(), help="model whose validation speakers select")
+    parser.add_argument("--model", type=Path, default=bundled_model_dir(), help="model whose test speakers are kept from choosing")
     args = parser.parse_args()
-    selection = selection_speakers(args.model)
-    if selection is None:
+    held_out = test_speakers(args.model)
+    if held_out is None:
         return 0
     counts = {"better": 0, "worse": 0, "same": 0}
     clips = right_base = right_cand = 0.0
     for corpus, folder in corpus_folders().items():
-        utterances = [u for u in read_corpus(folder) if u.speaker in selection and not u.is_child]
+        utterances = [u for u in read_corpus(folder) if u.speaker not in held_out and not u.is_child]
         if not utterances:
             continue
         audios = [load_audio(u.path) for u in utterances]  # decoded once for both models
@@ -56,7 +56,7 @@ def main() -> int:
             clips, right_base, right_cand = clips + n, right_base + n * before, right_cand + n * after
             if after != before:
                 print(f"{speaker} ({gender_of[speaker]}, {n} clips): {before:.2f} -> {after:.2f}")
-    print(f"selection speakers: {counts['better']} better, {counts['worse']} worse, {counts['same']} the same; "
+    print(f"choosing speakers: {counts['better']} better, {counts['worse']} worse, {counts['same']} the same; "
           f"clips right {right_base:.0f} -> {right_cand:.0f} of {clips:.0f}")
     return 0
 

@@ -1,7 +1,8 @@
 """Which epoch to keep, measured across corpora: for finished leave-one-corpus-out runs, the epoch
 kept by validation UAR (the run's model) against the last epoch's weight average (its checkpoint,
 which is what `voxgender train --keep final` saves when the run is not stopped early). UAR on the
-held-out corpus's selection speakers (the validation evidence a choice may use) and on all adults.
+held-out corpus's choosing speakers (those outside the pooled test split, the evidence a choice may
+use) and on all adults.
 
     python benchmarks/keep_rule.py runs/loco_base runs/loco_aug15c
 """
@@ -20,7 +21,7 @@ from voxgender.data import read_corpus
 from voxgender.inference import Model, load_model
 from voxgender.model_files import bundled_model_dir
 
-from accuracy_benchmark import corpus_folders, selection_speakers
+from accuracy_benchmark import corpus_folders, test_speakers
 
 
 def last_epoch_model(model_dir: Path) -> tuple[Model, int]:
@@ -34,24 +35,24 @@ def last_epoch_model(model_dir: Path) -> tuple[Model, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", type=Path, nargs="+", help="LOCO output folders (each with loco/<corpus>/)")
-    parser.add_argument("--model", type=Path, default=bundled_model_dir(), help="model whose validation speakers select")
+    parser.add_argument("--model", type=Path, default=bundled_model_dir(), help="model whose test speakers are kept from choosing")
     args = parser.parse_args()
-    selection = selection_speakers(args.model)
-    if selection is None:
+    held_out = test_speakers(args.model)
+    if held_out is None:
         return 0
     torch.set_num_threads(1)
     corpora = {}
     for corpus, folder in corpus_folders().items():
         adults = [u for u in read_corpus(folder) if not u.is_child]
         corpora[corpus] = (adults, [load_audio(u.path) for u in adults])
-    print("| run | held-out corpus | kept epoch | last epoch | selection UAR, kept → last | all adults, kept → last |")
+    print("| run | held-out corpus | kept epoch | last epoch | choosing UAR, kept → last | all adults, kept → last |")
     print("|---|---|---|---|---|---|")
     for run in args.runs:
         means = []
         for corpus, (adults, audios) in corpora.items():
             model_dir = run / "loco" / corpus
             female = np.array([u.gender == "female" for u in adults])
-            chosen = np.array([u.speaker in selection for u in adults])
+            chosen = np.array([u.speaker not in held_out for u in adults])
             last, epoch = last_epoch_model(model_dir)
             kept = load_model(model_dir)
             said_female = [np.asarray(model.p_female_of_arrays(audios)) > 0.5 for model in (kept, last)]  # all adults, once

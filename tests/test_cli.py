@@ -1,6 +1,7 @@
 """Every CLI subcommand end to end, through ``voxgender.cli.main`` and through the installed script."""
 
 import csv
+import dataclasses
 import io
 import json
 import subprocess
@@ -10,8 +11,11 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from voxgender.cli import main
+from voxgender.cli import build_parser, main, train_recipe
+from voxgender.features import FeatureConfig
+from voxgender.model import ModelConfig
 from voxgender.model_files import bundled_model_dir
+from voxgender.train import TrainConfig
 
 
 @pytest.fixture()
@@ -183,3 +187,18 @@ def test_top_level_help_and_a_mistyped_command_do_not_import_torch():
 def test_train_refuses_a_bad_augmentation_setting_in_one_line_before_reading_data(capsys, tmp_path):
     code, _, err = run(capsys, "train", "--data", tmp_path / "absent", "--out", tmp_path / "run", "--augment-set", "p_nosie=0.5")
     assert code == 2 and "p_nosie" in err and "p_noise" in err and err.count("\n") == 1
+
+
+@pytest.mark.skipif(not (bundled_model_dir() / "model.safetensors").exists(), reason="no bundled model")
+def test_the_bundled_model_was_trained_with_the_recipe_file(monkeypatch):
+    """`make model` trains the shipped model from benchmarks/bundled_recipe.args, which the LOCO
+    benchmark trains with too: a model built with other options would make its figures another recipe's."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from accuracy_benchmark import bundled_recipe
+
+    argv = ["train", "--data", "corpus", "--out", "model", "--threads", "1", *bundled_recipe()]
+    features, arch, cfg = train_recipe(build_parser(argv).parse_args(argv))
+    config = json.loads((bundled_model_dir() / "config.json").read_text())
+    assert cfg == TrainConfig.from_dict(config["metadata"]["train"])
+    assert features == FeatureConfig.from_dict(config["features"])
+    assert dataclasses.replace(arch, input_dim=features.dim) == ModelConfig.from_dict(config["model"])

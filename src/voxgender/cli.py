@@ -14,7 +14,10 @@ from .output import FORMATS, RecordWriter
 from .progress import say
 
 if TYPE_CHECKING:
+    from .features import FeatureConfig
+    from .model import ModelConfig
     from .segment import SegmentConfig
+    from .train import TrainConfig
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -97,18 +100,34 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=0, help="seed of the split and of training")
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+def train_recipe(args: argparse.Namespace) -> tuple[FeatureConfig, ModelConfig, TrainConfig]:
+    """The feature, architecture and training configs that parsed ``train`` options ask for."""
     from .augment import AugmentConfig
     from .features import FeatureConfig
-    from .inference import load_model
     from .model import ModelConfig
-    from .train import TrainConfig, train
+    from .train import TrainConfig
 
     try:
         augment = AugmentConfig(strength=args.augment, band_masks=args.band_masks,
                                 p_speed=args.speed_perturb, p_pitch=args.pitch_perturb).with_settings(args.augment_set)
     except ValueError as err:
         raise VoxgenderError(str(err)) from None
+    features = FeatureConfig(kind=args.features, n_mels=args.n_mels, n_mfcc=args.n_mfcc, deltas=args.deltas,
+                             win_ms=args.win_ms, hop_ms=args.hop_ms, pitch_bins=args.pitch_bins)
+    arch = ModelConfig(cell=args.cell, hidden=args.hidden, layers=args.layers, dropout=args.dropout,
+                       bidirectional=args.bidirectional, dense=args.dense, normalisation=args.normalisation)
+    cfg = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
+                      crop_s=args.crop_s, optimizer=args.optimizer, lr=args.lr, lr_schedule=args.lr_schedule,
+                      ema_decay=args.ema_decay, patience=args.patience, keep=args.keep, seed=args.seed,
+                      corpus_power=args.corpus_power, augment=augment, threads=args.threads)
+    return features, arch, cfg
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .inference import load_model
+    from .train import train
+
+    features, arch, cfg = train_recipe(args)
     start = load_model(None if args.init_from == "bundled" else args.init_from) if args.init_from else None
     train_clips, val_clips, metadata = load_training_data(args)
     if start is not None:
@@ -116,15 +135,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         earlier = start.config.get("metadata", {})
         metadata["fine_tuned_from"] = {"model": args.init_from, "data": earlier.get("data", {})}
         metadata["sources"] += [s for s in earlier.get("sources", []) if s not in metadata["sources"]]
-    else:
-        features = FeatureConfig(kind=args.features, n_mels=args.n_mels, n_mfcc=args.n_mfcc, deltas=args.deltas,
-                                 win_ms=args.win_ms, hop_ms=args.hop_ms, pitch_bins=args.pitch_bins)
-        arch = ModelConfig(cell=args.cell, hidden=args.hidden, layers=args.layers, dropout=args.dropout,
-                           bidirectional=args.bidirectional, dense=args.dense, normalisation=args.normalisation)
-    cfg = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
-                      crop_s=args.crop_s, optimizer=args.optimizer, lr=args.lr, lr_schedule=args.lr_schedule,
-                      ema_decay=args.ema_decay, patience=args.patience, keep=args.keep, seed=args.seed,
-                      corpus_power=args.corpus_power, augment=augment, threads=args.threads)
     summary = train(train_clips, val_clips, args.out, features, arch, cfg, resume=args.resume, metadata=metadata,
                     start_from=start.net if start is not None else None)
     if is_main_process():
