@@ -107,19 +107,19 @@ def train_recipe(args: argparse.Namespace) -> tuple[FeatureConfig, ModelConfig, 
     from .model import ModelConfig
     from .train import TrainConfig
 
-    try:
+    try:  # a value a config refuses (say --hidden 0) is one line of error, not a traceback
         augment = AugmentConfig(strength=args.augment, band_masks=args.band_masks,
                                 p_speed=args.speed_perturb, p_pitch=args.pitch_perturb).with_settings(args.augment_set)
+        features = FeatureConfig(kind=args.features, n_mels=args.n_mels, n_mfcc=args.n_mfcc, deltas=args.deltas,
+                                 win_ms=args.win_ms, hop_ms=args.hop_ms, pitch_bins=args.pitch_bins)
+        arch = ModelConfig(cell=args.cell, hidden=args.hidden, layers=args.layers, dropout=args.dropout,
+                           bidirectional=args.bidirectional, dense=args.dense, normalisation=args.normalisation)
+        cfg = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
+                          crop_s=args.crop_s, optimizer=args.optimizer, lr=args.lr, lr_schedule=args.lr_schedule,
+                          ema_decay=args.ema_decay, patience=args.patience, keep=args.keep, seed=args.seed,
+                          corpus_power=args.corpus_power, augment=augment, threads=args.threads)
     except ValueError as err:
         raise VoxgenderError(str(err)) from None
-    features = FeatureConfig(kind=args.features, n_mels=args.n_mels, n_mfcc=args.n_mfcc, deltas=args.deltas,
-                             win_ms=args.win_ms, hop_ms=args.hop_ms, pitch_bins=args.pitch_bins)
-    arch = ModelConfig(cell=args.cell, hidden=args.hidden, layers=args.layers, dropout=args.dropout,
-                       bidirectional=args.bidirectional, dense=args.dense, normalisation=args.normalisation)
-    cfg = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
-                      crop_s=args.crop_s, optimizer=args.optimizer, lr=args.lr, lr_schedule=args.lr_schedule,
-                      ema_decay=args.ema_decay, patience=args.patience, keep=args.keep, seed=args.seed,
-                      corpus_power=args.corpus_power, augment=augment, threads=args.threads)
     return features, arch, cfg
 
 

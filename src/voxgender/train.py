@@ -66,6 +66,14 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     threads: int = 0
 
+    def __post_init__(self) -> None:
+        if min(self.epochs, self.steps_per_epoch, self.batch_size, self.patience) < 1:
+            raise ValueError("epochs, steps_per_epoch, batch_size and patience must be at least 1")
+        if min(self.crop_s, self.min_crop_s) <= 0 or self.lr < 0:
+            raise ValueError("crop_s and min_crop_s must be positive, and lr cannot be negative")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError("ema_decay must be in [0, 1)")
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
