@@ -8,7 +8,6 @@ evidence a recipe choice may use. Prints the speakers whose clip accuracy change
 from __future__ import annotations
 
 import argparse
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -19,8 +18,7 @@ from voxgender.data import read_corpus
 from voxgender.inference import load_model
 from voxgender.model_files import bundled_model_dir
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy_benchmark import corpus_folders, test_speakers  # noqa: E402
+from accuracy_benchmark import corpus_folders, test_speakers
 
 
 def speaker_accuracy(model_dir: Path, utterances: list, audios: list[np.ndarray]) -> dict[str, float]:

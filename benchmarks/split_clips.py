@@ -6,9 +6,10 @@ from __future__ import annotations
 import argparse
 import csv
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
+from sklearn.metrics import balanced_accuracy_score
 
 from voxgender.audio import load_audio
 from voxgender.data import Utterance, read_corpus
@@ -21,6 +22,14 @@ AUDIT = Path(__file__).resolve().parent / "results" / "label_audit.csv"
 def flagged_speakers() -> set[str]:
     """Speakers whose label contradicts their voice pitch (empty if the audit has not run)."""
     return {row["speaker"] for row in csv.DictReader(AUDIT.open())} if AUDIT.is_file() else set()
+
+
+def label_ceiling(utterances: Sequence[Utterance], flagged: set[str]) -> float:
+    """The highest UAR a recogniser that goes by the voice can reach on ``utterances`` if the audit is
+    right about the flagged speakers: every clip right except theirs, which it calls by their voice."""
+    other = {"female": "male", "male": "female"}
+    voiced = [other[u.gender] if u.speaker in flagged else u.gender for u in utterances]
+    return float(balanced_accuracy_score([u.gender for u in utterances], voiced))
 
 
 def load_split(model_dir: Path, split: str) -> tuple[list[Utterance], list[np.ndarray], np.ndarray]:
