@@ -342,11 +342,14 @@ def speaker_rows(summary: dict[str, Any], headline_rates: dict[str, float], top:
     if not worst:
         return []
     flagged = flagged_speakers()
+    speech = sum(c["speech_s"] for c in speakers.values())
+    floor = sum(c["speech_s"] for name, c in speakers.items() if name in flagged) / max(speech, 1e-9)
     lines = ["## Where the confusion is", "",
              f"The {len(worst)} of {len(speakers)} speakers with the most confused speech in the headline "
              f"conditions ({confused:.0f} s confused in all, {pct(headline_rates['confusion'])} of reference speech). "
              "Flagged: the label audit finds the speaker's median pitch on the other gender's side "
-             "(`results/label_audit.md`).", "",
+             f"(`results/label_audit.md`). The flagged speakers speak {pct(floor)} of the reference speech: if the "
+             "audit is right, a segmenter that goes by the voice confuses at least that much.", "",
              "| speaker | label | flagged | speech | confused | share of all confusion |", "| --- | --- | --- | --- | --- | --- |"]
     for speaker, c in worst:
         lines.append(f"| {speaker} | {c['gender']} | {'yes' if speaker in flagged else ''} | {c['speech_s']:.0f} s | "
