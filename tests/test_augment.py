@@ -1,5 +1,6 @@
 """Training augmentation: each transform keeps shape and level where it should, and changes the sound."""
 
+import pytest
 import torch
 
 from voxgender.augment import AugmentConfig, augment_batch, mask_bands, random_eq
@@ -96,6 +97,21 @@ def _envelope_db(x: torch.Tensor) -> torch.Tensor:
     return torch.fft.rfft(cepstra).real.mean(dim=0)[:320] * 20 / 2.302585
 
 
+def test_pitch_toward_the_other_gender_lowers_women_and_raises_men_with_the_same_draws():
+    import numpy as np
+
+    from voxgender.augment import pitch_factors
+
+    female = np.arange(1000) % 3 == 0
+    both = pitch_factors(1000, AugmentConfig(p_pitch=0.5), np.random.default_rng(7), female)
+    toward = pitch_factors(1000, AugmentConfig(p_pitch=0.5, pitch_direction="toward_other"), np.random.default_rng(7), female)
+    assert np.all(toward[female] <= 1.0) and np.all(toward[~female] >= 1.0)
+    assert np.allclose(np.abs(np.log(toward)), np.abs(np.log(both)))  # the same draws, only the direction set
+    assert np.mean(toward[female] < 1.0) > 0.4 and np.mean(toward[~female] > 1.0) > 0.4
+    with pytest.raises(ValueError, match="pitch_direction 'up'"):
+        AugmentConfig(pitch_direction="up")
+
+
 def test_pitch_perturbation_moves_the_pitch_and_keeps_the_formants():
     import numpy as np
     import soxr
@@ -104,8 +120,8 @@ def test_pitch_perturbation_moves_the_pitch_and_keeps_the_formants():
     from voxgender.synth import synth_clip
 
     rng = np.random.default_rng(0)
-    assert np.all(pitch_factors(8, AugmentConfig(), rng) == 1.0)  # off by default
-    factors = pitch_factors(1000, AugmentConfig(p_pitch=0.5), rng)
+    assert np.all(pitch_factors(8, AugmentConfig(), rng, np.ones(8, bool)) == 1.0)  # off by default
+    factors = pitch_factors(1000, AugmentConfig(p_pitch=0.5), rng, np.arange(1000) % 2 == 0)
     assert 0.4 < np.mean(factors != 1.0) < 0.6 and factors.min() >= 0.75 and factors.max() <= 1.5
     for gender, seed, factor in (("male", 1, 1.4), ("female", 2, 0.8)):
         voice = torch.from_numpy(synth_clip(gender, 4.0, seed))

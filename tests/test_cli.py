@@ -187,7 +187,8 @@ def test_top_level_help_and_a_mistyped_command_do_not_import_torch():
 @pytest.mark.parametrize("option, words", [(("--augment-set", "p_nosie=0.5"), ("p_nosie", "p_noise")),
                                            (("--hidden", "0"), ("hidden", "positive")),
                                            (("--epochs", "0"), ("epochs", "at least 1")),
-                                           (("--features", "mfcc", "--n-mfcc", "60"), ("n_mfcc", "n_mels"))])
+                                           (("--features", "mfcc", "--n-mfcc", "60"), ("n_mfcc", "n_mels")),
+                                           (("--augment-set", "pitch_direction=up"), ("pitch_direction", "toward_other"))])
 def test_train_refuses_a_bad_setting_in_one_line_before_reading_data(capsys, tmp_path, option, words):
     code, _, err = run(capsys, "train", "--data", tmp_path / "absent", "--out", tmp_path / "run", *option)
     assert code == 2 and all(word in err for word in words) and err.count("\n") == 1

@@ -20,6 +20,7 @@ import soxr
 import torch
 
 SAMPLE_RATE = 16000
+PITCH_DIRECTIONS = ("both", "toward_other")
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,14 @@ class AugmentConfig:
     speed_range: tuple[float, float] = (0.92, 1.08)  # playback speed factors (pitch and formants scale with it)
     p_pitch: float = 0.0
     pitch_range: tuple[float, float] = (0.75, 1.5)  # pitch factors with the formants kept
+    pitch_direction: str = "both"  # "toward_other": women's crops only lowered, men's only raised
     p_onset: float = 0.0  # share of training crops that start at the clip's first speech (leading silence cut)
     band_masks: int = 0  # SpecAugment-style feature masks per training crop (0 = none)
     band_mask_width: int = 10  # each covers up to this many feature dimensions
+
+    def __post_init__(self) -> None:
+        if self.pitch_direction not in PITCH_DIRECTIONS:
+            raise ValueError(f"pitch_direction {self.pitch_direction!r}: expected one of {', '.join(PITCH_DIRECTIONS)}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -229,11 +235,19 @@ def speed_factors(n: int, cfg: AugmentConfig, rng: np.random.Generator) -> np.nd
     return _factors(n, cfg.p_speed * cfg.strength, cfg.speed_range, rng)
 
 
-def pitch_factors(n: int, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+def pitch_factors(n: int, cfg: AugmentConfig, rng: np.random.Generator, female: np.ndarray) -> np.ndarray:
     """Pitch factor per training crop: 1, or with probability ``p_pitch`` (scaled by ``strength``)
     a factor drawn log-uniformly from ``pitch_range``. The crop is played that much faster and
-    ``restore_formants`` then moves its envelope back."""
-    return _factors(n, cfg.p_pitch * cfg.strength, cfg.pitch_range, rng)
+    ``restore_formants`` then moves its envelope back.
+
+    With ``pitch_direction="toward_other"`` a factor f moves the voice toward the other gender's
+    range: a woman's crop (``female``) gets the smaller of f and 1/f, a man's the larger. So the
+    network hears low women and high men with their own vocal tracts, where pitch alone misleads
+    (the same draws, so a seed pairs with the two-way recipe's)."""
+    factors = _factors(n, cfg.p_pitch * cfg.strength, cfg.pitch_range, rng)
+    if cfg.pitch_direction == "toward_other":
+        factors = np.where(female, np.minimum(factors, 1 / factors), np.maximum(factors, 1 / factors))
+    return factors
 
 
 def onset_crops(n: int, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray | None:

@@ -109,7 +109,8 @@ def train_recipe(args: argparse.Namespace) -> tuple[FeatureConfig, ModelConfig, 
 
     try:  # a value a config refuses (say --hidden 0) is one line of error, not a traceback
         augment = AugmentConfig(strength=args.augment, band_masks=args.band_masks,
-                                p_speed=args.speed_perturb, p_pitch=args.pitch_perturb).with_settings(args.augment_set)
+                                p_speed=args.speed_perturb, p_pitch=args.pitch_perturb,
+                                pitch_direction=args.pitch_direction).with_settings(args.augment_set)
         features = FeatureConfig(kind=args.features, n_mels=args.n_mels, n_mfcc=args.n_mfcc, deltas=args.deltas,
                                  win_ms=args.win_ms, hop_ms=args.hop_ms, pitch_bins=args.pitch_bins)
         arch = ModelConfig(cell=args.cell, hidden=args.hidden, layers=args.layers, dropout=args.dropout,
@@ -166,7 +167,7 @@ def write_card(model_dir: str | Path, evaluations: dict[str, dict], name: str | 
 
 
 def add_train(p: argparse.ArgumentParser) -> None:
-    from .augment import AugmentConfig
+    from .augment import PITCH_DIRECTIONS, AugmentConfig
     from .features import FeatureConfig
     from .model import ModelConfig
     from .train import TrainConfig
@@ -219,6 +220,8 @@ def add_train(p: argparse.ArgumentParser) -> None:
                    help="share of training crops played 0.92-1.08x as fast (pitch and formants with it)")
     g.add_argument("--pitch-perturb", type=float, default=AugmentConfig().p_pitch,
                    help="share of training crops with the pitch moved 0.75-1.5x and the formants kept")
+    g.add_argument("--pitch-direction", choices=PITCH_DIRECTIONS, default=AugmentConfig().pitch_direction,
+                   help="toward_other: with --pitch-perturb, women's crops are only lowered and men's only raised")
     g.add_argument("--augment-set", action="append", default=[], metavar="NAME=VALUE",
                    help="one augmentation setting, e.g. p_noise=0.6 or snr_db=0,20; "
                         f"repeatable; names: {', '.join(AugmentConfig().to_dict())}")

@@ -455,11 +455,11 @@ def train(
                 group["lr"] = learning_rate(cfg, (epoch - 1) * cfg.steps_per_epoch + step)
             idx = sampler.sample(cfg.batch_size, rng)
             crop = int(rng.integers(crop_min, crop_max + 1))
-            pitches = pitch_factors(len(idx), cfg.augment, rng)
+            targets = torch.tensor([train_clips[i].target for i in idx])
+            pitches = pitch_factors(len(idx), cfg.augment, rng, (targets == FEMALE).numpy())
             wave, lengths = crop_batch(train_clips, idx, crop, rng, speed_factors(len(idx), cfg.augment, rng) * pitches,
                                        onset_crops(len(idx), cfg.augment, rng))
             wave = augment_batch(restore_formants(wave, torch.from_numpy(pitches)), cfg.augment, gen)
-            targets = torch.tensor([train_clips[i].target for i in idx])
             losses.append(train_step(trainer, extractor, opt, wave, lengths, targets, cfg.grad_clip,
                                      lambda feats: augment_features(feats, net.feat_mean, cfg.augment, gen)))
             if average is not None:
