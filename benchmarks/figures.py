@@ -31,12 +31,12 @@ def target_rows(accuracy: dict | None, speed: dict | None) -> list[str]:
     if "test" in pooled:
         lengths = pooled["test"]["by_length"]
         clean = pooled.get("test_unflagged", {}).get("by_length", {})
-        ceiling = {"full": pooled.get("label_ceiling")}  # measured on full clips only
         for key, name, goal in (("full", "full clips", 0.98), ("1.0", "1 s crops", 0.95), ("0.5", "0.5 s crops", 0.90)):
             uar = lengths[key]["uar"]
             beside = f"{clean[key]['uar']:.3f}" if key in clean else "-"
             rows.append(f"| pooled test speakers, {name} | UAR ≥ {goal:.2f} | {uar:.3f} | {beside} | "
-                        f"{_num(ceiling.get(key))} | {'yes' if uar >= goal else 'no'} |")
+                        f"{_num(pooled.get('label_ceiling') if key == 'full' else None)} | "  # full clips only
+                        f"{'yes' if uar >= goal else 'no'} |")
     loco = (accuracy or {}).get("loco")
     if loco:
         uars = [r["adults"]["overall"]["uar"] for r in loco.values()]
