@@ -231,3 +231,27 @@ def test_torchrun_trains_data_parallel_on_two_cpu_processes(synthetic_corpora, t
     assert json.loads((out / "config.json").read_text())["metadata"]["world_size"] == 2
     assert [r["epoch"] for r in csv.DictReader((out / "history.csv").open())] == ["1", "2"]
     load_model(out)
+
+
+def test_exclude_speakers_leaves_the_listed_speakers_out_of_every_split_and_names_them_in_the_card(
+        synthetic_corpora, tmp_path, capsys):
+    speakers = sorted({u.speaker for u in read_corpus(synthetic_corpora["train"])})
+    listed = tmp_path / "audit.csv"
+    listed.write_text(f"speaker,label\n{speakers[0]},male\n{speakers[5]},female\nother_corpus:9,male\n")
+    args = ["--data", str(synthetic_corpora["train"]), *TINY_TRAIN_ARGS, "--out", str(tmp_path / "run"),
+            "--exclude-speakers", str(listed)]
+    args[args.index("--epochs") + 1] = "1"
+    args[args.index("--steps-per-epoch") + 1] = "2"
+    assert main(["train", *args]) == 0
+    splits = json.loads((tmp_path / "run" / "splits.json").read_text())
+    assert sorted(s for part in splits.values() for s in part) == sorted(speakers[1:5] + speakers[6:])
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["metadata"]["excluded_speakers"] == [speakers[0], speakers[5]]  # only those in the data
+    assert f"2 listed speakers left out of every split ({speakers[0]}, {speakers[5]})" in (
+        tmp_path / "run" / "MODEL_CARD.md").read_text()
+
+    listed.write_text("path,label\nx.wav,male\n")
+    capsys.readouterr()
+    assert main(["train", *args, "--out", str(tmp_path / "again")]) == 2
+    err = capsys.readouterr().err
+    assert "audit.csv: missing required column(s) speaker" in err and err.count("\n") == 1

@@ -77,6 +77,11 @@ def _selection_sentence(meta: dict[str, Any]) -> str:
     return text + f"; {_pct(meta['start_val_uar'])} before fine-tuning."
 
 
+def _excluded_clause(speakers: list[str]) -> str:
+    """The speakers left out by ``train --exclude-speakers``, as a clause of the training-data sentence."""
+    return f"; {len(speakers)} listed speakers left out of every split ({', '.join(speakers)})" if speakers else ""
+
+
 def _data_table(data: dict[str, list[dict[str, Any]]]) -> list[str]:
     lines = ["| split | corpus | utterances | speakers (f/m) | hours |", "|---|---|---|---|---|"]
     for split, rows in data.items():
@@ -144,7 +149,8 @@ def render_card(
         _selection_sentence(meta), "",
         "## Training data", "",
         "Speaker-disjoint train / validation / test splits, stratified by corpus and gender"
-        + (", children (under 13) left out of every split." if meta.get("exclude_children") else "."), "",
+        + (", children (under 13) left out of every split" if meta.get("exclude_children") else "")
+        + _excluded_clause(meta.get("excluded_speakers", [])) + ".", "",
         *_data_table(meta.get("data", {})), "",
         *_fine_tuning_lines(meta.get("fine_tuned_from")),
         "Origin and licence of each corpus. Some licences are non-commercial or research-only (none "

@@ -77,17 +77,21 @@ def add_predict(p: argparse.ArgumentParser) -> None:
 def load_training_data(args: argparse.Namespace) -> tuple[list, list, dict]:
     """Read the corpora, split by speaker, record the split in OUT/splits.json, decode train and val."""
     from .card import find_sources
-    from .data import read_corpora, speaker_split, summarise
+    from .data import read_corpora, read_speaker_list, speaker_split, summarise
     from .train import load_clips, write_splits
 
     utterances = read_corpora(args.data)
     if args.exclude_children:
         utterances = [u for u in utterances if not u.is_child]
+    listed = read_speaker_list(args.exclude_speakers) if args.exclude_speakers else set()
+    excluded = sorted({u.speaker for u in utterances} & listed)
+    utterances = [u for u in utterances if u.speaker not in listed]
     splits = speaker_split(utterances, args.val_fraction, args.test_fraction, args.seed)
     if is_main_process():
         write_splits(args.out, splits)
     metadata = {"data": {name: summarise(utts) for name, utts in splits.items()},
-                "exclude_children": args.exclude_children, "sources": find_sources(args.data)}
+                "exclude_children": args.exclude_children, "excluded_speakers": excluded,
+                "sources": find_sources(args.data)}
     return load_clips(splits["train"], "training"), load_clips(splits["val"], "validation"), metadata
 
 
@@ -97,6 +101,8 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--val-fraction", type=float, default=0.1)
     g.add_argument("--test-fraction", type=float, default=0.1, help="speakers held out entirely (see evaluate --split test)")
     g.add_argument("--exclude-children", action="store_true", help="leave speakers under 13 out of all splits")
+    g.add_argument("--exclude-speakers", metavar="CSV", help="leave the speakers of this file's speaker column out "
+                   "of all splits (e.g. benchmarks/results/label_audit.csv: labels that the voice contradicts)")
     g.add_argument("--seed", type=int, default=0, help="seed of the split and of training")
 
 

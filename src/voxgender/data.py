@@ -269,6 +269,15 @@ def _read_label_folders(folder: Path, label_dirs: list[tuple[Path, str]]) -> lis
     return utterances
 
 
+def read_speaker_list(path: PathLike) -> set[str]:
+    """The speaker ids in the ``speaker`` column of a CSV (TSV for ``.tsv``) file, such as a label
+    audit's list of speakers whose recorded gender their voice contradicts."""
+    path = Path(path)
+    with _table(path) as reader:
+        _require_columns(path, reader, ("speaker",))
+        return {row["speaker"].strip() for row in reader if (row["speaker"] or "").strip()}
+
+
 def _read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8", errors="replace")
