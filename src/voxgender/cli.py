@@ -223,9 +223,11 @@ def add_train(p: argparse.ArgumentParser) -> None:
                         "alike, 1 = every speaker alike")
     g.add_argument("--augment", type=float, default=AugmentConfig().strength, help="augmentation strength (0 = off)")
     g.add_argument("--speed-perturb", type=float, default=AugmentConfig().p_speed,
-                   help="share of training crops played 0.92-1.08x as fast (pitch and formants with it)")
+                   help="share of training crops played faster or slower (speed_range, 0.92-1.08x by default; "
+                        "pitch and formants with it)")
     g.add_argument("--pitch-perturb", type=float, default=AugmentConfig().p_pitch,
-                   help="share of training crops with the pitch moved 0.75-1.5x and the formants kept")
+                   help="share of training crops with the pitch moved (pitch_range, 0.75-1.5x by default) and the "
+                        "formants kept")
     g.add_argument("--pitch-direction", choices=PITCH_DIRECTIONS, default=AugmentConfig().pitch_direction,
                    help="toward_other: with --pitch-perturb, women's crops are only lowered and men's only raised")
     g.add_argument("--augment-set", action="append", default=[], metavar="NAME=VALUE",
