@@ -233,25 +233,26 @@ def test_torchrun_trains_data_parallel_on_two_cpu_processes(synthetic_corpora, t
     load_model(out)
 
 
-def test_exclude_speakers_leaves_the_listed_speakers_out_of_every_split_and_names_them_in_the_card(
+def test_exclude_speakers_leaves_the_listed_speakers_out_of_training_and_validation_not_out_of_test(
         synthetic_corpora, tmp_path, capsys):
-    speakers = sorted({u.speaker for u in read_corpus(synthetic_corpora["train"])})
-    listed = tmp_path / "audit.csv"
-    listed.write_text(f"speaker,label\n{speakers[0]},male\n{speakers[5]},female\nother_corpus:9,male\n")
-    args = ["--data", str(synthetic_corpora["train"]), *TINY_TRAIN_ARGS, "--out", str(tmp_path / "run"),
-            "--exclude-speakers", str(listed)]
+    args = ["--data", str(synthetic_corpora["train"]), *TINY_TRAIN_ARGS, "--test-fraction", "0.2"]
     args[args.index("--epochs") + 1] = "1"
     args[args.index("--steps-per-epoch") + 1] = "2"
-    assert main(["train", *args]) == 0
-    splits = json.loads((tmp_path / "run" / "splits.json").read_text())
-    assert sorted(s for part in splits.values() for s in part) == sorted(speakers[1:5] + speakers[6:])
+    assert main(["train", *args, "--out", str(tmp_path / "all")]) == 0
+    split = json.loads((tmp_path / "all" / "splits.json").read_text())
+    listed_speakers = [split["train"][0], split["val"][0], split["test"][0]]
+    listed = tmp_path / "audit.csv"
+    listed.write_text("speaker,label\n" + "".join(f"{s},male\n" for s in listed_speakers) + "other_corpus:9,male\n")
+    assert main(["train", *args, "--out", str(tmp_path / "run"), "--exclude-speakers", str(listed)]) == 0
+    kept = json.loads((tmp_path / "run" / "splits.json").read_text())
+    assert kept == {"train": split["train"][1:], "val": split["val"][1:], "test": split["test"]}
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["metadata"]["excluded_speakers"] == [speakers[0], speakers[5]]  # only those in the data
-    assert f"2 listed speakers left out of every split ({speakers[0]}, {speakers[5]})" in (
+    assert config["metadata"]["excluded_speakers"] == sorted(listed_speakers[:2])  # those trained on without the list
+    assert f"2 listed speakers left out of training and validation ({', '.join(sorted(listed_speakers[:2]))})" in (
         tmp_path / "run" / "MODEL_CARD.md").read_text()
 
     listed.write_text("path,label\nx.wav,male\n")
     capsys.readouterr()
-    assert main(["train", *args, "--out", str(tmp_path / "again")]) == 2
+    assert main(["train", *args, "--out", str(tmp_path / "again"), "--exclude-speakers", str(listed)]) == 2
     err = capsys.readouterr().err
     assert "audit.csv: missing required column(s) speaker" in err and err.count("\n") == 1

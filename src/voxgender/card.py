@@ -79,7 +79,8 @@ def _selection_sentence(meta: dict[str, Any]) -> str:
 
 def _excluded_clause(speakers: list[str]) -> str:
     """The speakers left out by ``train --exclude-speakers``, as a clause of the training-data sentence."""
-    return f"; {len(speakers)} listed speakers left out of every split ({', '.join(speakers)})" if speakers else ""
+    return (f"; {len(speakers)} listed speakers left out of training and validation ({', '.join(speakers)})"
+            if speakers else "")
 
 
 def _data_table(data: dict[str, list[dict[str, Any]]]) -> list[str]:

@@ -80,13 +80,15 @@ def load_training_data(args: argparse.Namespace) -> tuple[list, list, dict]:
     from .data import read_corpora, read_speaker_list, speaker_split, summarise
     from .train import load_clips, write_splits
 
+    listed = read_speaker_list(args.exclude_speakers) if args.exclude_speakers else set()
     utterances = read_corpora(args.data)
     if args.exclude_children:
         utterances = [u for u in utterances if not u.is_child]
-    listed = read_speaker_list(args.exclude_speakers) if args.exclude_speakers else set()
-    excluded = sorted({u.speaker for u in utterances} & listed)
-    utterances = [u for u in utterances if u.speaker not in listed]
     splits = speaker_split(utterances, args.val_fraction, args.test_fraction, args.seed)
+    # Listed speakers leave training and validation only: the test split stays the one the same
+    # seed gives without the list, and its figures keep every speaker.
+    excluded = sorted({u.speaker for part in ("train", "val") for u in splits[part]} & listed)
+    splits = {name: utts if name == "test" else [u for u in utts if u.speaker not in listed] for name, utts in splits.items()}
     if is_main_process():
         write_splits(args.out, splits)
     metadata = {"data": {name: summarise(utts) for name, utts in splits.items()},
@@ -102,7 +104,8 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--test-fraction", type=float, default=0.1, help="speakers held out entirely (see evaluate --split test)")
     g.add_argument("--exclude-children", action="store_true", help="leave speakers under 13 out of all splits")
     g.add_argument("--exclude-speakers", metavar="CSV", help="leave the speakers of this file's speaker column out "
-                   "of all splits (e.g. benchmarks/results/label_audit.csv: labels that the voice contradicts)")
+                   "of training and validation, not of the test split (e.g. benchmarks/results/label_audit.csv: "
+                   "labels that the voice contradicts)")
     g.add_argument("--seed", type=int, default=0, help="seed of the split and of training")
 
 
