@@ -61,12 +61,16 @@ def main() -> int:
             chosen = np.array([u.speaker not in held_out for u in adults])
             last, epoch = last_epoch_model(model_dir)
             kept = load_model(model_dir)
-            said_female = [np.asarray(model.p_female_of_arrays(audios)) > 0.5 for model in (kept, last)]  # all adults, once
+            meta = kept.config["metadata"]
+            kept_epoch = meta.get("kept_epoch", meta["best_epoch"])
+            said_kept = np.asarray(kept.p_female_of_arrays(audios)) > 0.5  # all adults, once
+            said_last = (said_kept if kept_epoch == epoch  # the same weights when the last epoch was kept
+                         else np.asarray(last.p_female_of_arrays(audios)) > 0.5)
+            said_female = [said_kept, said_last]
             row = [balanced_accuracy_score(female[subset], said[subset])
                    for subset in (chosen, slice(None)) for said in said_female]
             means.append(row)
-            meta = kept.config["metadata"]
-            print(f"| {run} | {corpus} | {meta.get('kept_epoch', meta['best_epoch'])} | {epoch} | "
+            print(f"| {run} | {corpus} | {kept_epoch} | {epoch} | "
                   f"{row[0]:.4f} → {row[1]:.4f} | {row[2]:.4f} → {row[3]:.4f} |")
         if len(means) < len(corpora):  # a mean over some folds compares with no other run's
             continue
