@@ -2,7 +2,7 @@
 kept by validation UAR (the run's model) against the last epoch's weight average (its checkpoint,
 which is what `voxgender train --keep final` saves when the run is not stopped early). UAR on the
 held-out corpus's choosing speakers (those outside the pooled test split, the evidence a choice may
-use) and on all adults.
+use) and on all adults, and the last epoch's female and male recall on the choosing speakers.
 
     python benchmarks/keep_rule.py runs/loco_base runs/loco_aug15c
 
@@ -48,14 +48,15 @@ def main() -> int:
     for corpus, folder in corpus_folders().items():
         adults = [u for u in read_corpus(folder) if not u.is_child]
         corpora[corpus] = (adults, [load_audio(u.path) for u in adults])
-    print("| run | held-out corpus | kept epoch | last epoch | choosing UAR, kept → last | all adults, kept → last |")
-    print("|---|---|---|---|---|---|")
+    print("| run | held-out corpus | kept epoch | last epoch | choosing UAR, kept → last | all adults, kept → last "
+          "| choosing female / male recall, last |")
+    print("|---|---|---|---|---|---|---|")
     for run in args.runs:
         means = []
         for corpus, (adults, audios) in corpora.items():
             model_dir = run / "loco" / corpus
             if not (model_dir / "checkpoint.pt").is_file():
-                print(f"| {run} | {corpus} | not trained yet | | | |")
+                print(f"| {run} | {corpus} | not trained yet | | | | |")
                 continue
             female = np.array([u.gender == "female" for u in adults])
             chosen = np.array([u.speaker not in held_out for u in adults])
@@ -69,13 +70,15 @@ def main() -> int:
             said_female = [said_kept, said_last]
             row = [balanced_accuracy_score(female[subset], said[subset])
                    for subset in (chosen, slice(None)) for said in said_female]
+            row += [said_last[chosen & female].mean(), 1 - said_last[chosen & ~female].mean()]
             means.append(row)
             print(f"| {run} | {corpus} | {kept_epoch} | {epoch} | "
-                  f"{row[0]:.4f} → {row[1]:.4f} | {row[2]:.4f} → {row[3]:.4f} |")
+                  f"{row[0]:.4f} → {row[1]:.4f} | {row[2]:.4f} → {row[3]:.4f} | {row[4]:.3f} / {row[5]:.3f} |")
         if len(means) < len(corpora):  # a mean over some folds compares with no other run's
             continue
         m = np.mean(means, axis=0)
-        print(f"| {run} | **mean** | | | **{m[0]:.4f} → {m[1]:.4f}** | {m[2]:.4f} → {m[3]:.4f} |", flush=True)
+        print(f"| {run} | **mean** | | | **{m[0]:.4f} → {m[1]:.4f}** | {m[2]:.4f} → {m[3]:.4f} | {m[4]:.3f} / {m[5]:.3f} |",
+              flush=True)
     return 0
 
 
