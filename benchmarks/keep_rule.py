@@ -44,20 +44,23 @@ def main() -> int:
     if held_out is None:
         return 0
     torch.set_num_threads(1)
-    corpora = {}
-    for corpus, folder in corpus_folders().items():
-        adults = [u for u in read_corpus(folder) if not u.is_child]
-        corpora[corpus] = (adults, [load_audio(u.path) for u in adults])
+    folders = corpus_folders()
+    corpora = {}  # the adults of each corpus some run has a fold model for, and their audio
+    for corpus, folder in folders.items():
+        if any((run / "loco" / corpus / "checkpoint.pt").is_file() for run in args.runs):
+            adults = [u for u in read_corpus(folder) if not u.is_child]
+            corpora[corpus] = (adults, [load_audio(u.path) for u in adults])
     print("| run | held-out corpus | kept epoch | last epoch | choosing UAR, kept → last | all adults, kept → last "
           "| choosing female / male recall, last |")
     print("|---|---|---|---|---|---|---|")
     for run in args.runs:
         means = []
-        for corpus, (adults, audios) in corpora.items():
+        for corpus in folders:
             model_dir = run / "loco" / corpus
             if not (model_dir / "checkpoint.pt").is_file():
                 print(f"| {run} | {corpus} | not trained yet | | | | |")
                 continue
+            adults, audios = corpora[corpus]
             female = np.array([u.gender == "female" for u in adults])
             chosen = np.array([u.speaker not in held_out for u in adults])
             last, epoch = last_epoch_model(model_dir)
@@ -74,7 +77,7 @@ def main() -> int:
             means.append(row)
             print(f"| {run} | {corpus} | {kept_epoch} | {epoch} | "
                   f"{row[0]:.4f} → {row[1]:.4f} | {row[2]:.4f} → {row[3]:.4f} | {row[4]:.3f} / {row[5]:.3f} |")
-        if len(means) < len(corpora):  # a mean over some folds compares with no other run's
+        if len(means) < len(folders):  # a mean over some folds compares with no other run's
             continue
         m = np.mean(means, axis=0)
         print(f"| {run} | **mean** | | | **{m[0]:.4f} → {m[1]:.4f}** | {m[2]:.4f} → {m[3]:.4f} | {m[4]:.3f} / {m[5]:.3f} |",
