@@ -75,7 +75,8 @@ def add_predict(p: argparse.ArgumentParser) -> None:
 
 # -- train ---------------------------------------------------------------------------------------
 def load_training_data(args: argparse.Namespace) -> tuple[list, list, dict]:
-    """Read the corpora, split by speaker, record the split in OUT/splits.json, decode train and val."""
+    """Read the corpora, split by speaker, drop any --exclude-speakers from train and val, record the
+    split in OUT/splits.json, decode train and val."""
     from .card import find_sources
     from .data import read_corpora, read_speaker_list, speaker_split, summarise
     from .train import load_clips, write_splits
