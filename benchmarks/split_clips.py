@@ -4,7 +4,6 @@ and the speakers the label audit flags (results/label_audit.csv, from label_audi
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -12,7 +11,7 @@ import numpy as np
 from sklearn.metrics import balanced_accuracy_score
 
 from voxgender.audio import load_audio
-from voxgender.data import Utterance, read_corpus
+from voxgender.data import Utterance, read_corpus, read_speaker_list
 from voxgender.model_files import bundled_model_dir, split_speakers
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -21,7 +20,7 @@ AUDIT = Path(__file__).resolve().parent / "results" / "label_audit.csv"
 
 def flagged_speakers() -> set[str]:
     """Speakers whose label contradicts their voice pitch (empty if the audit has not run)."""
-    return {row["speaker"] for row in csv.DictReader(AUDIT.open())} if AUDIT.is_file() else set()
+    return read_speaker_list(AUDIT) if AUDIT.is_file() else set()
 
 
 def label_ceiling(utterances: Sequence[Utterance], flagged: set[str]) -> float:
