@@ -71,12 +71,12 @@ def pooled(out: Path, model_dir: Path) -> dict:
 def train_loco_model(corpus: str, folders: dict[str, Path], out: Path, options: list[str]) -> Path:
     model_dir = out / "loco" / corpus
     others = [str(p) for name, p in folders.items() if name != corpus]
-    cmd = [str(Path(sys.executable).parent / "voxgender"), "train", "--data", *others, "--out", str(model_dir),
+    cmd = [str(Path(sys.executable).parent / "voxgender"), "train", "--data", *others, "--out", str(model_dir.resolve()),
            "--exclude-children", "--test-fraction", "0", "--threads", "1", "--resume", *options]
     log = (out / "loco" / f"{corpus}.log")
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("a") as fh:
-        subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, check=True)
+    with log.open("a") as fh:  # run from the checkout's root, which the recipe's paths are relative to
+        subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, check=True, cwd=ROOT)
     return model_dir
 
 

@@ -12,10 +12,13 @@ import pytest
 import soundfile as sf
 
 from voxgender.cli import build_parser, main, train_recipe
+from voxgender.data import read_speaker_list
 from voxgender.features import FeatureConfig
 from voxgender.model import ModelConfig
 from voxgender.model_files import bundled_model_dir
 from voxgender.train import TrainConfig
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture()
@@ -198,12 +201,19 @@ def test_train_refuses_a_bad_setting_in_one_line_before_reading_data(capsys, tmp
 def test_the_bundled_model_was_trained_with_the_recipe_file(monkeypatch):
     """`make model` trains the shipped model from benchmarks/bundled_recipe.args, which the LOCO
     benchmark trains with too: a model built with other options would make its figures another recipe's."""
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
     from accuracy_benchmark import bundled_recipe
 
     argv = ["train", "--data", "corpus", "--out", "model", "--threads", "1", *bundled_recipe()]
-    features, arch, cfg = train_recipe(build_parser(argv).parse_args(argv))
+    args = build_parser(argv).parse_args(argv)
+    features, arch, cfg = train_recipe(args)
     config = json.loads((bundled_model_dir() / "config.json").read_text())
     assert cfg == TrainConfig.from_dict(config["metadata"]["train"])
     assert features == FeatureConfig.from_dict(config["features"])
     assert dataclasses.replace(arch, input_dim=features.dim) == ModelConfig.from_dict(config["model"])
+    # The speakers the recipe leaves out: some were left out, and none trained or validated it.
+    listed = read_speaker_list(ROOT / args.exclude_speakers) if args.exclude_speakers else set()
+    excluded = set(config["metadata"].get("excluded_speakers", []))
+    splits = json.loads((bundled_model_dir() / "splits.json").read_text())
+    assert bool(excluded) == bool(listed) and excluded <= listed
+    assert not listed & {*splits["train"], *splits["val"]}
