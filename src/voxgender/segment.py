@@ -50,7 +50,7 @@ class SegmentConfig:
     vad_floor: float = 0.1  # VAD probabilities are clipped to [vad_floor, 1 - vad_floor]: how sure one chunk may be
     gender_weight: float = 0.3  # weight of the RNN's log-posteriors against the VAD's
     male_bias: float = 0.5  # log-odds added for male against female
-    warmup_s: float = 2.0  # after each RNN restart the gender evidence grows linearly to full weight over this time
+    warmup_s: float = 1.0  # after each RNN restart the gender evidence grows linearly to full weight over this time
     reset_after_s: float = 0.3  # the RNN starts afresh at speech after a pause this long ...
     reset_threshold: float = 0.35  # ... where a pause is VAD probability below this (independent of the decoding)
     block_s: float = 512.0  # audio read and processed at a time (rounded to whole model windows and VAD chunks)
