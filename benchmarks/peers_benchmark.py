@@ -602,9 +602,9 @@ def main(argv=None):
         + (f" Both are the median of {args.repeats} passes per tool, the tools' order "
            "rotated on each pass; every pass is in peers.json." if args.repeats > 1 else ""),
         f"- Machine: {ncpu} cores, {platform.python_implementation()} {platform.python_version()}; "
-        f"1-min load average {min(loads):.1f}–{max(loads):.1f} during the run (other jobs were "
-        "training models), so the wall-clock speeds are noisy; all tools ran one after another "
-        "in the same run.",
+        f"1-min load average {min(loads):.1f}–{max(loads):.1f} during the run, the benchmark "
+        "itself included; wall-clock speeds depend on it and on the machine, so compare tools "
+        "within one run: all tools ran one after another in the same run.",
         "- voxgender's clips are *unseen speakers* of corpora it was trained on; the peers "
         "were trained elsewhere (voice2gender: Kaggle voice-gender features; pyAudioAnalysis: "
         "its own speaker data), so every corpus here is out-of-domain for them.",
