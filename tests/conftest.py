@@ -19,6 +19,15 @@ if _HERE not in sys.path:
 from voxgender.synth import synth_clip  # noqa: E402
 
 
+@pytest.fixture
+def benchmarks_dir(monkeypatch) -> Path:
+    """The checkout's benchmarks/ folder, put on sys.path (it is not a package) so that tests can
+    import the helpers its scripts share."""
+    path = Path(_HERE).parent / "benchmarks"
+    monkeypatch.syspath_prepend(str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def female_clip() -> np.ndarray:
     """2 s of synthetic female speech at 16 kHz (float32, peak 0.5). Do not modify in place."""

@@ -1,15 +1,12 @@
 """Helpers the benchmark scripts share (benchmarks/ is not a package: its folder goes on sys.path)."""
 
-from pathlib import Path
-
 import pytest
 
 from voxgender.data import Utterance
 
 
 @pytest.fixture
-def split_clips(monkeypatch):
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+def split_clips(benchmarks_dir):
     import split_clips
 
     return split_clips

@@ -18,8 +18,6 @@ from voxgender.model import ModelConfig
 from voxgender.model_files import bundled_model_dir
 from voxgender.train import TrainConfig
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture()
 def clips(tmp_path, female_clip, male_clip):
@@ -198,10 +196,9 @@ def test_train_refuses_a_bad_setting_in_one_line_before_reading_data(capsys, tmp
 
 
 @pytest.mark.skipif(not (bundled_model_dir() / "model.safetensors").exists(), reason="no bundled model")
-def test_the_bundled_model_was_trained_with_the_recipe_file(monkeypatch):
+def test_the_bundled_model_was_trained_with_the_recipe_file(benchmarks_dir):
     """`make model` trains the shipped model from benchmarks/bundled_recipe.args, which the LOCO
     benchmark trains with too: a model built with other options would make its figures another recipe's."""
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
     from accuracy_benchmark import bundled_recipe
 
     argv = ["train", "--data", "corpus", "--out", "model", "--threads", "1", *bundled_recipe()]
@@ -212,7 +209,7 @@ def test_the_bundled_model_was_trained_with_the_recipe_file(monkeypatch):
     assert features == FeatureConfig.from_dict(config["features"])
     assert dataclasses.replace(arch, input_dim=features.dim) == ModelConfig.from_dict(config["model"])
     # The speakers the recipe leaves out: some were left out, and none trained or validated it.
-    listed = read_speaker_list(ROOT / args.exclude_speakers) if args.exclude_speakers else set()
+    listed = read_speaker_list(benchmarks_dir.parent / args.exclude_speakers) if args.exclude_speakers else set()
     excluded = set(config["metadata"].get("excluded_speakers", []))
     splits = json.loads((bundled_model_dir() / "splits.json").read_text())
     assert bool(excluded) == bool(listed) and excluded <= listed
