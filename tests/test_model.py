@@ -101,6 +101,18 @@ def test_windowed_inference_matches_direct_call_within_a_window(net):
     np.testing.assert_allclose(lp, direct, atol=1e-5)
 
 
+def test_primer_frames_prime_the_first_window_only_and_get_no_output(net):
+    model = Model(net, FeatureConfig(n_mels=40), {"inference": {"window_s": 0.5}})  # windows of 25 frames
+    feats = torch.randn(7 + 60, 40)
+    lp = model.feature_log_posteriors([feats], [7])[0]
+    assert lp.shape == (60, 2)
+    whole_first = torch.log_softmax(net(feats[None, :7 + 25])[0][0], -1).detach().numpy()
+    np.testing.assert_allclose(lp[:25], whole_first[7:], atol=1e-5)  # the first window ran on from the primer
+    unprimed = model.feature_log_posteriors([feats[7:]])[0]
+    np.testing.assert_allclose(lp[25:], unprimed[25:], atol=1e-5)  # later windows start afresh at the same frames
+    assert not np.allclose(lp[:25], unprimed[:25], atol=1e-3)
+
+
 @pytest.mark.parametrize("damage", ["missing_weights", "bad_json", "wrong_shape", "not_a_dir"])
 def test_broken_model_dirs_raise_model_error(tmp_path, net, damage):
     root = save_model_dir(tmp_path / "m", net, FeatureConfig())

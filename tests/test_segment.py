@@ -49,11 +49,12 @@ def test_timeline_matches_the_known_turns(segmenter, seed):
     assert total == pytest.approx(result.summary.duration_s, abs=0.01)
 
 
-def test_long_input_block_by_block_equals_one_piece(tmp_path):
+@pytest.mark.parametrize("preroll_s", [0.0, 0.5])
+def test_long_input_block_by_block_equals_one_piece(tmp_path, preroll_s):
     turns = TURNS * 3  # about 100 s
     audio, _ = conversation(turns, pause_s=0.8, seed=5)
-    one_piece = Segmenter(config=SegmentConfig(block_s=1000)).segment_array(audio)
-    blocks = Segmenter(config=SegmentConfig(block_s=16))
+    one_piece = Segmenter(config=SegmentConfig(block_s=1000, preroll_s=preroll_s)).segment_array(audio)
+    blocks = Segmenter(config=SegmentConfig(block_s=16, preroll_s=preroll_s))
     assert blocks.block_samples < len(audio) / 4
     in_blocks = blocks.segment_array(audio)
     assert [s.label for s in in_blocks.segments] == [s.label for s in one_piece.segments]
@@ -128,6 +129,8 @@ def test_settings_are_checked():
         SegmentConfig(vad_floor=0.4)
     with pytest.raises(ValueError):
         SegmentConfig(warmup_s=-1)
+    with pytest.raises(ValueError):
+        SegmentConfig(preroll_s=-0.1)
 
 
 def test_male_bias_shifts_only_the_gender_evidence(segmenter):
@@ -172,3 +175,24 @@ def test_rnn_ages_restart_at_windows_and_after_pauses(segmenter):
     assert set(range(0, len(age), window)) <= set(restarts)  # every model window starts afresh
     onsets = [round(start / 0.02) for start, _, _ in reference]  # each turn starts after a 1 s pause
     assert all(np.abs(restarts - o).min() <= 8 for o in onsets)  # within the VAD's latency
+
+
+def test_a_restart_is_primed_with_the_preroll_before_it(segmenter):
+    evidence = []
+
+    class Recording(Segmenter):
+        def scores(self, vad, log_post, age):
+            evidence.append((log_post, age))
+            return super().scores(vad, log_post, age)
+
+    audio, _ = conversation(TURNS, pause_s=1.0, seed=3)
+    Recording(segmenter.model, SegmentConfig(block_s=16, preroll_s=0.5)).segment_array(audio)
+    log_post, age = (np.concatenate(x) for x in zip(*evidence))
+    model = segmenter.model
+    feats = model.features_of(audio)
+    restarts = np.flatnonzero(age == 0)
+    assert len(restarts) >= len(TURNS)
+    for r, following in zip(restarts[1:], [*restarts[2:], len(age)]):
+        n = min(10, following - r)  # the frames until the next restart (a window's start may follow an onset)
+        primed = model.feature_log_posteriors([feats[r - 25:r + n]], [25])[0]  # from 25 frames (0.5 s) before
+        np.testing.assert_allclose(log_post[r:r + n], primed, atol=1e-4)

@@ -76,26 +76,32 @@ class Model:
         return self._extractor(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)))
 
     @torch.no_grad()
-    def feature_log_posteriors(self, feats: Sequence[torch.Tensor]) -> list[np.ndarray]:
+    def feature_log_posteriors(self, feats: Sequence[torch.Tensor], primers: Sequence[int] | None = None) -> list[np.ndarray]:
         """Per-frame log-posteriors (frames, 2) of feature sequences, cut into windows of
-        ``window_frames`` from each sequence's start and run as padded batches."""
-        pieces: list[tuple[int, int, torch.Tensor]] = []  # (input index, start frame, window)
-        for i, f in enumerate(feats):
-            for start in range(0, max(1, f.shape[0]), self.window_frames):
-                window = f[start:start + self.window_frames]
-                if window.shape[0]:
-                    pieces.append((i, start, window))
-        out = [np.zeros((f.shape[0], 2), dtype=np.float32) for f in feats]
-        pieces.sort(key=lambda p: p[2].shape[0])
+        ``window_frames`` from each sequence's start and run as padded batches.
+
+        ``primers[i]`` leading frames of ``feats[i]`` only prime the network for its first window
+        (its state and causal normalisation): they get no output and do not count in the window.
+        """
+        primers = primers if primers is not None else [0] * len(feats)
+        pieces: list[tuple[int, int, int, torch.Tensor]] = []  # (input index, start frame, primer, window)
+        for i, (f, primer) in enumerate(zip(feats, primers)):
+            for start in range(0, max(1, f.shape[0] - primer), self.window_frames):
+                lead = primer if start == 0 else 0
+                window = f[primer + start - lead:primer + start + self.window_frames]
+                if window.shape[0] > lead:
+                    pieces.append((i, start, lead, window))
+        out = [np.zeros((f.shape[0] - primer, 2), dtype=np.float32) for f, primer in zip(feats, primers)]
+        pieces.sort(key=lambda p: p[3].shape[0])
         for b in range(0, len(pieces), BATCH_WINDOWS):
             batch = pieces[b:b + BATCH_WINDOWS]
-            lengths = torch.tensor([p[2].shape[0] for p in batch])
-            x = torch.nn.utils.rnn.pad_sequence([p[2] for p in batch], batch_first=True)
+            lengths = torch.tensor([p[3].shape[0] for p in batch])
+            x = torch.nn.utils.rnn.pad_sequence([p[3] for p in batch], batch_first=True)
             uniform = bool((lengths == lengths[0]).all())
             logits, _ = self.net(x, lengths=None if uniform else lengths)
             logp = torch.log_softmax(logits, dim=-1).numpy()
-            for (i, start, window), lp in zip(batch, logp):
-                out[i][start:start + window.shape[0]] = lp[: window.shape[0]]
+            for (i, start, lead, window), lp in zip(batch, logp):
+                out[i][start:start + window.shape[0] - lead] = lp[lead:window.shape[0]]
         return out
 
     def p_female_of_arrays(self, audios: Sequence[np.ndarray], aggregation: Aggregation | None = None) -> np.ndarray:

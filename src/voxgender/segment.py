@@ -3,8 +3,8 @@
 1. silero-vad gives a speech probability per 32 ms chunk, as one stream carried from block to
    block (:meth:`voxgender.vad.SileroVad.probabilities`);
 2. the RNN gives gender log-posteriors per feature frame (windows of the model's ``window_s``,
-   restarting at speech onsets after a pause; the evidence of its first ``warmup_s`` after each
-   restart, when it is least sure, counts less);
+   restarting at speech onsets after a pause, optionally run from ``preroll_s`` before them; the
+   evidence of its first ``warmup_s`` after each restart, when it is least sure, counts less);
 3. a three-label explicit-duration HMM (:mod:`voxgender.hmm`) turns both into segments, with a
    minimum duration per label and penalties for label changes.
 
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from .audio import SAMPLE_RATE, AudioBlock, Source, read_blocks
 from .hmm import SegmentDecoder
@@ -53,13 +54,14 @@ class SegmentConfig:
     warmup_s: float = 1.0  # after each RNN restart the gender evidence grows linearly to full weight over this time
     reset_after_s: float = 0.3  # the RNN starts afresh at speech after a pause this long ...
     reset_threshold: float = 0.35  # ... where a pause is VAD probability below this (independent of the decoding)
+    preroll_s: float = 0.0  # ... run from this long before it, output dropped (worse on val: segmentation/val/preroll.md)
     block_s: float = 512.0  # audio read and processed at a time (rounded to whole model windows and VAD chunks)
 
     def __post_init__(self) -> None:
         if min(self.min_speech_s, self.min_nonspeech_s, self.reset_after_s, self.block_s) <= 0:
             raise ValueError("min_speech_s, min_nonspeech_s, reset_after_s and block_s must be positive")
-        if min(self.switch_penalty, self.speech_penalty, self.gender_weight, self.warmup_s) < 0:
-            raise ValueError("penalties, gender_weight and warmup_s cannot be negative")
+        if min(self.switch_penalty, self.speech_penalty, self.gender_weight, self.warmup_s, self.preroll_s) < 0:
+            raise ValueError("penalties, gender_weight, warmup_s and preroll_s cannot be negative")
         if not (0 < self.speech_threshold < 1 and 0 < self.reset_threshold < 1):
             raise ValueError("speech_threshold and reset_threshold must be in (0, 1)")
         if not 0 < self.vad_floor < min(self.speech_threshold, 1 - self.speech_threshold):
@@ -140,6 +142,7 @@ class Segmenter:
         self._hop = feats.hop_length
         self._win = feats.win_length
         self._context = feats.lookahead_frames * feats.hop_length  # samples Δ/ΔΔ need each side
+        self.preroll_frames = round(self.config.preroll_s * SAMPLE_RATE / self._hop)
         unit = math.lcm(self.model.window_frames * self._hop, CHUNK)
         self.block_samples = unit * max(1, round(self.config.block_s * SAMPLE_RATE / unit))
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="voxgender-vad")
@@ -217,6 +220,7 @@ class _Run:
         self.vad_base = 0
         self.log_post = np.zeros((0, 2), dtype=np.float32)  # frames [lp_base, ...)
         self.age = np.zeros(0, dtype=np.int64)  # frames since the RNN's restart, for the same frames
+        self.feat_tail = torch.zeros(0, seg.model.net.cfg.input_dim)  # the last feature frames, to prime a restart
         self.lp_base = 0
         self.pushed = 0  # frames given to the decoder
         self.segments: list[Segment] = []
@@ -235,11 +239,18 @@ class _Run:
         feats = feats[first:None if block.last else first + block.size // hop]
         start = block.start // hop
         bounds = sorted(set(range(0, len(feats), self.seg.model.window_frames)) | self._onsets(block, probs, start, len(feats)))
-        pieces = [feats[a:b] for a, b in zip(bounds, bounds[1:] + [len(feats)])]
-        log_post = np.concatenate(self.seg.model.feature_log_posteriors(pieces)) if pieces else np.zeros((0, 2), np.float32)
+        ends = bounds[1:] + [len(feats)]
+        feats = torch.cat([self.feat_tail, feats])  # frame a of the block is now frame a + tail
+        tail, preroll = len(self.feat_tail), self.seg.preroll_frames
+        starts = [max(0, a + tail - preroll) for a in bounds]
+        pieces = [feats[lo:b + tail] for lo, b in zip(starts, ends)]
+        primers = [a + tail - lo for a, lo in zip(bounds, starts)]
+        self.feat_tail = feats[len(feats) - min(preroll, len(feats)):]
+        log_post = (np.concatenate(self.seg.model.feature_log_posteriors(pieces, primers)) if pieces
+                    else np.zeros((0, 2), np.float32))
         self.vad = np.concatenate([self.vad, probs])
         self.log_post = np.concatenate([self.log_post, log_post])
-        self.age = np.concatenate([self.age, *(np.arange(len(p)) for p in pieces)])
+        self.age = np.concatenate([self.age, *(np.arange(b - a) for a, b in zip(bounds, ends))])
         self._decode(block.last)
 
     def _onsets(self, block: AudioBlock, probs: np.ndarray, start: int, frames: int) -> set[int]:
