@@ -256,3 +256,25 @@ def test_exclude_speakers_leaves_the_listed_speakers_out_of_training_and_validat
     assert main(["train", *args, "--out", str(tmp_path / "again"), "--exclude-speakers", str(listed)]) == 2
     err = capsys.readouterr().err
     assert "audit.csv: missing required column(s) speaker" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_a_step_on_the_padded_batch_equals_the_packed_step_of_a_causal_network(cell):
+    from voxgender.features import FeatureExtractor
+    from voxgender.model import GenderRNN
+
+    features = FeatureConfig(n_mels=24)
+    extractor = FeatureExtractor(features)
+    wave = torch.randn(4, 16000, generator=torch.Generator().manual_seed(1)) * 0.1
+    lengths = torch.tensor([16000, 9000, 4000, 16000])  # the clips' own samples; the rest is padding
+    wave[torch.arange(16000)[None, :] >= lengths[:, None]] = 0
+    targets = torch.tensor([0, 1, 0, 1])
+    steps = {}
+    for packed in (True, False):
+        torch.manual_seed(0)
+        net = GenderRNN(ModelConfig(input_dim=24, cell=cell, hidden=16, layers=2, dropout=0.0))
+        opt = torch.optim.SGD(net.parameters(), lr=1.0)  # the step is the gradient itself
+        loss = train_module.train_step(net, extractor, opt, wave, lengths, targets, 1.0, packed=packed)
+        steps[packed] = (loss, torch.cat([p.detach().flatten() for p in net.parameters()]))
+    assert steps[True][0] == pytest.approx(steps[False][0], rel=1e-5)
+    torch.testing.assert_close(steps[True][1], steps[False][1], rtol=1e-4, atol=1e-6)

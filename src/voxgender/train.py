@@ -238,14 +238,19 @@ def frame_lengths(sample_lengths: torch.Tensor, features: FeatureConfig) -> torc
 def train_step(
     net: torch.nn.Module, extractor: FeatureExtractor, opt: torch.optim.Optimizer, wave: torch.Tensor,
     lengths: torch.Tensor, targets: torch.Tensor, grad_clip: float,
-    feature_augment: Callable[[torch.Tensor], torch.Tensor] = lambda feats: feats,
+    feature_augment: Callable[[torch.Tensor], torch.Tensor] = lambda feats: feats, packed: bool = False,
 ) -> float:
-    """One optimisation step of frame-level cross-entropy over the valid frames."""
+    """One optimisation step of frame-level cross-entropy over the valid frames.
+
+    A causal network's valid frames do not depend on the padding after them, so unless ``packed``
+    (which a bidirectional network needs) the padded batch runs as one tensor: on CPU several times
+    faster than a packed sequence.
+    """
     net.train()
     with torch.no_grad():
         feats = feature_augment(extractor(wave))
     frames = frame_lengths(lengths, extractor.cfg).clamp(1, feats.shape[1])
-    logits, _ = net(feats, lengths=frames)
+    logits, _ = net(feats, lengths=frames if packed else None)
     valid = torch.arange(feats.shape[1])[None, :] < frames[:, None]
     frame_targets = targets[:, None].expand(-1, feats.shape[1])
     loss = torch.nn.functional.cross_entropy(logits[valid], frame_targets[valid])
@@ -461,7 +466,8 @@ def train(
                                        onset_crops(len(idx), cfg.augment, rng))
             wave = augment_batch(restore_formants(wave, torch.from_numpy(pitches)), cfg.augment, gen)
             losses.append(train_step(trainer, extractor, opt, wave, lengths, targets, cfg.grad_clip,
-                                     lambda feats: augment_features(feats, net.feat_mean, cfg.augment, gen)))
+                                     lambda feats: augment_features(feats, net.feat_mean, cfg.augment, gen),
+                                     packed=arch.bidirectional))
             if average is not None:
                 average.update_parameters(net)
         metrics = {"epoch": epoch, "train_loss": float(np.mean(losses)), **validate(model, val_clips),
