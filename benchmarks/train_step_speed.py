@@ -20,12 +20,13 @@ import numpy as np
 import torch
 
 from voxgender.audio import SAMPLE_RATE
-from voxgender.data import read_corpora
+from voxgender.data import read_corpus
 from voxgender.features import FeatureExtractor
 from voxgender.inference import load_model
 from voxgender.model import GenderRNN, ModelConfig
 from voxgender.train import BalancedSampler, TrainConfig, crop_batch, load_clips, make_optimizer, train_step
 
+from accuracy_benchmark import corpus_folders
 from split_clips import DATA
 
 
@@ -42,9 +43,8 @@ def main() -> int:
     bundled = load_model()
     arch = ModelConfig.from_dict({**bundled.config["model"], **({"hidden": args.hidden} if args.hidden else {})})
     cfg = TrainConfig()
-    utterances = []
-    for folder in sorted(p for p in DATA.iterdir() if p.is_dir()):
-        utterances += [u for u in read_corpora([folder]) if not u.is_child][:args.per_corpus]
+    utterances = [u for folder in corpus_folders().values()
+                  for u in [u for u in read_corpus(folder) if not u.is_child][:args.per_corpus]]
     clips = load_clips(utterances, "clips")
     extractor = FeatureExtractor(bundled.features)
     sampler = BalancedSampler(clips, cfg.corpus_power)
@@ -64,11 +64,11 @@ def main() -> int:
             started = time.perf_counter()
             train_step(net, extractor, opt, wave, lengths, targets, cfg.grad_clip, packed=packed)
             times[packed].append(time.perf_counter() - started)
-    packed, plain = statistics.median(times[True]), statistics.median(times[False])
+    packed_s, plain_s = statistics.median(times[True]), statistics.median(times[False])
     print(f"{arch.cell.upper()} {arch.layers}x{arch.hidden}, batch {cfg.batch_size}, {args.steps} steps each, one thread")
-    print(f"packed sequence: {packed * 1000:.0f} ms per step (median)")
-    print(f"padded tensor:   {plain * 1000:.0f} ms per step (median)")
-    print(f"padded tensor is {packed / plain:.2f}x as fast")
+    print(f"packed sequence: {packed_s * 1000:.0f} ms per step (median)")
+    print(f"padded tensor:   {plain_s * 1000:.0f} ms per step (median)")
+    print(f"padded tensor is {packed_s / plain_s:.2f}x as fast")
     return 0
 
 

@@ -11,9 +11,9 @@ from conftest import TINY_TRAIN_ARGS
 from voxgender.augment import AugmentConfig
 from voxgender.cli import main
 from voxgender.data import read_corpus
-from voxgender.features import FeatureConfig
+from voxgender.features import FeatureConfig, FeatureExtractor
 from voxgender.inference import load_model
-from voxgender.model import ModelConfig
+from voxgender.model import GenderRNN, ModelConfig
 from voxgender import train as train_module
 from voxgender.train import (BalancedSampler, Clip, TrainConfig, identity_changes, is_better, learning_rate, load_clips,
                              run_identity, train, upgraded_identity, validate)
@@ -260,11 +260,7 @@ def test_exclude_speakers_leaves_the_listed_speakers_out_of_training_and_validat
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_a_step_on_the_padded_batch_equals_the_packed_step_of_a_causal_network(cell):
-    from voxgender.features import FeatureExtractor
-    from voxgender.model import GenderRNN
-
-    features = FeatureConfig(n_mels=24)
-    extractor = FeatureExtractor(features)
+    extractor = FeatureExtractor(FeatureConfig(n_mels=24))
     wave = torch.randn(4, 16000, generator=torch.Generator().manual_seed(1)) * 0.1
     lengths = torch.tensor([16000, 9000, 4000, 16000])  # the clips' own samples; the rest is padding
     wave[torch.arange(16000)[None, :] >= lengths[:, None]] = 0
