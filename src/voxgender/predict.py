@@ -17,7 +17,7 @@ from .inference import Model, Prediction
 from .postprocess import Aggregation
 from .progress import progress_bar
 
-BATCH_FILES = 128  # files per parallel task: more files give the model windows of more equal lengths
+BATCH_FILES = 256  # files per parallel task: more files give the model windows of more equal lengths
 BATCH_AUDIO_S = 1200.0  # decoded audio a task holds at once (a longer file runs alone): memory stays bounded
 
 
