@@ -165,3 +165,25 @@ def test_onset_crops_start_where_the_leading_silence_ends():
     wave, lengths = crop_batch([clip], [0, 0], 8000, rng, at_onset=np.array([True, False]))
     assert np.array_equal(wave[0].numpy(), audio[onset:onset + 8000]) and lengths.tolist() == [8000, 8000]
     assert speech_onset(np.zeros(5, np.float32)) == 0
+
+
+def test_formant_perturbation_moves_the_formants_and_keeps_the_pitch():
+    import numpy as np
+    import soxr
+
+    from voxgender.augment import formant_factors, restore_formants
+    from voxgender.synth import synth_clip
+
+    rng = np.random.default_rng(0)
+    assert np.all(formant_factors(8, AugmentConfig(), rng) == 1.0)  # off by default
+    factors = formant_factors(1000, AugmentConfig(p_formant=0.5), rng)
+    assert 0.4 < np.mean(factors != 1.0) < 0.6 and factors.min() >= 0.9 and factors.max() <= 1.1
+    for gender, seed, factor in (("male", 1, 1.15), ("female", 2, 0.87)):
+        voice = torch.from_numpy(synth_clip(gender, 4.0, seed))
+        moved = restore_formants(voice[None], torch.tensor([1 / factor]))[0]
+        played = torch.from_numpy(soxr.resample(voice.numpy(), 16000 * factor, 16000, quality="MQ"))  # pitch moved too
+        assert moved.shape == voice.shape
+        assert abs(_median_f0_hz(moved) / _median_f0_hz(voice) - 1) < 0.05  # playback would move it by 13-15%
+        apart = (_envelope_db(played) - _envelope_db(voice)).pow(2).mean().sqrt()
+        along = (_envelope_db(moved) - _envelope_db(played)).pow(2).mean().sqrt()
+        assert apart > 3.0 and along < apart / 3  # dB: the envelope went where playback at the factor puts it

@@ -47,6 +47,8 @@ class AugmentConfig:
     p_pitch: float = 0.0
     pitch_range: tuple[float, float] = (0.75, 1.5)  # pitch factors with the formants kept
     pitch_direction: str = "both"  # "toward_other": women's crops only lowered, men's only raised
+    p_formant: float = 0.0
+    formant_range: tuple[float, float] = (0.9, 1.1)  # formant (vocal-tract length) factors with the pitch kept
     p_onset: float = 0.0  # share of training crops that start at the clip's first speech (leading silence cut)
     band_masks: int = 0  # SpecAugment-style feature masks per training crop (0 = none)
     band_mask_width: int = 10  # each covers up to this many feature dimensions
@@ -250,6 +252,14 @@ def pitch_factors(n: int, cfg: AugmentConfig, rng: np.random.Generator, female: 
     return factors
 
 
+def formant_factors(n: int, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+    """Formant factor per training crop (vocal-tract length perturbation): 1, or with probability
+    ``p_formant`` (scaled by ``strength``) a factor drawn log-uniformly from ``formant_range``. The
+    crop's spectral envelope moves by the factor and its pitch stays: ``restore_formants`` with the
+    crop's playback factor divided by it."""
+    return _factors(n, cfg.p_formant * cfg.strength, cfg.formant_range, rng)
+
+
 def onset_crops(n: int, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray | None:
     """Per training crop, whether it starts at its clip's first speech (probability ``p_onset``,
     scaled by ``strength``) rather than anywhere: so that the network also learns to start without
@@ -272,7 +282,8 @@ def _cosines(frequency_bins: torch.Tensor) -> torch.Tensor:
 
 
 def restore_formants(x: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
-    """Undo the envelope shift of rows played ``factors``× as fast, keeping their pitch shift.
+    """Undo the envelope shift of rows played ``factors``× as fast, keeping their pitch shift; on
+    rows not played faster, this moves the envelope by ``1 / factors`` and keeps the pitch.
 
     Each frame's spectral envelope (its log magnitude smoothed by keeping the first cepstral
     coefficients: a short cosine series in frequency) is evaluated at ``factor × f`` and the frame

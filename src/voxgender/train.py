@@ -23,8 +23,8 @@ import torch
 from sklearn.metrics import balanced_accuracy_score
 
 from .audio import SAMPLE_RATE, frame_levels_db, load_audio
-from .augment import (AugmentConfig, augment_batch, augment_features, onset_crops, pitch_factors, play_faster,
-                      restore_formants, speed_factors)
+from .augment import (AugmentConfig, augment_batch, augment_features, formant_factors, onset_crops, pitch_factors,
+                      play_faster, restore_formants, speed_factors)
 from .data import Utterance
 from .distributed import join, leave
 from .errors import VoxgenderError
@@ -464,7 +464,8 @@ def train(
             pitches = pitch_factors(len(idx), cfg.augment, rng, (targets == FEMALE).numpy())
             wave, lengths = crop_batch(train_clips, idx, crop, rng, speed_factors(len(idx), cfg.augment, rng) * pitches,
                                        onset_crops(len(idx), cfg.augment, rng))
-            wave = augment_batch(restore_formants(wave, torch.from_numpy(pitches)), cfg.augment, gen)
+            envelope_shifts = pitches / formant_factors(len(idx), cfg.augment, rng)
+            wave = augment_batch(restore_formants(wave, torch.from_numpy(envelope_shifts)), cfg.augment, gen)
             losses.append(train_step(trainer, extractor, opt, wave, lengths, targets, cfg.grad_clip,
                                      lambda feats: augment_features(feats, net.feat_mean, cfg.augment, gen),
                                      packed=arch.bidirectional))
