@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 from recordings import conversation
 
-from voxgender.cli import main
+from voxgender.cli import build_parser, main, segment_config
 from voxgender.segment import Segment, SegmentationResult, SegmentSummary
 from voxgender.segment_formats import EXTENSIONS, SEGMENT_FORMATS, parse, render
 
@@ -84,3 +84,8 @@ def test_cli_settings_reach_the_segmenter_and_bad_ones_are_one_line(tmp_path, ca
     female = main(["segment", str(tmp_path / "a.wav"), "--format", "jsonl", "--male-bias", "-200"]), capsys.readouterr().out
     assert male[0] == female[0] == 0
     assert '"male"' in male[1] and '"male"' not in female[1] and '"female"' in female[1]
+    argv = ["segment", "a.wav", "--reset-after", "0.6", "--preroll", "0.25"]
+    config = segment_config(build_parser(argv).parse_args(argv))
+    assert (config.reset_after_s, config.preroll_s) == (0.6, 0.25)
+    assert main(["segment", str(tmp_path / "a.wav"), "--preroll", "-1"]) == 2
+    assert "preroll_s" in capsys.readouterr().err

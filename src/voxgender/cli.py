@@ -429,6 +429,8 @@ SEGMENT_OPTIONS = [
     ("--vad-floor", "vad_floor", "VAD probabilities are clipped to [floor, 1 - floor]"),
     ("--male-bias", "male_bias", "log-odds added for male against female"),
     ("--warmup", "warmup_s", "seconds over which gender evidence grows to full weight after each RNN restart"),
+    ("--reset-after", "reset_after_s", "the RNN restarts at speech after a pause this long (s)"),
+    ("--preroll", "preroll_s", "each restart runs the RNN from this long before it, output dropped (s)"),
 ]
 
 
