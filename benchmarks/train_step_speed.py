@@ -43,8 +43,8 @@ def main() -> int:
     bundled = load_model()
     arch = ModelConfig.from_dict({**bundled.config["model"], **({"hidden": args.hidden} if args.hidden else {})})
     cfg = TrainConfig()
-    utterances = [u for folder in corpus_folders().values()
-                  for u in [u for u in read_corpus(folder) if not u.is_child][:args.per_corpus]]
+    adults = ([u for u in read_corpus(folder) if not u.is_child] for folder in corpus_folders().values())
+    utterances = [u for corpus in adults for u in corpus[:args.per_corpus]]
     clips = load_clips(utterances, "clips")
     extractor = FeatureExtractor(bundled.features)
     sampler = BalancedSampler(clips, cfg.corpus_power)
