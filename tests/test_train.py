@@ -1,5 +1,6 @@
 """Training end to end on synthetic voices: it learns, it generalises to new speakers, it resumes."""
 
+import copy
 import csv
 import json
 
@@ -8,6 +9,7 @@ import pytest
 import torch
 
 from conftest import TINY_TRAIN_ARGS
+from voxgender.adversary import CorpusAdversary
 from voxgender.augment import AugmentConfig
 from voxgender.cli import main
 from voxgender.data import read_corpus
@@ -49,10 +51,13 @@ def test_an_epoch_is_better_for_higher_uar_or_equal_uar_and_lower_loss():
     assert not is_better({"val_uar": 0.94, "val_loss": 0.01}, best_uar=0.95, best_loss=0.3)
 
 
-def test_resume_continues_a_killed_run_and_matches_an_uninterrupted_one(synthetic_corpora, tmp_path, monkeypatch):
+@pytest.mark.parametrize("adversarial", [False, True], ids=["plain", "corpus-adversary"])
+def test_resume_continues_a_killed_run_and_matches_an_uninterrupted_one(synthetic_corpora, tmp_path, monkeypatch, adversarial):
     """A run killed during epoch 3 and resumed ends exactly like a run that was never stopped
-    (learning-rate schedule and weight average included)."""
-    common = ["--data", str(synthetic_corpora["train"]), *TINY_TRAIN_ARGS, "--patience", "99"]
+    (learning-rate schedule, weight average and corpus adversary included)."""
+    data = [str(synthetic_corpora["train"])] + ([str(synthetic_corpora["heldout"])] if adversarial else [])
+    common = ["--data", *data, *TINY_TRAIN_ARGS, "--patience", "99"]
+    common += ["--corpus-adversary", "0.5"] if adversarial else []
     common[common.index("--epochs") + 1] = "3"
     common[common.index("--steps-per-epoch") + 1] = "6"
     assert main(["train", *common, "--out", str(tmp_path / "full")]) == 0
@@ -80,7 +85,7 @@ def test_resume_continues_a_killed_run_and_matches_an_uninterrupted_one(syntheti
         assert float(a["val_uar"]) == pytest.approx(float(b["val_uar"]))
     state_full = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)
     state_resumed = torch.load(interrupted / "checkpoint.pt", weights_only=True)
-    for part in ("net", "average"):
+    for part in ("net", "average") + (("adversary",) if adversarial else ()):
         for key in state_full[part]:
             torch.testing.assert_close(state_full[part][key], state_resumed[part][key])
 
@@ -274,3 +279,40 @@ def test_a_step_on_the_padded_batch_equals_the_packed_step_of_a_causal_network(c
         steps[packed] = (loss, torch.cat([p.detach().flatten() for p in net.parameters()]))
     assert steps[True][0] == pytest.approx(steps[False][0], rel=1e-5)
     torch.testing.assert_close(steps[True][1], steps[False][1], rtol=1e-4, atol=1e-6)
+
+
+def test_a_step_with_the_corpus_adversary_moves_the_network_up_the_corpus_loss():
+    """Gradient reversal: the network's step is its gender step plus ``scale`` times the corpus
+    loss's gradient (where plain training would subtract it), and the corpus head itself learns."""
+    extractor = FeatureExtractor(FeatureConfig(n_mels=24))
+    wave = torch.randn(4, 16000, generator=torch.Generator().manual_seed(2)) * 0.1
+    lengths, targets, corpus = torch.full((4,), 16000), torch.tensor([0, 1, 0, 1]), torch.tensor([0, 0, 1, 1])
+    torch.manual_seed(0)
+    start, head = GenderRNN(ModelConfig(input_dim=24, hidden=16, layers=2, dropout=0.0)), CorpusAdversary(16, 2)
+
+    def flat(params) -> torch.Tensor:
+        return torch.cat([p.detach().flatten() for p in params])
+
+    def step(scale: float | None) -> tuple[torch.Tensor, torch.Tensor]:
+        net, adversary = copy.deepcopy(start), copy.deepcopy(head)
+        opt = torch.optim.SGD([*net.parameters(), *adversary.parameters()], lr=1.0)  # the step is the gradient
+        train_module.train_step(net, extractor, opt, wave, lengths, targets, 1e9,
+                                adversary=None if scale is None else train_module.batch_adversary(adversary, corpus, scale))
+        return flat(net.parameters()) - flat(start.parameters()), flat(adversary.parameters()) - flat(head.parameters())
+
+    plain, _ = step(None)
+    adversarial, head_step = step(0.5)
+    net = copy.deepcopy(start)
+    _, _, hidden = net(extractor(wave), return_hidden=True)
+    torch.nn.functional.cross_entropy(head.net(hidden.reshape(-1, 16)), corpus.repeat_interleave(hidden.shape[1])).backward()
+    corpus_gradient = flat(torch.zeros_like(p) if p.grad is None else p.grad for p in net.parameters())  # none for the gender head
+    assert corpus_gradient.abs().max() > 0
+    torch.testing.assert_close(adversarial - plain, 0.5 * corpus_gradient, rtol=1e-3, atol=1e-6)
+    assert head_step.abs().max() > 0
+
+
+def test_the_corpus_adversary_needs_two_training_corpora(synthetic_corpora, tmp_path, capsys):
+    assert main(["train", "--data", str(synthetic_corpora["train"]), *TINY_TRAIN_ARGS, "--out", str(tmp_path / "run"),
+                 "--corpus-adversary", "0.5"]) == 2
+    err = capsys.readouterr().err
+    assert "--corpus-adversary needs at least two training corpora, not 1" in err and err.count("\n") == 1

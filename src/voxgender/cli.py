@@ -128,7 +128,7 @@ def train_recipe(args: argparse.Namespace) -> tuple[FeatureConfig, ModelConfig, 
         cfg = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
                           crop_s=args.crop_s, optimizer=args.optimizer, lr=args.lr, lr_schedule=args.lr_schedule,
                           ema_decay=args.ema_decay, patience=args.patience, keep=args.keep, seed=args.seed,
-                          corpus_power=args.corpus_power, augment=augment, threads=args.threads)
+                          corpus_power=args.corpus_power, corpus_adversary=args.corpus_adversary, augment=augment, threads=args.threads)
     except ValueError as err:
         raise VoxgenderError(str(err)) from None
     return features, arch, cfg
@@ -225,6 +225,9 @@ def add_train(p: argparse.ArgumentParser) -> None:
     g.add_argument("--corpus-power", type=float, default=t.corpus_power,
                    help="corpora drawn in proportion to their speakers to this power: 0 = every corpus "
                         "alike, 1 = every speaker alike")
+    g.add_argument("--corpus-adversary", type=float, default=t.corpus_adversary, metavar="WEIGHT",
+                   help="domain-adversarial training: a corpus classifier on the recurrent output, whose "
+                        "gradient reaches the network reversed and scaled up to WEIGHT (0 = off)")
     g.add_argument("--augment", type=float, default=AugmentConfig().strength, help="augmentation strength (0 = off)")
     g.add_argument("--speed-perturb", type=float, default=AugmentConfig().p_speed,
                    help="share of training crops played faster or slower (speed_range, 0.92-1.08x by default; "

@@ -106,9 +106,10 @@ class GenderRNN(nn.Module):
         return (x - mean) / self.feat_std, new
 
     def forward(
-        self, x: torch.Tensor, state: State = None, lengths: Optional[torch.Tensor] = None
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-        """``x``: (batch, frames, input_dim) raw features -> logits (batch, frames, 2), new state.
+        self, x: torch.Tensor, state: State = None, lengths: Optional[torch.Tensor] = None, return_hidden: bool = False
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]] | tuple[torch.Tensor, tuple[torch.Tensor, ...], torch.Tensor]:
+        """``x``: (batch, frames, input_dim) raw features -> logits (batch, frames, 2), new state,
+        and with ``return_hidden`` the last recurrent layer's output (batch, frames, width) too.
 
         ``lengths`` (batch,) marks the valid frames of a padded batch; frames beyond a length get
         logits that must be ignored.
@@ -124,7 +125,8 @@ class GenderRNN(nn.Module):
         else:
             out, rnn_state = self.rnn(z, rnn_state)
         new_state = (rnn_state,) if cells == 1 else tuple(rnn_state)
-        return self.head(out), new_state + ((running,) if running is not None else ())
+        new_state += (running,) if running is not None else ()
+        return (self.head(out), new_state, out) if return_hidden else (self.head(out), new_state)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from sklearn.metrics import balanced_accuracy_score
 
+from .adversary import CorpusAdversary, adversary_scale
 from .audio import SAMPLE_RATE, frame_levels_db, load_audio
 from .augment import (AugmentConfig, augment_batch, augment_features, formant_factors, onset_crops, pitch_factors,
                       play_faster, restore_formants, speed_factors)
@@ -63,6 +64,7 @@ class TrainConfig:
     keep: KeepKind = "best"  # the saved weights: best validation epoch, or the last of the schedule
     seed: int = 0
     corpus_power: float = 0.0  # corpora drawn ∝ speakers**power: 0 = every corpus alike, 1 = every speaker alike
+    corpus_adversary: float = 0.0  # weight of the reversed gradient of a corpus classifier (0 = off)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     threads: int = 0
 
@@ -73,6 +75,8 @@ class TrainConfig:
             raise ValueError("crop_s and min_crop_s must be positive, and lr cannot be negative")
         if not 0 <= self.ema_decay < 1:
             raise ValueError("ema_decay must be in [0, 1)")
+        if self.corpus_adversary < 0:
+            raise ValueError("corpus_adversary cannot be negative")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -239,26 +243,47 @@ def train_step(
     net: torch.nn.Module, extractor: FeatureExtractor, opt: torch.optim.Optimizer, wave: torch.Tensor,
     lengths: torch.Tensor, targets: torch.Tensor, grad_clip: float,
     feature_augment: Callable[[torch.Tensor], torch.Tensor] = lambda feats: feats, packed: bool = False,
+    adversary: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> float:
-    """One optimisation step of frame-level cross-entropy over the valid frames.
+    """One optimisation step of frame-level cross-entropy over the valid frames; returns the
+    gender loss.
 
     A causal network's valid frames do not depend on the padding after them, so unless ``packed``
     (which a bidirectional network needs) the padded batch runs as one tensor: on CPU several times
-    faster than a packed sequence.
+    faster than a packed sequence. ``adversary(hidden, valid)``, if given, is a loss on the
+    recurrent output (batch, frames, width) at the ``valid`` frames, added to the gender loss.
     """
     net.train()
     with torch.no_grad():
         feats = feature_augment(extractor(wave))
     frames = frame_lengths(lengths, extractor.cfg).clamp(1, feats.shape[1])
-    logits, _ = net(feats, lengths=frames if packed else None)
+    logits, _, hidden = net(feats, lengths=frames if packed else None, return_hidden=True)
     valid = torch.arange(feats.shape[1])[None, :] < frames[:, None]
     frame_targets = targets[:, None].expand(-1, feats.shape[1])
     loss = torch.nn.functional.cross_entropy(logits[valid], frame_targets[valid])
+    total = loss if adversary is None else loss + adversary(hidden, valid)
     opt.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
+    total.backward()
+    torch.nn.utils.clip_grad_norm_([p for group in opt.param_groups for p in group["params"]], grad_clip)
     opt.step()
     return loss.item()
+
+
+def corpus_adversary(train_clips: Sequence[Clip], width: int, weight: float) -> tuple[CorpusAdversary, dict[str, int]] | None:
+    """The corpus classifier of ``--corpus-adversary`` and each training corpus's index, or None
+    when ``weight`` is 0."""
+    if not weight:
+        return None
+    corpora = sorted({clip.corpus for clip in train_clips})
+    if len(corpora) < 2:
+        raise VoxgenderError(f"--corpus-adversary needs at least two training corpora, not {len(corpora)}")
+    return CorpusAdversary(width, len(corpora)), {name: i for i, name in enumerate(corpora)}
+
+
+def batch_adversary(adversary: torch.nn.Module, corpus: torch.Tensor, scale: float
+                    ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """``train_step``'s adversary loss for a batch whose rows come from corpora ``corpus``."""
+    return lambda hidden, valid: adversary(hidden[valid], corpus[:, None].expand_as(valid)[valid], scale)
 
 
 def _write_history(out: Path, history: list[dict[str, float]]) -> None:
@@ -403,7 +428,9 @@ def train(
         net.load_state_dict(start_from.state_dict())
     else:
         net.set_normalisation(*feature_statistics(train_clips, extractor, np.random.default_rng(cfg.seed)))
-    opt = make_optimizer(net.parameters(), cfg)
+    adversarial = corpus_adversary(train_clips, arch.hidden * (2 if arch.bidirectional else 1), cfg.corpus_adversary)
+    adversary, corpus_index = adversarial if adversarial is not None else (None, {})
+    opt = make_optimizer([*net.parameters(), *(adversary.parameters() if adversary is not None else [])], cfg)
     average = weight_average(net, cfg.ema_decay)
     kept = average.module if average is not None else net  # the weights that are validated and saved
     window_s = max(cfg.crop_s, 8.0) if not arch.bidirectional else 30.0
@@ -423,6 +450,8 @@ def train(
         opt.load_state_dict(state["optimizer"])
         if average is not None:
             average.load_state_dict(state["average"])
+        if adversary is not None:
+            adversary.load_state_dict(state["adversary"])
         history = state["history"]
         best_uar, best_epoch, start_epoch = state["best_uar"], state["best_epoch"], state["epoch"] + 1
         best_loss = history[best_epoch - 1]["val_loss"] if best_epoch else state["best_loss"]
@@ -445,6 +474,7 @@ def train(
             say(f"fine-tuning: validation UAR {before['val_uar']:.4f} before the first step")
 
     trainer = world.wrap(net)
+    adversary_trainer = world.wrap(adversary) if adversary is not None else None
     sampler = BalancedSampler(train_clips, cfg.corpus_power)
     crop_max = int(cfg.crop_s * SAMPLE_RATE)
     crop_min = int(min(cfg.min_crop_s, cfg.crop_s) * SAMPLE_RATE)
@@ -456,8 +486,9 @@ def train(
         rng, gen = seed_epoch(cfg.seed, world.rank, epoch)
         losses = []
         for step in progress_bar(range(cfg.steps_per_epoch), f"epoch {epoch}/{cfg.epochs}", show_progress and world.is_main):
+            global_step = (epoch - 1) * cfg.steps_per_epoch + step
             for group in opt.param_groups:
-                group["lr"] = learning_rate(cfg, (epoch - 1) * cfg.steps_per_epoch + step)
+                group["lr"] = learning_rate(cfg, global_step)
             idx = sampler.sample(cfg.batch_size, rng)
             crop = int(rng.integers(crop_min, crop_max + 1))
             targets = torch.tensor([train_clips[i].target for i in idx])
@@ -466,9 +497,12 @@ def train(
                                        onset_crops(len(idx), cfg.augment, rng))
             envelope_shifts = pitches / formant_factors(len(idx), cfg.augment, rng)
             wave = augment_batch(restore_formants(wave, torch.from_numpy(envelope_shifts)), cfg.augment, gen)
+            adversary_loss = None if adversary_trainer is None else batch_adversary(
+                adversary_trainer, torch.tensor([corpus_index[train_clips[i].corpus] for i in idx]),
+                adversary_scale(cfg.corpus_adversary, global_step / (cfg.epochs * cfg.steps_per_epoch)))
             losses.append(train_step(trainer, extractor, opt, wave, lengths, targets, cfg.grad_clip,
                                      lambda feats: augment_features(feats, net.feat_mean, cfg.augment, gen),
-                                     packed=arch.bidirectional))
+                                     packed=arch.bidirectional, adversary=adversary_loss))
             if average is not None:
                 average.update_parameters(net)
         metrics = {"epoch": epoch, "train_loss": float(np.mean(losses)), **validate(model, val_clips),
@@ -485,6 +519,7 @@ def train(
                                 "val_uar": metrics["val_uar"], "val_loss": metrics["val_loss"]})
             _save_checkpoint(out, {"net": net.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
                                    "average": average.state_dict() if average is not None else None,
+                                   "adversary": adversary.state_dict() if adversary is not None else None,
                                    "history": history, "best_uar": best_uar, "best_loss": best_loss,
                                    "best_epoch": best_epoch, "identity": identity})
             _write_history(out, history)
