@@ -8,7 +8,8 @@ with a median above MALE_ABOVE_HZ, or labelled female with a median below FEMALE
 male speech is typically 85-180 Hz, adult female 165-255 Hz). A flag means "label or voice is
 atypical", not "label is wrong": a recogniser from the voice cannot be right on such a speaker,
 so the benchmarks report their figures with and without the flagged speakers, the first being the
-headline. Writes results/label_audit.csv (every flagged speaker) and results/label_audit.md.
+headline. Writes results/label_audit.csv (every flagged speaker), results/label_audit.md, and
+results/speaker_f0.csv (every audited speaker's median F0, for analyses such as loco_agreement.py).
 
 Runs in the peers' venv, which has praat-parselmouth (benchmarks/peers/setup.sh):
 
@@ -59,18 +60,20 @@ def main() -> int:
         print(f"skipped: no corpora at {DATA}")
         return 0
     speakers = speaker_clips()
-    flagged, by_corpus = [], defaultdict(int)
+    audited, flagged, by_corpus = [], [], defaultdict(int)
     for speaker, (gender, paths) in sorted(speakers.items()):
         f0 = median_f0(paths)
         by_corpus[speaker.split(":")[0]] += 1
+        audited.append({"speaker": speaker, "label": gender, "median_f0_hz": round(f0, 1), "clips": len(paths)})
         if (gender == "male" and f0 > MALE_ABOVE_HZ) or (gender == "female" and f0 < FEMALE_BELOW_HZ):
-            flagged.append({"speaker": speaker, "label": gender, "median_f0_hz": round(f0, 1), "clips": len(paths)})
+            flagged.append(audited[-1])
             print(f"flagged: {speaker} labelled {gender}, median F0 {f0:.0f} Hz over {len(paths)} clips", flush=True)
     OUT.mkdir(exist_ok=True)
-    with (OUT / "label_audit.csv").open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["speaker", "label", "median_f0_hz", "clips"])
-        writer.writeheader()
-        writer.writerows(flagged)
+    for name, rows in (("label_audit.csv", flagged), ("speaker_f0.csv", audited)):
+        with (OUT / name).open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=["speaker", "label", "median_f0_hz", "clips"])
+            writer.writeheader()
+            writer.writerows(rows)
     lines = ["# Label audit", "", "`benchmarks/.venv-peers/bin/python benchmarks/label_audit.py`", "",
              f"{len(speakers)} speakers aged {ADULT_AGE}+ or of unknown age ({', '.join(f'{c} {n}' for c, n in by_corpus.items())}). "
              f"Flagged: labelled male with median F0 above {MALE_ABOVE_HZ:g} Hz, or labelled female below "
