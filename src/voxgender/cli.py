@@ -128,7 +128,8 @@ def train_recipe(args: argparse.Namespace) -> tuple[FeatureConfig, ModelConfig, 
         cfg = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
                           crop_s=args.crop_s, optimizer=args.optimizer, lr=args.lr, lr_schedule=args.lr_schedule,
                           ema_decay=args.ema_decay, patience=args.patience, keep=args.keep, seed=args.seed,
-                          corpus_power=args.corpus_power, corpus_adversary=args.corpus_adversary, augment=augment, threads=args.threads)
+                          corpus_power=args.corpus_power, corpus_adversary=args.corpus_adversary, augment=augment,
+                          threads=args.threads)
     except ValueError as err:
         raise VoxgenderError(str(err)) from None
     return features, arch, cfg
