@@ -1,6 +1,6 @@
 """Do leave-one-corpus-out runs of different recipes or seeds fail on the same clips? On the choosing
 speakers (inside each held-out corpus, the adults outside the bundled model's pooled test split),
-for each held-out corpus: every run's UAR, the UAR of their ensemble (the mean of the runs'
+for each held-out corpus: every run's UAR (each fold's saved model), the UAR of their ensemble (the mean of the runs'
 file-level log-odds), and the errors that every run makes. Errors that every run shares are the
 bias of the data, which no recipe change or ensemble removes; errors that differ between runs are
 their variance. Lists the speakers with a shared error, marking those of the label audit, with

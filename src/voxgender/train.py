@@ -269,7 +269,7 @@ def train_step(
     return loss.item()
 
 
-def corpus_adversary(train_clips: Sequence[Clip], width: int, weight: float) -> tuple[CorpusAdversary, dict[str, int]] | None:
+def make_corpus_adversary(train_clips: Sequence[Clip], width: int, weight: float) -> tuple[CorpusAdversary, dict[str, int]] | None:
     """The corpus classifier of ``--corpus-adversary`` and each training corpus's index, or None
     when ``weight`` is 0."""
     if not weight:
@@ -428,7 +428,7 @@ def train(
         net.load_state_dict(start_from.state_dict())
     else:
         net.set_normalisation(*feature_statistics(train_clips, extractor, np.random.default_rng(cfg.seed)))
-    adversarial = corpus_adversary(train_clips, arch.hidden * (2 if arch.bidirectional else 1), cfg.corpus_adversary)
+    adversarial = make_corpus_adversary(train_clips, arch.hidden * (2 if arch.bidirectional else 1), cfg.corpus_adversary)
     adversary, corpus_index = adversarial if adversarial is not None else (None, {})
     opt = make_optimizer([*net.parameters(), *(adversary.parameters() if adversary is not None else [])], cfg)
     average = weight_average(net, cfg.ema_decay)
