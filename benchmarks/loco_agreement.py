@@ -69,7 +69,8 @@ def main() -> int:
     print(f"| held-out corpus | {' | '.join(names)} | ensemble | errors of each run | shared by every run |")
     print(f"|---|{'---|' * len(names)}---|---|---|")
     uars, shared_speakers, groups = [], [], {"a shared error": [], "never wrong": []}
-    for corpus, folder in corpus_folders().items():
+    folders = corpus_folders()
+    for corpus, folder in folders.items():
         if not all((run / "loco" / corpus / "model.safetensors").is_file() for run in args.runs):
             print(f"| {corpus} | not trained in every run |")
             continue
@@ -95,7 +96,7 @@ def main() -> int:
                 pitch = f", median F0 {f0[speaker]:.0f} Hz" if speaker in f0 else ""
                 shared_speakers.append(f"{speaker} ({gender}{', audit-flagged' if speaker in flagged else ''}{pitch}): "
                                        f"{shared[mine].sum()} of {mine.sum()} clips wrong in every run")
-    if len(uars) == len(corpus_folders()):
+    if len(uars) == len(folders):
         print(f"| **mean** | {' | '.join(f'**{u:.4f}**' for u in np.mean(uars, axis=0))} | | |")
     print("\nSpeakers with an error that every run makes:")
     print("\n".join(f"- {line}" for line in shared_speakers))
