@@ -218,8 +218,10 @@ def test_train_rejects_empty_training_data(tmp_path, synthetic_corpora):
         train([], clips, tmp_path, cfg=TrainConfig(epochs=1), show_progress=False)
 
 
-def test_torchrun_trains_data_parallel_on_two_cpu_processes(synthetic_corpora, tmp_path):
-    """torchrun --nproc_per_node=2 -m voxgender train: gloo DDP on CPU, rank 0 writes the model."""
+@pytest.mark.parametrize("adversarial", [False, True], ids=["plain", "corpus-adversary"])
+def test_torchrun_trains_data_parallel_on_two_cpu_processes(synthetic_corpora, tmp_path, adversarial):
+    """torchrun --nproc_per_node=2 -m voxgender train: gloo DDP on CPU, rank 0 writes the model; with
+    --corpus-adversary, the corpus classifier is data-parallel too and its state is checkpointed."""
     import os
     import subprocess
     import sys
@@ -228,13 +230,17 @@ def test_torchrun_trains_data_parallel_on_two_cpu_processes(synthetic_corpora, t
     args = [*TINY_TRAIN_ARGS]
     args[args.index("--epochs") + 1] = "2"
     args[args.index("--steps-per-epoch") + 1] = "4"
+    corpora = [synthetic_corpora["train"], *([synthetic_corpora["heldout"]] if adversarial else [])]
+    args += ["--corpus-adversary", "0.5"] if adversarial else []
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
-           "-m", "voxgender", "train", "--data", str(synthetic_corpora["train"]), "--out", str(out), *args]
+           "-m", "voxgender", "train", "--data", *map(str, corpora), "--out", str(out), *args]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout[done.stdout.index("{"):done.stdout.index("}") + 1])["world_size"] == 2
     assert json.loads((out / "config.json").read_text())["metadata"]["world_size"] == 2
     assert [r["epoch"] for r in csv.DictReader((out / "history.csv").open())] == ["1", "2"]
+    adversary = torch.load(out / "checkpoint.pt", weights_only=True)["adversary"]
+    assert (adversary is not None) == adversarial
     load_model(out)
 
 
