@@ -16,9 +16,13 @@ import shlex
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Collection
 from pathlib import Path
 
-from voxgender.data import CHILD_AGE, read_corpus
+import numpy as np
+
+from voxgender.audio import load_audio
+from voxgender.data import CHILD_AGE, Utterance, read_corpus
 from voxgender.evaluate import evaluate_model, write_report
 from voxgender.inference import load_model
 from voxgender.model_files import bundled_model_dir, split_speakers
@@ -39,6 +43,12 @@ def bundled_recipe() -> list[str]:
 
 def corpus_folders() -> dict[str, Path]:
     return {p.name: p for p in sorted(DATA.iterdir()) if (p / "labels.csv").is_file()}
+
+
+def corpus_adults(folder: Path, leave_out: Collection[str] = ()) -> tuple[list[Utterance], list[np.ndarray]]:
+    """The adults of the corpus in ``folder``, but for the speakers in ``leave_out``, and their decoded audio."""
+    adults = [u for u in read_corpus(folder) if not u.is_child and u.speaker not in leave_out]
+    return adults, [load_audio(u.path) for u in adults]
 
 
 def test_speakers(model_dir: Path) -> set[str] | None:

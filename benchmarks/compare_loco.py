@@ -13,12 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from voxgender.audio import load_audio
-from voxgender.data import read_corpus
 from voxgender.inference import load_model
 from voxgender.model_files import bundled_model_dir
 
-from accuracy_benchmark import corpus_folders, test_speakers
+from accuracy_benchmark import corpus_adults, corpus_folders, test_speakers
 
 
 def speaker_accuracy(model_dir: Path, utterances: list, audios: list[np.ndarray]) -> dict[str, float]:
@@ -41,10 +39,9 @@ def main() -> int:
     counts = {"better": 0, "worse": 0, "same": 0}
     clips = right_base = right_cand = 0.0
     for corpus, folder in corpus_folders().items():
-        utterances = [u for u in read_corpus(folder) if u.speaker not in held_out and not u.is_child]
+        utterances, audios = corpus_adults(folder, held_out)  # decoded once for both models
         if not utterances:
             continue
-        audios = [load_audio(u.path) for u in utterances]  # decoded once for both models
         base, cand = (speaker_accuracy(d / corpus, utterances, audios) for d in (args.baseline, args.candidate))
         clips_of = Counter(u.speaker for u in utterances)
         gender_of = {u.speaker: u.gender for u in utterances}

@@ -19,12 +19,10 @@ import numpy as np
 import torch
 from sklearn.metrics import balanced_accuracy_score
 
-from voxgender.audio import load_audio
-from voxgender.data import read_corpus
 from voxgender.inference import Model, load_model
 from voxgender.model_files import bundled_model_dir
 
-from accuracy_benchmark import corpus_folders, test_speakers
+from accuracy_benchmark import corpus_adults, corpus_folders, test_speakers
 
 
 def last_epoch_model(model_dir: Path) -> tuple[Model, int]:
@@ -45,11 +43,8 @@ def main() -> int:
         return 0
     torch.set_num_threads(1)
     folders = corpus_folders()
-    corpora = {}  # the adults of each corpus some run has a fold model for, and their audio
-    for corpus, folder in folders.items():
-        if any((run / "loco" / corpus / "checkpoint.pt").is_file() for run in args.runs):
-            adults = [u for u in read_corpus(folder) if not u.is_child]
-            corpora[corpus] = (adults, [load_audio(u.path) for u in adults])
+    corpora = {corpus: corpus_adults(folder) for corpus, folder in folders.items()  # where some run has a fold model
+               if any((run / "loco" / corpus / "checkpoint.pt").is_file() for run in args.runs)}
     print("| run | held-out corpus | kept epoch | last epoch | choosing UAR, kept → last | all adults, kept → last "
           "| choosing female / male recall, last |")
     print("|---|---|---|---|---|---|---|")

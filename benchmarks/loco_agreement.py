@@ -20,12 +20,10 @@ import numpy as np
 import torch
 from sklearn.metrics import balanced_accuracy_score
 
-from voxgender.audio import load_audio
-from voxgender.data import read_corpus
 from voxgender.inference import load_model
 from voxgender.model_files import bundled_model_dir
 
-from accuracy_benchmark import corpus_folders, test_speakers
+from accuracy_benchmark import corpus_adults, corpus_folders, test_speakers
 
 RESULTS = Path(__file__).resolve().parent / "results"
 AUDIT, SPEAKER_F0 = RESULTS / "label_audit.csv", RESULTS / "speaker_f0.csv"
@@ -74,8 +72,7 @@ def main() -> int:
         if not all((run / "loco" / corpus / "model.safetensors").is_file() for run in args.runs):
             print(f"| {corpus} | not trained in every run |")
             continue
-        chosen = [u for u in read_corpus(folder) if not u.is_child and u.speaker not in held_out]
-        audios = [load_audio(u.path) for u in chosen]
+        chosen, audios = corpus_adults(folder, held_out)
         female = np.array([u.gender == "female" for u in chosen])
         odds = np.array([log_odds_female(run / "loco" / corpus, audios) for run in args.runs])
         said = np.vstack([odds > 0, odds.mean(axis=0) > 0])  # each run, then the ensemble
