@@ -51,6 +51,14 @@ def corpus_adults(folder: Path, leave_out: Collection[str] = ()) -> tuple[list[U
     return adults, [load_audio(u.path) for u in adults]
 
 
+def choosing_parser(doc: str) -> argparse.ArgumentParser:
+    """The parser of a script that reads LOCO runs on the choosing speakers: ``doc``'s first line,
+    and ``--model``, whose pooled test speakers are kept from choosing (see ``test_speakers``)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=bundled_model_dir(), help="model whose test speakers are kept from choosing")
+    return parser
+
+
 def test_speakers(model_dir: Path) -> set[str] | None:
     """The test speakers of ``model_dir``'s pooled split, which no recipe choice may look at. Inside
     each held-out corpus of LOCO, the other adults are the *choosing speakers* that choices are made

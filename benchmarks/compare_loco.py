@@ -7,16 +7,14 @@ evidence a recipe choice may use. Prints the speakers whose clip accuracy change
 
 from __future__ import annotations
 
-import argparse
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 from voxgender.inference import load_model
-from voxgender.model_files import bundled_model_dir
 
-from accuracy_benchmark import corpus_adults, corpus_folders, test_speakers
+from accuracy_benchmark import choosing_parser, corpus_adults, corpus_folders, test_speakers
 
 
 def speaker_accuracy(model_dir: Path, utterances: list, audios: list[np.ndarray]) -> dict[str, float]:
@@ -28,10 +26,9 @@ def speaker_accuracy(model_dir: Path, utterances: list, audios: list[np.ndarray]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = choosing_parser(__doc__)
     parser.add_argument("baseline", type=Path, help="folder of LOCO models, one sub-folder per held-out corpus")
     parser.add_argument("candidate", type=Path, help="the same for the recipe to compare")
-    parser.add_argument("--model", type=Path, default=bundled_model_dir(), help="model whose test speakers are kept from choosing")
     args = parser.parse_args()
     held_out = test_speakers(args.model)
     if held_out is None:

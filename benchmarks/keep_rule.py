@@ -12,7 +12,6 @@ not trained yet, the others at their last epoch so far, and it gets no mean.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +19,8 @@ import torch
 from sklearn.metrics import balanced_accuracy_score
 
 from voxgender.inference import Model, load_model
-from voxgender.model_files import bundled_model_dir
 
-from accuracy_benchmark import corpus_adults, corpus_folders, test_speakers
+from accuracy_benchmark import choosing_parser, corpus_adults, corpus_folders, test_speakers
 
 
 def last_epoch_model(model_dir: Path) -> tuple[Model, int]:
@@ -34,9 +32,8 @@ def last_epoch_model(model_dir: Path) -> tuple[Model, int]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = choosing_parser(__doc__)
     parser.add_argument("runs", type=Path, nargs="+", help="LOCO output folders (each with loco/<corpus>/)")
-    parser.add_argument("--model", type=Path, default=bundled_model_dir(), help="model whose test speakers are kept from choosing")
     args = parser.parse_args()
     held_out = test_speakers(args.model)
     if held_out is None:

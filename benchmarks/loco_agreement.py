@@ -12,7 +12,6 @@ the speakers with a shared error against that of the speakers no run got wrong.
 
 from __future__ import annotations
 
-import argparse
 import csv
 from pathlib import Path
 
@@ -21,9 +20,8 @@ import torch
 from sklearn.metrics import balanced_accuracy_score
 
 from voxgender.inference import load_model
-from voxgender.model_files import bundled_model_dir
 
-from accuracy_benchmark import corpus_adults, corpus_folders, test_speakers
+from accuracy_benchmark import choosing_parser, corpus_adults, corpus_folders, test_speakers
 
 RESULTS = Path(__file__).resolve().parent / "results"
 AUDIT, SPEAKER_F0 = RESULTS / "label_audit.csv", RESULTS / "speaker_f0.csv"
@@ -50,9 +48,8 @@ def f0_summary(groups: dict[str, list[tuple[str, str]]], f0: dict[str, float]) -
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = choosing_parser(__doc__)
     parser.add_argument("runs", type=Path, nargs="+", help="LOCO output folders (each with loco/<corpus>/), two or more")
-    parser.add_argument("--model", type=Path, default=bundled_model_dir(), help="model whose test speakers are kept from choosing")
     args = parser.parse_args()
     if len(args.runs) < 2:
         parser.error("give two or more runs")

@@ -10,7 +10,7 @@ import torch
 from voxgender.errors import AudioError, ModelError
 from voxgender.features import FeatureConfig
 from voxgender.inference import Model, load_model
-from voxgender.model import GenderRNN, ModelConfig
+from voxgender.model import GenderRNN, ModelConfig, build_net
 from voxgender.multistream import StreamEngine
 from voxgender.postprocess import exponential_smoothing, hysteresis, mean_log_posterior, moving_majority
 from voxgender.smoothing import Ema, Hysteresis, Majority
@@ -67,18 +67,21 @@ def test_without_vad_the_stream_reproduces_batch_frame_posteriors(model, female_
     assert summary.p_female == pytest.approx(model.predict_array(female_clip).p_female, abs=2e-4)
 
 
-@pytest.mark.parametrize("features, normalisation", [
-    (FeatureConfig(kind="mfcc", deltas=True), "global"),
-    (FeatureConfig(pitch_bins=16, deltas=True), "global"),
-    (FeatureConfig(), "causal"),
-], ids=["mfcc", "logmel+pitch", "causal-normalisation"])
-def test_other_models_stream_exactly(female_clip, features, normalisation):
-    """A model with Δ/ΔΔ features (and pitch bands) or a running mean in its state: frames wait
-    for their look-ahead, the state is carried, and the stream matches batch, edges included."""
+@pytest.mark.parametrize("features, normalisation, members", [
+    (FeatureConfig(kind="mfcc", deltas=True), "global", 1),
+    (FeatureConfig(pitch_bins=16, deltas=True), "global", 1),
+    (FeatureConfig(), "causal", 1),
+    (FeatureConfig(kind="mfcc", deltas=True), "causal", 2),
+], ids=["mfcc", "logmel+pitch", "causal-normalisation", "ensemble"])
+def test_other_models_stream_exactly(female_clip, features, normalisation, members):
+    """A model with Δ/ΔΔ features (and pitch bands), a running mean in its state, or several
+    networks (an ensemble): frames wait for their look-ahead, the state is carried, and the stream
+    matches batch, edges included."""
     torch.manual_seed(0)
-    net = GenderRNN(ModelConfig(input_dim=features.dim, cell="lstm", hidden=16, layers=1, dense=8,
-                                normalisation=normalisation))
-    net.set_normalisation(torch.linspace(-12, -2, features.dim), torch.linspace(1, 3, features.dim))
+    net = build_net(ModelConfig(input_dim=features.dim, cell="lstm", hidden=16, layers=1, dense=8,
+                                normalisation=normalisation, members=members))
+    for i, member in enumerate(net.members if members > 1 else [net]):
+        member.set_normalisation(torch.linspace(-12, -2, features.dim) + i, torch.linspace(1, 3, features.dim))
     tiny = Model(net, features)
     clip = female_clip[:16000]
     options = dict(vad=False, interval_s=features.hop_ms / 1000, smoothing="none", hold_s=0)

@@ -77,6 +77,15 @@ def _selection_sentence(meta: dict[str, Any]) -> str:
     return text + f"; {_pct(meta['start_val_uar'])} before fine-tuning."
 
 
+def _selection_lines(meta: dict[str, Any]) -> list[str]:
+    """How the weights were chosen: one sentence, or one per member of an ensemble."""
+    members = meta.get("members")
+    if not members:
+        return [_selection_sentence(meta), ""]
+    return [f"- Member {i} (`{m['model']}`, seed {m['train'].get('seed')}): {_selection_sentence(m)}"
+            for i, m in enumerate(members, 1)] + [""]
+
+
 def _excluded_clause(speakers: list[str]) -> str:
     """The speakers left out by ``train --exclude-speakers``, as a clause of the training-data sentence."""
     return (f"; {len(speakers)} listed speakers left out of training and validation ({', '.join(speakers)})"
@@ -132,7 +141,10 @@ def render_card(
     """Markdown model card. ``evaluations`` maps a section title to an evaluate_model result;
     ``figures`` is Markdown with further measured figures (benchmarks/results/figures.md)."""
     meta = config.get("metadata", {})
-    features, model, train = config["features"], config["model"], meta.get("train", {})
+    features, model = config["features"], config["model"]
+    members = meta.get("members", [])
+    train = dict(members[0]["train"], seed=", ".join(str(m["train"].get("seed")) for m in members)) if members \
+        else meta.get("train", {})
     kind = "log-mel" if features["kind"] == "logmel" else "MFCC"
     if features.get("pitch_bins"):
         kind += (f" and {features['pitch_bins']} cepstral pitch bands "
@@ -140,14 +152,16 @@ def render_card(
     kind += " + Δ + ΔΔ" if features["deltas"] else ""
     lines = [
         f"# Model card: {name}", "",
-        "Speaker gender recognition (female / male) from the voice. A "
-        f"{'bidirectional ' if model['bidirectional'] else 'unidirectional '}{model['layers']}-layer "
+        "Speaker gender recognition (female / male) from the voice. "
+        + (f"An ensemble of {len(members)} networks trained on the same split with different seeds, whose frame "
+           "log-posteriors are averaged; each is a " if members else "A ")
+        + f"{'bidirectional ' if model['bidirectional'] else 'unidirectional '}{model['layers']}-layer "
         f"{model['cell'].upper()} with {model['hidden']} units over {features['n_mels']}-band {kind} features "
         f"({features['win_ms']:g} ms windows every {features['hop_ms']:g} ms)"
         + (", each frame less its recording's running mean (causal normalisation)" if model.get("normalisation") == "causal" else "")
         + f", a {model['dense']}-unit dense layer and "
         "a softmax over {female, male} per frame; a file's decision is the mean of its frame log-posteriors.", "",
-        _selection_sentence(meta), "",
+        *_selection_lines(meta),
         "## Training data", "",
         "Speaker-disjoint train / validation / test splits, stratified by corpus and gender"
         + (", children (under 13) left out of every split" if meta.get("exclude_children") else "")

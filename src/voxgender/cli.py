@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -85,7 +86,8 @@ def load_training_data(args: argparse.Namespace) -> tuple[list, list, dict]:
     utterances = read_corpora(args.data)
     if args.exclude_children:
         utterances = [u for u in utterances if not u.is_child]
-    splits = speaker_split(utterances, args.val_fraction, args.test_fraction, args.seed)
+    split_seed = args.seed if args.split_seed is None else args.split_seed
+    splits = speaker_split(utterances, args.val_fraction, args.test_fraction, split_seed)
     # Listed speakers leave training and validation only: the test split stays the one the same
     # seed gives without the list, and its figures keep every speaker.
     excluded = sorted({u.speaker for part in ("train", "val") for u in splits[part]} & listed)
@@ -108,6 +110,8 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
                    "of training and validation, not of the test split (e.g. benchmarks/results/label_audit.csv: "
                    "labels that the voice contradicts)")
     g.add_argument("--seed", type=int, default=0, help="seed of the split and of training")
+    g.add_argument("--split-seed", type=int, help="seed of the split alone (default: --seed), so that networks "
+                   "trained with other seeds share one split, as the members of an ensemble must")
 
 
 def train_recipe(args: argparse.Namespace) -> tuple[FeatureConfig, ModelConfig, TrainConfig]:
@@ -136,22 +140,43 @@ def train_recipe(args: argparse.Namespace) -> tuple[FeatureConfig, ModelConfig, 
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from .inference import load_model
+    from .model_files import SPLITS_FILE
     from .train import train
 
+    if args.members < 1:
+        raise VoxgenderError(f"--members {args.members}: must be 1 or more")
     features, arch, cfg = train_recipe(args)
     start = load_model(None if args.init_from == "bundled" else args.init_from) if args.init_from else None
+    if start is not None and start.net.cfg.members > 1:
+        raise VoxgenderError(f"{args.init_from}: is an ensemble; fine-tune one of its members instead")
+    if start is not None and args.members > 1:
+        raise VoxgenderError("--init-from fine-tunes one network: leave out --members")
     train_clips, val_clips, metadata = load_training_data(args)
     if start is not None:
         features, arch = start.features, start.net.cfg
         earlier = start.config.get("metadata", {})
         metadata["fine_tuned_from"] = {"model": args.init_from, "data": earlier.get("data", {})}
         metadata["sources"] += [s for s in earlier.get("sources", []) if s not in metadata["sources"]]
-    summary = train(train_clips, val_clips, args.out, features, arch, cfg, resume=args.resume, metadata=metadata,
-                    start_from=start.net if start is not None else None)
+    out = Path(args.out)
+    member_dirs = [out] if args.members == 1 else [out / f"member{i}" for i in range(args.members)]
+    summaries = []
+    for i, member_dir in enumerate(member_dirs):  # one split, seeds seed, seed + 1, ...
+        summaries.append(train(train_clips, val_clips, member_dir, features, arch, replace(cfg, seed=cfg.seed + i),
+                               resume=args.resume, metadata=metadata, start_from=start.net if start is not None else None))
+        if is_main_process():
+            if member_dir != out:
+                shutil.copyfile(out / SPLITS_FILE, member_dir / SPLITS_FILE)
+            write_card(member_dir, {})
     if is_main_process():
-        write_card(args.out, {})
-        print(json.dumps(summary, indent=2))
+        if args.members > 1:
+            from .ensemble import build_ensemble
+
+            build_ensemble(member_dirs, out)
+            write_card(out, {})
+        print(json.dumps(summaries[0] if args.members == 1 else summaries, indent=2))
     return 0
 
 
@@ -187,6 +212,8 @@ def add_train(p: argparse.ArgumentParser) -> None:
     add_data_options(p)
     p.add_argument("--out", required=True, help="output model directory")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--members", type=int, default=1, help="train this many networks on one split, with seeds "
+                   "--seed, --seed + 1, ... (each in OUT/memberI), and save their ensemble in OUT")
     p.add_argument("--init-from", metavar="MODEL_DIR",
                    help="fine-tune: start from this model ('bundled' for the shipped one); its features, "
                         "architecture and normalisation are kept, so the options of those groups are ignored")
@@ -305,6 +332,22 @@ def add_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--splits-file", help="splits.json to use (default: the model's own)")
     p.add_argument("--out", default="evaluation", help="report folder (metrics.json, PNGs, report.md)")
     p.set_defaults(handler=cmd_evaluate)
+
+
+# -- ensemble ------------------------------------------------------------------------------------
+def cmd_ensemble(args: argparse.Namespace) -> int:
+    from .ensemble import build_ensemble
+
+    out = build_ensemble(args.models, args.out)
+    say(f"wrote {out} ({len(args.models)} members) and {write_card(out, {})}")
+    return 0
+
+
+def add_ensemble(p: argparse.ArgumentParser) -> None:
+    p.add_argument("models", nargs="+", help="model directories: one architecture and features, one speaker "
+                   "split (train them with other --seed and the same --split-seed)")
+    p.add_argument("--out", required=True, help="model directory to write")
+    p.set_defaults(handler=cmd_ensemble)
 
 
 # -- card ----------------------------------------------------------------------------------------
@@ -525,6 +568,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "train": ("train a model on corpora or manifests (speaker-disjoint splits)", add_train),
     "tune": ("Optuna hyper-parameter search on the validation split (resumable)", add_tune),
     "evaluate": ("metrics, per-corpus and per-length tables, plots", add_evaluate),
+    "ensemble": ("one model that averages several trained on the same split", add_ensemble),
     "card": ("write a model directory's MODEL_CARD.md from its config and evaluations", add_card),
     "demo": ("the bundled model on voices that the demo synthesises itself", add_demo),
     "stream": ("live decisions as JSON lines, from raw PCM on stdin or from a file", add_stream),

@@ -1,4 +1,5 @@
 """GenderRNN: normalisation -> stacked GRU/LSTM -> dense -> two logits (female, male) per frame.
+GenderEnsemble: several GenderRNNs over the same features, their frame log-posteriors averaged.
 
 ``forward(x, state) -> (logits, state)`` carries the state explicitly, so streaming is the same
 call on small chunks. A unidirectional model streams exactly; a bidirectional one is batch-only.
@@ -12,7 +13,7 @@ the state.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal, Optional
 
 import torch
@@ -39,14 +40,15 @@ class ModelConfig:
     dense: int = 32
     normalisation: Normalisation = "causal"
     prior_frames: int = 50  # causal normalisation: weight of the training mean in the running mean
+    members: int = 1  # networks of this architecture averaged (an ensemble; see `voxgender ensemble`)
 
     def __post_init__(self) -> None:
         if self.cell not in ("gru", "lstm"):
             raise ValueError(f"cell must be 'gru' or 'lstm', not {self.cell!r}")
         if self.normalisation not in ("global", "causal"):
             raise ValueError(f"normalisation must be 'global' or 'causal', not {self.normalisation!r}")
-        if self.layers < 1 or self.hidden < 1:
-            raise ValueError("layers and hidden must be positive")
+        if self.layers < 1 or self.hidden < 1 or self.members < 1:
+            raise ValueError("layers, hidden and members must be positive")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -130,3 +132,39 @@ class GenderRNN(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+class GenderEnsemble(nn.Module):
+    """``cfg.members`` GenderRNNs of one architecture over the same features. The logits it returns
+    are the mean of the members' log-posteriors: a softmax of them is the members' normalised
+    geometric mean, so a frame's log-odds are the mean of the members' log-odds. The state is the
+    members' states one after the other, so a stream carries it like a single network's."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.members = nn.ModuleList(GenderRNN(replace(cfg, members=1)) for _ in range(cfg.members))
+        self._state_size = len(self.members[0].zero_state(0))
+
+    def zero_state(self, batch: int) -> tuple[torch.Tensor, ...]:
+        return tuple(t for member in self.members for t in member.zero_state(batch))
+
+    def forward(
+        self, x: torch.Tensor, state: State = None, lengths: Optional[torch.Tensor] = None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """As GenderRNN.forward, with the members' mean log-posteriors as logits."""
+        k = self._state_size
+        log_posteriors, new_state = [], ()
+        for i, member in enumerate(self.members):
+            logits, member_state = member(x, state[i * k:(i + 1) * k] if state else None, lengths)
+            log_posteriors.append(torch.log_softmax(logits, dim=-1))
+            new_state += member_state
+        return torch.stack(log_posteriors).mean(dim=0), new_state
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def build_net(cfg: ModelConfig) -> GenderRNN | GenderEnsemble:
+    """The network that ``cfg`` describes: one GenderRNN, or an ensemble of ``cfg.members``."""
+    return GenderEnsemble(cfg) if cfg.members > 1 else GenderRNN(cfg)

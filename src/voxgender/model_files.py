@@ -16,7 +16,7 @@ from safetensors.torch import load_file, save_file
 
 from .errors import ModelError
 from .features import FeatureConfig
-from .model import GenderRNN, ModelConfig
+from .model import GenderEnsemble, GenderRNN, ModelConfig, build_net
 
 FORMAT = "voxgender-model"
 FORMAT_VERSION = 1
@@ -53,7 +53,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def save_model_dir(
     out_dir: str | Path,
-    net: GenderRNN,
+    net: GenderRNN | GenderEnsemble,
     features: FeatureConfig,
     inference: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
@@ -80,7 +80,7 @@ def save_model_dir(
     return out
 
 
-def load_model_dir(path: str | Path) -> tuple[GenderRNN, FeatureConfig, dict[str, Any]]:
+def load_model_dir(path: str | Path) -> tuple[GenderRNN | GenderEnsemble, FeatureConfig, dict[str, Any]]:
     """Load ``(net, feature_config, config_dict)`` from a model directory (or its config.json)."""
     root = Path(path)
     if root.is_file() and root.name in (CONFIG, WEIGHTS):
@@ -98,7 +98,7 @@ def load_model_dir(path: str | Path) -> tuple[GenderRNN, FeatureConfig, dict[str
         raise ModelError(f"{path}: {CONFIG} is not a voxgender model config")
     try:
         features = FeatureConfig.from_dict(config["features"])
-        net = GenderRNN(ModelConfig.from_dict(config["model"]))
+        net = build_net(ModelConfig.from_dict(config["model"]))
         net.load_state_dict(load_file(str(root / WEIGHTS)))
     except (KeyError, ValueError, RuntimeError) as err:
         reason = str(err).splitlines()[0]

@@ -1,0 +1,59 @@
+"""An ensemble from trained models: networks of one architecture over the same features, trained
+on the same speaker split (with other seeds), saved as one model whose frame log-posteriors are the
+mean of theirs. Every consumer (predict, segment, stream, serve) runs it as it runs one network.
+
+    voxgender ensemble runs/seed0 runs/seed1 --out runs/ensemble
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import ModelError
+from .model import GenderEnsemble, GenderRNN
+from .model_files import SPLITS_FILE, load_model_dir, save_model_dir
+
+MEMBER_KEYS = ("train", "best_epoch", "kept_epoch", "val_uar", "val_loss")  # what differs between members
+
+
+def _splits(model_dir: Path) -> dict[str, list[str]] | None:
+    path = model_dir / SPLITS_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def ensemble_of(nets: Sequence[GenderRNN]) -> GenderEnsemble:
+    """The ensemble of ``nets`` (one architecture), holding copies of their weights."""
+    ensemble = GenderEnsemble(replace(nets[0].cfg, members=len(nets)))
+    for member, net in zip(ensemble.members, nets):
+        member.load_state_dict(net.state_dict())
+    return ensemble.eval()
+
+
+def build_ensemble(model_dirs: Sequence[str | Path], out: str | Path) -> Path:
+    """Save the ensemble of the models in ``model_dirs`` to ``out``; each must be one network with
+    the first's features and architecture, and (where they record one) the first's speaker split."""
+    if len(model_dirs) < 2:
+        raise ModelError("an ensemble needs at least two models")
+    loaded = [load_model_dir(d) for d in model_dirs]
+    first_net, features, first_config = loaded[0]
+    splits = _splits(Path(model_dirs[0]))
+    for path, (net, member_features, _) in zip(model_dirs, loaded):
+        if net.cfg.members > 1:
+            raise ModelError(f"{path}: is an ensemble already; give its members instead")
+        if member_features != features or net.cfg != first_net.cfg:
+            raise ModelError(f"{path}: its features or architecture differ from {model_dirs[0]}'s")
+        if _splits(Path(path)) != splits:
+            raise ModelError(f"{path}: trained on another speaker split than {model_dirs[0]} "
+                             "(train the members with one --split-seed)")
+    ensemble = ensemble_of([net for net, _, _ in loaded])
+    shared = {k: v for k, v in first_config.get("metadata", {}).items() if k not in MEMBER_KEYS}
+    members: list[dict[str, Any]] = [{"model": str(path), **{k: config.get("metadata", {}).get(k) for k in MEMBER_KEYS}}
+                                     for path, (_, _, config) in zip(model_dirs, loaded)]
+    out_dir = save_model_dir(out, ensemble, features, first_config.get("inference"), {**shared, "members": members})
+    if splits is not None:
+        shutil.copyfile(Path(model_dirs[0]) / SPLITS_FILE, out_dir / SPLITS_FILE)
+    return out_dir

@@ -1,0 +1,128 @@
+"""Ensembles: members' log-posteriors averaged, one model to every consumer, members checked."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from voxgender.cli import main
+from voxgender.ensemble import build_ensemble
+from voxgender.errors import ModelError
+from voxgender.features import FeatureConfig
+from voxgender.inference import load_model
+from voxgender.model import GenderRNN, ModelConfig
+from voxgender.model_files import SPLITS_FILE, save_model_dir
+
+FEATURES = FeatureConfig(kind="mfcc", deltas=True)
+SPLITS = {"train": ["c:1", "c:2"], "val": ["c:3"], "test": ["c:4"]}
+
+
+def save_member(root, seed: int, features: FeatureConfig = FEATURES, hidden: int = 16, splits=SPLITS):
+    """A randomly initialised network saved as a trained model of seed ``seed`` would be."""
+    torch.manual_seed(seed)
+    net = GenderRNN(ModelConfig(input_dim=features.dim, hidden=hidden, layers=2, dense=8))
+    net.set_normalisation(torch.linspace(-12, -2, features.dim), torch.linspace(1, 3, features.dim))
+    metadata = {"train": {"seed": seed, "keep": "final"}, "kept_epoch": 12, "best_epoch": 9, "val_uar": 0.9 + seed / 100,
+                "data": {}, "exclude_children": True}
+    out = save_model_dir(root / f"seed{seed}", net, features, {"window_s": 8.0}, metadata)
+    (out / SPLITS_FILE).write_text(json.dumps(splits))
+    return out
+
+
+@pytest.fixture
+def members(tmp_path):
+    return [save_member(tmp_path, 0), save_member(tmp_path, 1)]
+
+
+def test_an_ensemble_averages_its_members_frame_log_posteriors(tmp_path, members, female_clip):
+    ensemble = load_model(build_ensemble(members, tmp_path / "ens"))
+    clip = female_clip[:24000]
+    each = [load_model(m).frame_log_posteriors([clip])[0] for m in members]
+    got = ensemble.frame_log_posteriors([clip])[0]
+    log_odds = np.mean([lp[:, 0] - lp[:, 1] for lp in each], axis=0)
+    np.testing.assert_allclose(got[:, 0] - got[:, 1], log_odds, atol=1e-4)
+    np.testing.assert_allclose(np.exp(got).sum(axis=1), 1.0, atol=1e-5)  # still log-posteriors
+    assert not np.allclose(each[0], each[1], atol=1e-2)  # the members differ, so the mean is a real test
+    assert json.loads((tmp_path / "ens" / SPLITS_FILE).read_text()) == SPLITS
+
+
+@pytest.mark.parametrize("odd_one, reason", [
+    ("features", "features or architecture differ"),
+    ("architecture", "features or architecture differ"),
+    ("split", "another speaker split"),
+    ("ensemble", "is an ensemble already"),
+])
+def test_members_that_do_not_belong_together_are_refused(tmp_path, members, odd_one, reason):
+    if odd_one == "features":
+        odd = save_member(tmp_path / "odd", 2, features=FeatureConfig(kind="mfcc", deltas=True, n_mfcc=13))
+    elif odd_one == "architecture":
+        odd = save_member(tmp_path / "odd", 2, hidden=8)
+    elif odd_one == "split":
+        odd = save_member(tmp_path / "odd", 2, splits={**SPLITS, "test": ["c:3"], "val": ["c:4"]})
+    else:
+        odd = build_ensemble(members, tmp_path / "odd")
+    with pytest.raises(ModelError, match=reason) as err:
+        build_ensemble([members[0], odd], tmp_path / "ens")
+    assert str(odd) in str(err.value) and "\n" not in str(err.value)
+    assert not (tmp_path / "ens").exists()
+
+
+def test_one_model_is_no_ensemble(tmp_path, members):
+    with pytest.raises(ModelError, match="at least two"):
+        build_ensemble(members[:1], tmp_path / "ens")
+
+
+def test_the_cli_writes_the_ensemble_and_a_card_naming_each_member(tmp_path, members, capsys):
+    assert main(["ensemble", *map(str, members), "--out", str(tmp_path / "ens")]) == 0
+    card = (tmp_path / "ens" / "MODEL_CARD.md").read_text()
+    assert "An ensemble of 2 networks" in card
+    assert f"Member 1 (`{members[0]}`, seed 0)" in card and f"Member 2 (`{members[1]}`, seed 1)" in card
+    assert "| seed | 0, 1 |" in card
+    assert load_model(tmp_path / "ens").net.num_parameters() == 2 * load_model(members[0]).net.num_parameters()
+
+
+def test_an_ensemble_cannot_be_fine_tuned(tmp_path, members, synthetic_corpora, capsys):
+    build_ensemble(members, tmp_path / "ens")
+    code = main(["train", "--data", str(synthetic_corpora["train"]), "--init-from", str(tmp_path / "ens"),
+                 "--out", str(tmp_path / "tuned")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err == f"voxgender: error: {tmp_path / 'ens'}: is an ensemble; fine-tune one of its members instead"
+    assert not (tmp_path / "tuned").exists()
+
+
+def test_split_seed_keeps_the_split_while_the_seed_changes_training(tmp_path, synthetic_corpora):
+    quick = ["--hidden", "8", "--layers", "1", "--dense", "4", "--epochs", "1", "--steps-per-epoch", "2",
+             "--batch-size", "4", "--crop-s", "1.0", "--threads", "1"]
+    data = ["--data", str(synthetic_corpora["train"])]
+    for name, seeds in (("a", ["--seed", "0"]), ("b", ["--seed", "1", "--split-seed", "0"]), ("c", ["--seed", "1"])):
+        assert main(["train", *data, "--out", str(tmp_path / name), *quick, *seeds]) == 0
+    split = {name: json.loads((tmp_path / name / SPLITS_FILE).read_text()) for name in "abc"}
+    assert split["a"] == split["b"] != split["c"]
+    weights = {name: load_model(tmp_path / name).net.state_dict()["head.3.weight"] for name in "ab"}
+    assert not torch.equal(weights["a"], weights["b"])
+
+
+def test_train_members_trains_each_seed_on_one_split_and_saves_their_ensemble(tmp_path, synthetic_corpora, capsys):
+    quick = ["--hidden", "8", "--layers", "1", "--dense", "4", "--epochs", "2", "--steps-per-epoch", "2",
+             "--batch-size", "4", "--crop-s", "1.0", "--threads", "1", "--seed", "3"]
+    command = ["train", "--data", str(synthetic_corpora["train"]), "--out", str(tmp_path / "ens"), "--members", "2", *quick]
+    assert main(command) == 0
+    ensemble = load_model(tmp_path / "ens")
+    members = [tmp_path / "ens" / f"member{i}" for i in range(2)]
+    assert ensemble.net.cfg.members == 2
+    assert [load_model(m).config["metadata"]["train"]["seed"] for m in members] == [3, 4]
+    splits = (tmp_path / "ens" / SPLITS_FILE).read_text()
+    assert all((m / SPLITS_FILE).read_text() == splits for m in members)
+    for held, member in zip(ensemble.net.members, members):
+        torch.testing.assert_close(held.state_dict(), load_model(member).net.state_dict())
+    before = [(m / "model.safetensors").read_bytes() for m in members]
+    capsys.readouterr()
+    assert main([*command, "--resume"]) == 0  # both finished: resumed after their last epoch, nothing retrained
+    assert capsys.readouterr().err.count("after epoch 2") == 2
+    assert [(m / "model.safetensors").read_bytes() for m in members] == before
+
+
+def test_members_must_be_positive(tmp_path, synthetic_corpora, capsys):
+    assert main(["train", "--data", str(synthetic_corpora["train"]), "--out", str(tmp_path / "m"), "--members", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "voxgender: error: --members 0: must be 1 or more"
