@@ -76,7 +76,7 @@ def test_one_model_is_no_ensemble(tmp_path, members):
 def test_the_cli_writes_the_ensemble_and_a_card_naming_each_member(tmp_path, members, capsys):
     assert main(["ensemble", *map(str, members), "--out", str(tmp_path / "ens")]) == 0
     card = (tmp_path / "ens" / "MODEL_CARD.md").read_text()
-    assert "An ensemble of 2 networks" in card
+    assert "An ensemble of 2 networks" in card and "over 20 MFCCs of 48 mel bands + Δ + ΔΔ features" in card
     assert f"Member 1 (`{members[0]}`, seed 0)" in card and f"Member 2 (`{members[1]}`, seed 1)" in card
     assert "| seed | 0, 1 |" in card
     assert load_model(tmp_path / "ens").net.num_parameters() == 2 * load_model(members[0]).net.num_parameters()

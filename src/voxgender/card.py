@@ -145,7 +145,8 @@ def render_card(
     members = meta.get("members", [])
     train = dict(members[0]["train"], seed=", ".join(str(m["train"].get("seed")) for m in members)) if members \
         else meta.get("train", {})
-    kind = "log-mel" if features["kind"] == "logmel" else "MFCC"
+    kind = (f"{features['n_mels']}-band log-mel" if features["kind"] == "logmel"
+            else f"{features['n_mfcc']} MFCCs of {features['n_mels']} mel bands")
     if features.get("pitch_bins"):
         kind += (f" and {features['pitch_bins']} cepstral pitch bands "
                  f"({features['pitch_fmin']:g}-{features['pitch_fmax']:g} Hz)")
@@ -156,7 +157,7 @@ def render_card(
         + (f"An ensemble of {len(members)} networks trained on the same split with different seeds, whose frame "
            "log-posteriors are averaged; each is a " if members else "A ")
         + f"{'bidirectional ' if model['bidirectional'] else 'unidirectional '}{model['layers']}-layer "
-        f"{model['cell'].upper()} with {model['hidden']} units over {features['n_mels']}-band {kind} features "
+        f"{model['cell'].upper()} with {model['hidden']} units over {kind} features "
         f"({features['win_ms']:g} ms windows every {features['hop_ms']:g} ms)"
         + (", each frame less its recording's running mean (causal normalisation)" if model.get("normalisation") == "causal" else "")
         + f", a {model['dense']}-unit dense layer and "
