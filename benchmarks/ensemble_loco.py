@@ -26,6 +26,9 @@ from accuracy_benchmark import choosing_parser, corpus_adults, corpus_folders, t
 def fold_ensemble(runs: list[Path], corpus: str) -> Model:
     """The ensemble of the runs' models that never heard ``corpus``."""
     members = [load_model(run / "loco" / corpus) for run in runs]
+    if any(m.net.cfg.members > 1 for m in members):
+        raise SystemExit(f"{' + '.join(map(str, runs))}: a fold model is an ensemble already; its run's report.md "
+                         "(accuracy_benchmark.py) has its figures")
     if any(m.features != members[0].features or m.net.cfg != members[0].net.cfg for m in members):
         raise SystemExit(f"{' + '.join(map(str, runs))}: the features or architectures differ, so they make no ensemble "
                          "(loco_agreement.py averages such runs' file-level log-odds)")

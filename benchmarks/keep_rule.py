@@ -50,7 +50,8 @@ def main() -> int:
         for corpus in folders:
             model_dir = run / "loco" / corpus
             if not (model_dir / "checkpoint.pt").is_file():
-                print(f"| {run} | {corpus} | not trained yet | | | | |")
+                state = "an ensemble (its run's report.md has its figures)" if (model_dir / "member0").is_dir() else "not trained yet"
+                print(f"| {run} | {corpus} | {state} | | | | |")
                 continue
             adults, audios = corpora[corpus]
             female = np.array([u.gender == "female" for u in adults])
