@@ -218,10 +218,11 @@ def test_train_rejects_empty_training_data(tmp_path, synthetic_corpora):
         train([], clips, tmp_path, cfg=TrainConfig(epochs=1), show_progress=False)
 
 
-@pytest.mark.parametrize("adversarial", [False, True], ids=["plain", "corpus-adversary"])
-def test_torchrun_trains_data_parallel_on_two_cpu_processes(synthetic_corpora, tmp_path, adversarial):
+@pytest.mark.parametrize("variant", ["plain", "corpus-adversary", "members"])
+def test_torchrun_trains_data_parallel_on_two_cpu_processes(synthetic_corpora, tmp_path, variant):
     """torchrun --nproc_per_node=2 -m voxgender train: gloo DDP on CPU, rank 0 writes the model; with
-    --corpus-adversary, the corpus classifier is data-parallel too and its state is checkpointed."""
+    --corpus-adversary, the corpus classifier is data-parallel too and its state is checkpointed;
+    with --members 2, each member trains data-parallel in turn and rank 0 saves their ensemble."""
     import os
     import subprocess
     import sys
@@ -230,18 +231,21 @@ def test_torchrun_trains_data_parallel_on_two_cpu_processes(synthetic_corpora, t
     args = [*TINY_TRAIN_ARGS]
     args[args.index("--epochs") + 1] = "2"
     args[args.index("--steps-per-epoch") + 1] = "4"
+    adversarial = variant == "corpus-adversary"
     corpora = [synthetic_corpora["train"], *([synthetic_corpora["heldout"]] if adversarial else [])]
-    args += ["--corpus-adversary", "0.5"] if adversarial else []
+    args += {"plain": [], "corpus-adversary": ["--corpus-adversary", "0.5"], "members": ["--members", "2"]}[variant]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
            "-m", "voxgender", "train", "--data", *map(str, corpora), "--out", str(out), *args]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout[done.stdout.index("{"):done.stdout.index("}") + 1])["world_size"] == 2
-    assert json.loads((out / "config.json").read_text())["metadata"]["world_size"] == 2
-    assert [r["epoch"] for r in csv.DictReader((out / "history.csv").open())] == ["1", "2"]
-    adversary = torch.load(out / "checkpoint.pt", weights_only=True)["adversary"]
-    assert (adversary is not None) == adversarial
-    load_model(out)
+    trained = [out / "member0", out / "member1"] if variant == "members" else [out]
+    for run in trained:
+        assert json.loads((run / "config.json").read_text())["metadata"]["world_size"] == 2
+        assert [r["epoch"] for r in csv.DictReader((run / "history.csv").open())] == ["1", "2"]
+        adversary = torch.load(run / "checkpoint.pt", weights_only=True)["adversary"]
+        assert (adversary is not None) == adversarial
+    assert load_model(out).net.cfg.members == len(trained)
 
 
 def test_exclude_speakers_leaves_the_listed_speakers_out_of_training_and_validation_not_out_of_test(
