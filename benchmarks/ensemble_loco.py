@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from sklearn.metrics import balanced_accuracy_score
 
-from voxgender.ensemble import ensemble_of
+from voxgender.ensemble import ensemble_of, member_mismatch
 from voxgender.inference import Model, load_model
 
 from accuracy_benchmark import choosing_parser, corpus_adults, corpus_folders, test_speakers
@@ -26,12 +26,10 @@ from accuracy_benchmark import choosing_parser, corpus_adults, corpus_folders, t
 def fold_ensemble(runs: list[Path], corpus: str) -> Model:
     """The ensemble of the runs' models that never heard ``corpus``."""
     members = [load_model(run / "loco" / corpus) for run in runs]
-    if any(m.net.cfg.members > 1 for m in members):
-        raise SystemExit(f"{' + '.join(map(str, runs))}: a fold model is an ensemble already; its run's report.md "
-                         "(accuracy_benchmark.py) has its figures")
-    if any(m.features != members[0].features or m.net.cfg != members[0].net.cfg for m in members):
-        raise SystemExit(f"{' + '.join(map(str, runs))}: the features or architectures differ, so they make no ensemble "
-                         "(loco_agreement.py averages such runs' file-level log-odds)")
+    for run, m in zip(runs, members):
+        reason = member_mismatch(m.net, m.features, members[0].net, members[0].features)
+        if reason:
+            raise SystemExit(f"{run / 'loco' / corpus}: {reason} (loco_agreement.py averages any runs' file-level log-odds)")
     return Model(ensemble_of([m.net for m in members]), members[0].features, members[0].config)
 
 

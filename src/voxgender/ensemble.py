@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import ModelError
+from .features import FeatureConfig
 from .model import GenderEnsemble, GenderRNN
 from .model_files import SPLITS_FILE, load_model_dir, save_model_dir
 
@@ -23,6 +24,16 @@ MEMBER_KEYS = ("train", "best_epoch", "kept_epoch", "val_uar", "val_loss")  # wh
 def _splits(model_dir: Path) -> dict[str, list[str]] | None:
     path = model_dir / SPLITS_FILE
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+def member_mismatch(net: GenderRNN, features: FeatureConfig, first: GenderRNN, first_features: FeatureConfig) -> str | None:
+    """Why ``net`` over ``features`` cannot join an ensemble with ``first`` over ``first_features``
+    (None if it can)."""
+    if net.cfg.members > 1:
+        return "is an ensemble already; give its members instead"
+    if features != first_features or net.cfg != first.cfg:
+        return "its features or architecture differ from the first model's"
+    return None
 
 
 def ensemble_of(nets: Sequence[GenderRNN]) -> GenderEnsemble:
@@ -42,10 +53,9 @@ def build_ensemble(model_dirs: Sequence[str | Path], out: str | Path) -> Path:
     first_net, features, first_config = loaded[0]
     splits = _splits(Path(model_dirs[0]))
     for path, (net, member_features, _) in zip(model_dirs, loaded):
-        if net.cfg.members > 1:
-            raise ModelError(f"{path}: is an ensemble already; give its members instead")
-        if member_features != features or net.cfg != first_net.cfg:
-            raise ModelError(f"{path}: its features or architecture differ from {model_dirs[0]}'s")
+        reason = member_mismatch(net, member_features, first_net, features)
+        if reason:
+            raise ModelError(f"{path}: {reason}")
         if _splits(Path(path)) != splits:
             raise ModelError(f"{path}: trained on another speaker split than {model_dirs[0]} "
                              "(train the members with one --split-seed)")
