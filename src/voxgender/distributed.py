@@ -6,6 +6,7 @@ so the effective batch is ``world_size × batch_size``. Only rank 0 writes files
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 
@@ -32,17 +33,21 @@ class World:
 
 
 def join() -> World:
-    """Join the process group described by torchrun's environment (a single process otherwise)."""
+    """Join the process group described by torchrun's environment (a single process otherwise).
+
+    The group is made once per process and destroyed at its exit, so that several runs in one
+    process (the members of ``train --members``) share it: making a group anew on the same port
+    right after destroying one can hang."""
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size == 1:
         return World()
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+        atexit.register(dist.destroy_process_group)
     return World(dist.get_rank(), dist.get_world_size())
 
 
-def leave(world: World) -> None:
-    """Leave the process group once every process is done."""
-    if world.size > 1 and dist.is_initialized():
+def wait_for_all(world: World) -> None:
+    """Return once every process has finished the run."""
+    if world.size > 1:
         dist.barrier()
-        dist.destroy_process_group()

@@ -27,7 +27,7 @@ from .audio import SAMPLE_RATE, frame_levels_db, load_audio
 from .augment import (AugmentConfig, augment_batch, augment_features, formant_factors, onset_crops, pitch_factors,
                       play_faster, restore_formants, speed_factors)
 from .data import Utterance
-from .distributed import join, leave
+from .distributed import join, wait_for_all
 from .errors import VoxgenderError
 from .features import FeatureConfig, FeatureExtractor
 from .inference import Model
@@ -527,7 +527,7 @@ def train(
                 f"validation UAR {metrics['val_uar']:.4f}{' (best)' if improved else ''} [{metrics['seconds']} s]")
         if on_epoch is not None:
             on_epoch(epoch, metrics)
-    leave(world)
+    wait_for_all(world)
     kept_epoch = history[-1]["epoch"] if cfg.keep == "final" and history else best_epoch
     return {"out_dir": str(out), "best_epoch": best_epoch, "kept_epoch": kept_epoch, "val_uar": best_uar,
             "epochs_run": len(history), "world_size": world.size, **start}
