@@ -19,7 +19,7 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q
 
-# The bundled model and its card, from ../shared/data (about a quarter of an hour on 2 cores). Its
+# The bundled model and its card, from ../shared/data (two networks, about 25 minutes each on 2 cores). Its
 # recipe, benchmarks/bundled_recipe.args, is the leave-one-corpus-out models' too (accuracy_benchmark.py).
 DATA ?= ../shared/data
 RUN ?= runs/bundled
@@ -35,7 +35,7 @@ model: install
 	cp $(RUN)/model.safetensors $(RUN)/config.json $(RUN)/splits.json $(RUN)/MODEL_CARD.md $(BUNDLED)/
 
 # Every benchmark figure of the bundled model, and its card rewritten with them (leave-one-corpus-out
-# trains five models: about 40 minutes on 2 cores). Run after `make model`.
+# trains five models of two networks each, the most of its time). Run after `make model`.
 PEERS := benchmarks/.venv-peers/bin/python
 figures: install
 	bash benchmarks/peers/setup.sh

@@ -205,9 +205,13 @@ def test_the_bundled_model_was_trained_with_the_recipe_file(benchmarks_dir):
     args = build_parser(argv).parse_args(argv)
     features, arch, cfg = train_recipe(args)
     config = json.loads((bundled_model_dir() / "config.json").read_text())
-    assert cfg == TrainConfig.from_dict(config["metadata"]["train"])
+    # An ensemble's members train one after the other with seeds seed, seed + 1, ...
+    meta = config["metadata"]
+    trained = [member["train"] for member in meta["members"]] if args.members > 1 else [meta["train"]]
+    assert [TrainConfig.from_dict(t) for t in trained] == [
+        dataclasses.replace(cfg, seed=cfg.seed + i) for i in range(args.members)]
     assert features == FeatureConfig.from_dict(config["features"])
-    assert dataclasses.replace(arch, input_dim=features.dim) == ModelConfig.from_dict(config["model"])
+    assert dataclasses.replace(arch, input_dim=features.dim, members=args.members) == ModelConfig.from_dict(config["model"])
     # The speakers the recipe leaves out: some were left out, and none trained or validated it.
     listed = read_speaker_list(benchmarks_dir.parent / args.exclude_speakers) if args.exclude_speakers else set()
     excluded = set(config["metadata"].get("excluded_speakers", []))
