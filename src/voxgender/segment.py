@@ -45,13 +45,13 @@ class SegmentConfig:
 
     min_speech_s: float = 0.5  # shortest female or male segment
     min_nonspeech_s: float = 0.75  # shortest pause
-    switch_penalty: float = 40.0  # female <-> male with no pause between
-    speech_penalty: float = 1.0  # speech <-> non-speech
+    switch_penalty: float = 20.0  # female <-> male with no pause between
+    speech_penalty: float = 0.5  # speech <-> non-speech
     speech_threshold: float = 0.2  # VAD probability at which speech and non-speech score equal
     vad_floor: float = 0.1  # VAD probabilities are clipped to [vad_floor, 1 - vad_floor]: how sure one chunk may be
-    gender_weight: float = 0.3  # weight of the RNN's log-posteriors against the VAD's
-    male_bias: float = 0.5  # log-odds added for male against female
-    warmup_s: float = 1.0  # after each RNN restart the gender evidence grows linearly to full weight over this time
+    gender_weight: float = 0.1  # weight of the RNN's log-posteriors against the VAD's
+    male_bias: float = 0.25  # log-odds added for male against female
+    warmup_s: float = 0.5  # after each RNN restart the gender evidence grows linearly to full weight over this time
     reset_after_s: float = 0.3  # the RNN starts afresh at speech after a pause this long ...
     reset_threshold: float = 0.35  # ... where a pause is VAD probability below this (independent of the decoding)
     preroll_s: float = 0.0  # ... run from this long before it, output dropped (worse on val: segmentation/val/preroll.md)
