@@ -53,8 +53,9 @@ CONDITIONS = [("clean", None)] + [(kind, snr) for kind in ("noise", "music") for
 TARGETS = {"ier": 0.06, "confusion": 0.03, "female_share_error_pp": 1.0, "xrt_2_workers": 500.0}
 # Decoding settings only: the evidence is computed once, so reset_after_s and reset_threshold (which change
 # where the RNN restarts) are not searched.
-TUNE_GRID = {"switch_penalty": [20, 40, 80, 160, 320], "gender_weight": [0.1, 0.3, 1.0], "min_speech_s": [0.3, 0.5, 1.0, 2.0],
-             "speech_threshold": [0.05, 0.1, 0.15, 0.2, 0.35, 0.5], "speech_penalty": [0.5, 1, 3, 10, 20, 40],
+TUNE_GRID = {"switch_penalty": [5, 10, 20, 40, 80, 160, 320], "gender_weight": [0.03, 0.05, 0.1, 0.3, 1.0],
+             "min_speech_s": [0.3, 0.5, 1.0, 2.0], "speech_threshold": [0.05, 0.1, 0.15, 0.2, 0.35, 0.5],
+             "speech_penalty": [0.1, 0.25, 0.5, 1, 3, 10, 20, 40],
              "min_nonspeech_s": [0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5], "male_bias": [0.0, 0.25, 0.5, 0.75, 1.0],
              "vad_floor": [1e-6, 1e-3, 0.01, 0.03, 0.1, 0.2], "warmup_s": [0.0, 0.25, 0.5, 1.0, 2.0]}
 MAX_TUNE_PASSES = 5
