@@ -19,14 +19,17 @@ import json
 import shlex
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from voxgender.data import Utterance, read_corpus
+from voxgender.ensemble import build_ensemble
 from voxgender.evaluate import evaluate_model
 from voxgender.inference import load_model
+from voxgender.model import member_networks
 from voxgender.model_files import bundled_model_dir, split_speakers
 from voxgender.train import TrainConfig, load_clips, train
 
@@ -67,15 +70,23 @@ def fine_tune(corpus: str, per_gender: int, loco_dir: Path, out: Path, cfg: Trai
                    for u in read_corpus(folder) if u.speaker in bundled_test and not u.is_child]
     start = load_model(loco_dir / corpus)
     model_dir = out / f"{corpus}_{per_gender}"
-    summary = train(load_clips(part["train"], "fine-tuning"), load_clips(part["val"], "validation"), model_dir,
-                    start.features, start.net.cfg, cfg, resume=True, show_progress=False, start_from=start.net)
+    # An ensemble is fine-tuned member by member, each from its own weights (as `voxgender train --init-from`).
+    starts = member_networks(start.net)
+    member_dirs = [model_dir] if len(starts) == 1 else [model_dir / f"member{i}" for i in range(len(starts))]
+    train_clips, val_clips = load_clips(part["train"], "fine-tuning"), load_clips(part["val"], "validation")
+    summaries = [train(train_clips, val_clips, member_dir, start.features, replace(start.net.cfg, members=1),
+                       replace(cfg, seed=cfg.seed + i), resume=True, show_progress=False, start_from=net)
+                 for i, (member_dir, net) in enumerate(zip(member_dirs, starts))]
+    if len(member_dirs) > 1:
+        build_ensemble(member_dirs, model_dir)
 
     def uar(model_path: Path, utterances: list[Utterance]) -> float:
         return evaluate_model(load_model(model_path), utterances, crop_lengths=(), show_progress=False)["overall"]["uar"]
 
     return {"corpus": corpus, "per_gender": per_gender, "clips": len(part["train"]),
-            "test_speakers": len(roles["test"]), "test_clips": len(part["test"]), "best_epoch": summary["best_epoch"],
-            "val_before": summary["start_val_uar"], "val_after": summary["val_uar"],
+            "test_speakers": len(roles["test"]), "test_clips": len(part["test"]),
+            "best_epoch": "/".join(str(s["best_epoch"]) for s in summaries),
+            "val_before": uar(loco_dir / corpus, part["val"]), "val_after": uar(model_dir, part["val"]),
             "test_before": uar(loco_dir / corpus, part["test"]), "test_after": uar(model_dir, part["test"]),
             "others_before": uar(loco_dir / corpus, others_test), "others_after": uar(model_dir, others_test)}
 

@@ -22,7 +22,7 @@ def save_member(root, seed: int, features: FeatureConfig = FEATURES, hidden: int
     """A randomly initialised network saved as a trained model of seed ``seed`` would be."""
     torch.manual_seed(seed)
     net = GenderRNN(ModelConfig(input_dim=features.dim, hidden=hidden, layers=2, dense=8))
-    net.set_normalisation(torch.linspace(-12, -2, features.dim), torch.linspace(1, 3, features.dim))
+    net.set_normalisation(torch.linspace(-12 + seed, -2, features.dim), torch.linspace(1, 3, features.dim))
     metadata = {"train": {"seed": seed, "keep": "final"}, "kept_epoch": 12, "best_epoch": 9, "val_uar": 0.9 + seed / 100,
                 "data": {}, "exclude_children": True}
     out = save_model_dir(root / f"seed{seed}", net, features, {"window_s": 8.0}, metadata)
@@ -82,13 +82,25 @@ def test_the_cli_writes_the_ensemble_and_a_card_naming_each_member(tmp_path, mem
     assert load_model(tmp_path / "ens").net.num_parameters() == 2 * load_model(members[0]).net.num_parameters()
 
 
-def test_an_ensemble_cannot_be_fine_tuned(tmp_path, members, synthetic_corpora, capsys):
+def test_an_ensemble_is_fine_tuned_member_by_member(tmp_path, members, synthetic_corpora, capsys):
     build_ensemble(members, tmp_path / "ens")
-    code = main(["train", "--data", str(synthetic_corpora["train"]), "--init-from", str(tmp_path / "ens"),
-                 "--out", str(tmp_path / "tuned")])
-    err = capsys.readouterr().err.strip()
-    assert code == 2 and err == f"voxgender: error: {tmp_path / 'ens'}: is an ensemble; fine-tune one of its members instead"
-    assert not (tmp_path / "tuned").exists()
+    start = load_model(tmp_path / "ens").net
+    quick = ["--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "4", "--crop-s", "1.0", "--threads", "1"]
+    command = ["train", "--data", str(synthetic_corpora["train"]), "--init-from", str(tmp_path / "ens"), *quick]
+    assert main([*command, "--out", str(tmp_path / "tuned")]) == 0
+    tuned = load_model(tmp_path / "tuned")
+    assert tuned.net.cfg.members == 2
+    for i, start_member in enumerate(start.members):
+        config = json.loads((tmp_path / "tuned" / f"member{i}" / "config.json").read_text())
+        assert config["model"]["members"] == 1 and config["metadata"]["train"]["seed"] == i
+        assert config["metadata"]["fine_tuned_from"]["model"] == str(tmp_path / "ens")
+        # Each member starts from its own network: its normalisation (never trained) is that member's.
+        assert torch.equal(tuned.net.members[i].feat_mean, start_member.feat_mean)
+    assert not torch.equal(start.members[0].feat_mean, start.members[1].feat_mean)
+    capsys.readouterr()
+    assert main([*command, "--members", "2", "--out", str(tmp_path / "refused")]) == 2
+    assert capsys.readouterr().err.strip() == ("voxgender: error: --init-from fine-tunes the networks of the model "
+                                               "it starts from: leave out --members")
 
 
 def test_split_seed_keeps_the_split_while_the_seed_changes_training(tmp_path, synthetic_corpora):

@@ -143,6 +143,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from .inference import load_model
+    from .model import GenderRNN, member_networks
     from .model_files import SPLITS_FILE
     from .train import train
 
@@ -150,33 +151,34 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise VoxgenderError(f"--members {args.members}: must be 1 or more")
     features, arch, cfg = train_recipe(args)
     start = load_model(None if args.init_from == "bundled" else args.init_from) if args.init_from else None
-    if start is not None and start.net.cfg.members > 1:
-        raise VoxgenderError(f"{args.init_from}: is an ensemble; fine-tune one of its members instead")
     if start is not None and args.members > 1:
-        raise VoxgenderError("--init-from fine-tunes one network: leave out --members")
+        raise VoxgenderError("--init-from fine-tunes the networks of the model it starts from: leave out --members")
     train_clips, val_clips, metadata = load_training_data(args)
+    # The network each member starts from: an ensemble is fine-tuned member by member.
+    starts: list[GenderRNN | None] = [None] * args.members
     if start is not None:
-        features, arch = start.features, start.net.cfg
+        starts = list(member_networks(start.net))
+        features, arch = start.features, replace(start.net.cfg, members=1)
         earlier = start.config.get("metadata", {})
         metadata["fine_tuned_from"] = {"model": args.init_from, "data": earlier.get("data", {})}
         metadata["sources"] += [s for s in earlier.get("sources", []) if s not in metadata["sources"]]
     out = Path(args.out)
-    member_dirs = [out] if args.members == 1 else [out / f"member{i}" for i in range(args.members)]
+    member_dirs = [out] if len(starts) == 1 else [out / f"member{i}" for i in range(len(starts))]
     summaries = []
-    for i, member_dir in enumerate(member_dirs):  # one split, seeds seed, seed + 1, ...
+    for i, (member_dir, start_net) in enumerate(zip(member_dirs, starts)):  # one split, seeds seed, seed + 1, ...
         summaries.append(train(train_clips, val_clips, member_dir, features, arch, replace(cfg, seed=cfg.seed + i),
-                               resume=args.resume, metadata=metadata, start_from=start.net if start is not None else None))
+                               resume=args.resume, metadata=metadata, start_from=start_net))
         if is_main_process():
             if member_dir != out:
                 shutil.copyfile(out / SPLITS_FILE, member_dir / SPLITS_FILE)
             write_card(member_dir, {})
     if is_main_process():
-        if args.members > 1:
+        if len(member_dirs) > 1:
             from .ensemble import build_ensemble
 
             build_ensemble(member_dirs, out)
             write_card(out, {})
-        print(json.dumps(summaries[0] if args.members == 1 else summaries, indent=2))
+        print(json.dumps(summaries[0] if len(member_dirs) == 1 else summaries, indent=2))
     return 0
 
 
@@ -216,7 +218,8 @@ def add_train(p: argparse.ArgumentParser) -> None:
                    "--seed, --seed + 1, ... (each in OUT/memberI), and save their ensemble in OUT")
     p.add_argument("--init-from", metavar="MODEL_DIR",
                    help="fine-tune: start from this model ('bundled' for the shipped one); its features, "
-                        "architecture and normalisation are kept, so the options of those groups are ignored")
+                        "architecture and normalisation are kept, so the options of those groups are ignored; "
+                        "an ensemble is fine-tuned member by member, each from its own weights")
     g = p.add_argument_group("features")
     g.add_argument("--features", choices=("logmel", "mfcc"), default=f.kind)
     g.add_argument("--n-mels", type=int, default=f.n_mels)

@@ -165,6 +165,11 @@ class GenderEnsemble(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
+def member_networks(net: GenderRNN | GenderEnsemble) -> list[GenderRNN]:
+    """The single networks of a model: an ensemble's members, or the network itself."""
+    return list(net.members) if isinstance(net, GenderEnsemble) else [net]
+
+
 def build_net(cfg: ModelConfig) -> GenderRNN | GenderEnsemble:
     """The network that ``cfg`` describes: one GenderRNN, or an ensemble of ``cfg.members``."""
     return GenderEnsemble(cfg) if cfg.members > 1 else GenderRNN(cfg)
