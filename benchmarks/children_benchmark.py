@@ -1,12 +1,12 @@
 """Children in or out of training, as a controlled pair (issue 3).
 
 Model A is the bundled model, trained on adults only. Model B uses the same recipe (the training
-settings, seed, features and architecture stored in A's config), the same adult training speakers
-and the same adult validation speakers, plus half of the child speakers (under 13, split by
-speaker and stratified by corpus and gender). Both are then measured on the adult validation
+settings, seeds, features and architecture stored in A's config; for an ensemble, its members'),
+the same adult training speakers and the same adult validation speakers, plus half of the child
+speakers (under 13, split by speaker and stratified by corpus and gender). Both are then measured on the adult validation
 speakers, the adult test speakers and the other half of the children, whom neither heard.
 
-    python benchmarks/children_benchmark.py              # trains B (about 20 minutes on one core)
+    python benchmarks/children_benchmark.py              # trains B (about 20 minutes per network on one core)
 
 Writes results/children/report.md and results.json; B's model folder goes to runs/children_in
 (resumed if the run was killed).
@@ -27,7 +27,8 @@ from voxgender.evaluate import evaluate_model
 from voxgender.features import FeatureConfig
 from voxgender.inference import load_model
 from voxgender.model import ModelConfig
-from voxgender.model_files import bundled_model_dir
+from voxgender.ensemble import build_ensemble
+from voxgender.model_files import bundled_model_dir, member_train_settings
 from voxgender.train import TrainConfig, load_clips, train
 
 from split_clips import DATA
@@ -66,11 +67,18 @@ def main() -> int:
     bundled = bundled_model_dir()
     config = json.loads((bundled / "config.json").read_text())
     data = groups(bundled)
-    recipe = TrainConfig.from_dict(config["metadata"]["train"])
-    recipe = replace(recipe, threads=1, epochs=args.epochs or recipe.epochs)
-    train(load_clips(data["train"] + data["children_train"], "training"), load_clips(data["val"], "validation"), args.out,
-          FeatureConfig.from_dict(config["features"]), ModelConfig.from_dict(config["model"]), recipe,
-          resume=True)
+    # One recipe per network: an ensemble's members train one after the other, then are joined as A's were.
+    recipes = [replace(recipe, threads=1, epochs=args.epochs or recipe.epochs)
+               for recipe in map(TrainConfig.from_dict, member_train_settings(config))]
+    member_dirs = [args.out] if len(recipes) == 1 else [args.out / f"member{i}" for i in range(len(recipes))]
+    train_clips = load_clips(data["train"] + data["children_train"], "training")
+    val_clips = load_clips(data["val"], "validation")
+    for member_dir, recipe in zip(member_dirs, recipes):
+        train(train_clips, val_clips, member_dir, FeatureConfig.from_dict(config["features"]),
+              replace(ModelConfig.from_dict(config["model"]), members=1), recipe, resume=True)
+    if len(member_dirs) > 1:
+        build_ensemble(member_dirs, args.out)
+    recipe = recipes[0]
     results: dict[str, dict[str, dict[str, float]]] = {}
     for label, model_dir in (("A: adults only (bundled)", bundled), ("B: adults + half of the children", args.out)):
         model = load_model(model_dir)

@@ -15,7 +15,7 @@ from voxgender.cli import build_parser, main, train_recipe
 from voxgender.data import read_speaker_list
 from voxgender.features import FeatureConfig
 from voxgender.model import ModelConfig
-from voxgender.model_files import bundled_model_dir
+from voxgender.model_files import bundled_model_dir, member_train_settings
 from voxgender.train import TrainConfig
 
 
@@ -206,9 +206,7 @@ def test_the_bundled_model_was_trained_with_the_recipe_file(benchmarks_dir):
     features, arch, cfg = train_recipe(args)
     config = json.loads((bundled_model_dir() / "config.json").read_text())
     # An ensemble's members train one after the other with seeds seed, seed + 1, ...
-    meta = config["metadata"]
-    trained = [member["train"] for member in meta["members"]] if args.members > 1 else [meta["train"]]
-    assert [TrainConfig.from_dict(t) for t in trained] == [
+    assert [TrainConfig.from_dict(t) for t in member_train_settings(config)] == [
         dataclasses.replace(cfg, seed=cfg.seed + i) for i in range(args.members)]
     assert features == FeatureConfig.from_dict(config["features"])
     assert dataclasses.replace(arch, input_dim=features.dim, members=args.members) == ModelConfig.from_dict(config["model"])

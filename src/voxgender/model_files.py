@@ -44,6 +44,13 @@ def split_speakers(source: str | Path, split: str) -> set[str]:
     return set(splits[split])
 
 
+def member_train_settings(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The training settings of each network of a saved model's config: an ensemble's members', or
+    the model's own."""
+    metadata = config.get("metadata", {})
+    return [member["train"] for member in metadata["members"]] if "members" in metadata else [metadata["train"]]
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that a reader never sees a half-written file."""
     tmp = path.with_name(f".{path.name}.tmp")
