@@ -3,8 +3,9 @@
 Model A is the bundled model, trained on adults only. Model B uses the same recipe (the training
 settings, seeds, features and architecture stored in A's config; for an ensemble, its members'),
 the same adult training speakers and the same adult validation speakers, plus half of the child
-speakers (under 13, split by speaker and stratified by corpus and gender). Both are then measured on the adult validation
-speakers, the adult test speakers and the other half of the children, whom neither heard.
+speakers (under 13, split by speaker and stratified by corpus and gender). Both are then measured
+on the adult validation speakers, the adult test speakers and the other half of the children,
+whom neither heard.
 
     python benchmarks/children_benchmark.py              # trains B (about 20 minutes per network on one core)
 
@@ -27,7 +28,7 @@ from voxgender.evaluate import evaluate_model
 from voxgender.features import FeatureConfig
 from voxgender.inference import load_model
 from voxgender.model import ModelConfig
-from voxgender.ensemble import build_ensemble
+from voxgender.ensemble import build_ensemble, member_dirs
 from voxgender.model_files import bundled_model_dir, member_train_settings
 from voxgender.train import TrainConfig, load_clips, train
 
@@ -70,14 +71,14 @@ def main() -> int:
     # One recipe per network: an ensemble's members train one after the other, then are joined as A's were.
     recipes = [replace(recipe, threads=1, epochs=args.epochs or recipe.epochs)
                for recipe in map(TrainConfig.from_dict, member_train_settings(config))]
-    member_dirs = [args.out] if len(recipes) == 1 else [args.out / f"member{i}" for i in range(len(recipes))]
+    dirs = member_dirs(args.out, len(recipes))
     train_clips = load_clips(data["train"] + data["children_train"], "training")
     val_clips = load_clips(data["val"], "validation")
-    for member_dir, recipe in zip(member_dirs, recipes):
+    for member_dir, recipe in zip(dirs, recipes):
         train(train_clips, val_clips, member_dir, FeatureConfig.from_dict(config["features"]),
               replace(ModelConfig.from_dict(config["model"]), members=1), recipe, resume=True)
-    if len(member_dirs) > 1:
-        build_ensemble(member_dirs, args.out)
+    if len(dirs) > 1:
+        build_ensemble(dirs, args.out)
     recipe = recipes[0]
     results: dict[str, dict[str, dict[str, float]]] = {}
     for label, model_dir in (("A: adults only (bundled)", bundled), ("B: adults + half of the children", args.out)):

@@ -142,6 +142,7 @@ def train_recipe(args: argparse.Namespace) -> tuple[FeatureConfig, ModelConfig, 
 def cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from .ensemble import build_ensemble, member_dirs
     from .inference import load_model
     from .model import GenderRNN, member_networks
     from .model_files import SPLITS_FILE
@@ -163,9 +164,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         metadata["fine_tuned_from"] = {"model": args.init_from, "data": earlier.get("data", {})}
         metadata["sources"] += [s for s in earlier.get("sources", []) if s not in metadata["sources"]]
     out = Path(args.out)
-    member_dirs = [out] if len(starts) == 1 else [out / f"member{i}" for i in range(len(starts))]
+    dirs = member_dirs(out, len(starts))
     summaries = []
-    for i, (member_dir, start_net) in enumerate(zip(member_dirs, starts)):  # one split, seeds seed, seed + 1, ...
+    for i, (member_dir, start_net) in enumerate(zip(dirs, starts)):  # one split, seeds seed, seed + 1, ...
         summaries.append(train(train_clips, val_clips, member_dir, features, arch, replace(cfg, seed=cfg.seed + i),
                                resume=args.resume, metadata=metadata, start_from=start_net))
         if is_main_process():
@@ -173,12 +174,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                 shutil.copyfile(out / SPLITS_FILE, member_dir / SPLITS_FILE)
             write_card(member_dir, {})
     if is_main_process():
-        if len(member_dirs) > 1:
-            from .ensemble import build_ensemble
-
-            build_ensemble(member_dirs, out)
+        if len(dirs) > 1:
+            build_ensemble(dirs, out)
             write_card(out, {})
-        print(json.dumps(summaries[0] if len(member_dirs) == 1 else summaries, indent=2))
+        print(json.dumps(summaries[0] if len(dirs) == 1 else summaries, indent=2))
     return 0
 
 

@@ -26,6 +26,12 @@ def _splits(model_dir: Path) -> dict[str, list[str]] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def member_dirs(out: str | Path, count: int) -> list[Path]:
+    """Where ``count`` networks of one model train: ``out`` itself for one, ``out/memberI`` for an ensemble's."""
+    out = Path(out)
+    return [out] if count == 1 else [out / f"member{i}" for i in range(count)]
+
+
 def member_mismatch(net: GenderRNN, features: FeatureConfig, first: GenderRNN, first_features: FeatureConfig) -> str | None:
     """Why ``net`` over ``features`` cannot join an ensemble with ``first`` over ``first_features``
     (None if it can)."""
