@@ -28,9 +28,8 @@ from voxgender.evaluate import evaluate_model
 from voxgender.features import FeatureConfig
 from voxgender.inference import load_model
 from voxgender.model import ModelConfig
-from voxgender.ensemble import build_ensemble, member_dirs
 from voxgender.model_files import bundled_model_dir, member_train_settings
-from voxgender.train import TrainConfig, load_clips, train
+from voxgender.train import TrainConfig, load_clips, train_networks
 
 from split_clips import DATA
 
@@ -68,18 +67,13 @@ def main() -> int:
     bundled = bundled_model_dir()
     config = json.loads((bundled / "config.json").read_text())
     data = groups(bundled)
-    # One recipe per network: an ensemble's members train one after the other, then are joined as A's were.
-    recipes = [replace(recipe, threads=1, epochs=args.epochs or recipe.epochs)
-               for recipe in map(TrainConfig.from_dict, member_train_settings(config))]
-    dirs = member_dirs(args.out, len(recipes))
-    train_clips = load_clips(data["train"] + data["children_train"], "training")
-    val_clips = load_clips(data["val"], "validation")
-    for member_dir, recipe in zip(dirs, recipes):
-        train(train_clips, val_clips, member_dir, FeatureConfig.from_dict(config["features"]),
-              replace(ModelConfig.from_dict(config["model"]), members=1), recipe, resume=True)
-    if len(dirs) > 1:
-        build_ensemble(dirs, args.out)
-    recipe = recipes[0]
+    # A's first network's recipe; an ensemble's members differ only in their seeds, seed, seed + 1, ...
+    recipe = TrainConfig.from_dict(member_train_settings(config)[0])
+    recipe = replace(recipe, threads=1, epochs=args.epochs or recipe.epochs)
+    arch = ModelConfig.from_dict(config["model"])
+    train_networks(load_clips(data["train"] + data["children_train"], "training"), load_clips(data["val"], "validation"),
+                   args.out, FeatureConfig.from_dict(config["features"]), arch, recipe, [None] * arch.members,
+                   resume=True)
     results: dict[str, dict[str, dict[str, float]]] = {}
     for label, model_dir in (("A: adults only (bundled)", bundled), ("B: adults + half of the children", args.out)):
         model = load_model(model_dir)

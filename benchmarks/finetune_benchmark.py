@@ -19,19 +19,17 @@ import json
 import shlex
 import sys
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from voxgender.data import Utterance, read_corpus
-from voxgender.ensemble import build_ensemble, member_dirs
 from voxgender.evaluate import evaluate_model
 from voxgender.inference import load_model
 from voxgender.model import member_networks
 from voxgender.model_files import bundled_model_dir, split_speakers
-from voxgender.train import TrainConfig, load_clips, train
+from voxgender.train import TrainConfig, load_clips, train_networks
 
 from split_clips import DATA
 
@@ -71,14 +69,9 @@ def fine_tune(corpus: str, per_gender: int, loco_dir: Path, out: Path, cfg: Trai
     start = load_model(loco_dir / corpus)
     model_dir = out / f"{corpus}_{per_gender}"
     # An ensemble is fine-tuned member by member, each from its own weights (as `voxgender train --init-from`).
-    starts = member_networks(start.net)
-    dirs = member_dirs(model_dir, len(starts))
-    train_clips, val_clips = load_clips(part["train"], "fine-tuning"), load_clips(part["val"], "validation")
-    summaries = [train(train_clips, val_clips, member_dir, start.features, replace(start.net.cfg, members=1),
-                       replace(cfg, seed=cfg.seed + i), resume=True, show_progress=False, start_from=net)
-                 for i, (member_dir, net) in enumerate(zip(dirs, starts))]
-    if len(dirs) > 1:
-        build_ensemble(dirs, model_dir)
+    summaries = train_networks(load_clips(part["train"], "fine-tuning"), load_clips(part["val"], "validation"), model_dir,
+                               start.features, start.net.cfg, cfg, member_networks(start.net), resume=True,
+                               show_progress=False)
 
     def uar(model_path: Path, utterances: list[Utterance]) -> float:
         return evaluate_model(load_model(model_path), utterances, crop_lengths=(), show_progress=False)["overall"]["uar"]

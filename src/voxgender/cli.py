@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -140,13 +139,10 @@ def train_recipe(args: argparse.Namespace) -> tuple[FeatureConfig, ModelConfig, 
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from .ensemble import build_ensemble, member_dirs
+    from .ensemble import member_dirs
     from .inference import load_model
-    from .model import GenderRNN, member_networks
-    from .model_files import SPLITS_FILE
-    from .train import train
+    from .model import member_networks
+    from .train import train_networks
 
     if args.members < 1:
         raise VoxgenderError(f"--members {args.members}: must be 1 or more")
@@ -155,28 +151,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     if start is not None and args.members > 1:
         raise VoxgenderError("--init-from fine-tunes the networks of the model it starts from: leave out --members")
     train_clips, val_clips, metadata = load_training_data(args)
-    # The network each member starts from: an ensemble is fine-tuned member by member.
-    starts: list[GenderRNN | None] = [None] * args.members
-    if start is not None:
-        starts = list(member_networks(start.net))
-        features, arch = start.features, replace(start.net.cfg, members=1)
+    starts = [None] * args.members
+    if start is not None:  # an ensemble is fine-tuned member by member
+        starts = member_networks(start.net)
+        features, arch = start.features, start.net.cfg
         earlier = start.config.get("metadata", {})
         metadata["fine_tuned_from"] = {"model": args.init_from, "data": earlier.get("data", {})}
         metadata["sources"] += [s for s in earlier.get("sources", []) if s not in metadata["sources"]]
-    out = Path(args.out)
-    dirs = member_dirs(out, len(starts))
-    summaries = []
-    for i, (member_dir, start_net) in enumerate(zip(dirs, starts)):  # one split, seeds seed, seed + 1, ...
-        summaries.append(train(train_clips, val_clips, member_dir, features, arch, replace(cfg, seed=cfg.seed + i),
-                               resume=args.resume, metadata=metadata, start_from=start_net))
-        if is_main_process():
-            if member_dir != out:
-                shutil.copyfile(out / SPLITS_FILE, member_dir / SPLITS_FILE)
-            write_card(member_dir, {})
+    summaries = train_networks(train_clips, val_clips, args.out, features, arch, cfg, starts,
+                               resume=args.resume, metadata=metadata)
     if is_main_process():
-        if len(dirs) > 1:
-            build_ensemble(dirs, out)
-            write_card(out, {})
+        dirs = member_dirs(args.out, len(starts))
+        for model_dir in dirs + ([Path(args.out)] if len(dirs) > 1 else []):
+            write_card(model_dir, {})
         print(json.dumps(summaries[0] if len(dirs) == 1 else summaries, indent=2))
     return 0
 

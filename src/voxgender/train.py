@@ -12,8 +12,9 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
@@ -531,3 +532,32 @@ def train(
     kept_epoch = history[-1]["epoch"] if cfg.keep == "final" and history else best_epoch
     return {"out_dir": str(out), "best_epoch": best_epoch, "kept_epoch": kept_epoch, "val_uar": best_uar,
             "epochs_run": len(history), "world_size": world.size, **start}
+
+
+def train_networks(
+    train_clips: Sequence[Clip],
+    val_clips: Sequence[Clip],
+    out_dir: str | Path,
+    features: FeatureConfig,
+    arch: ModelConfig,
+    cfg: TrainConfig,
+    starts: Sequence[GenderRNN | None] = (None,),
+    **options: Any,
+) -> list[dict[str, Any]]:
+    """One network per entry of ``starts`` (None trains from scratch, a network is fine-tuned), on one
+    split with seeds ``cfg.seed``, ``cfg.seed`` + 1, ...; ``options`` go to ``train``. One network is
+    saved in ``out_dir``; several in ``out_dir/memberI``, with the split of ``out_dir`` if it records
+    one, and their ensemble in ``out_dir``. Returns each network's summary."""
+    from .ensemble import build_ensemble, member_dirs
+
+    out = Path(out_dir)
+    dirs = member_dirs(out, len(starts))
+    summaries = [train(train_clips, val_clips, member_dir, features, replace(arch, members=1),
+                       replace(cfg, seed=cfg.seed + i), start_from=start, **options)
+                 for i, (member_dir, start) in enumerate(zip(dirs, starts))]
+    if len(dirs) > 1 and join().is_main:
+        if (out / SPLITS_FILE).is_file():
+            for member_dir in dirs:
+                shutil.copyfile(out / SPLITS_FILE, member_dir / SPLITS_FILE)
+        build_ensemble(dirs, out)
+    return summaries
