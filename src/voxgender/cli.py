@@ -139,7 +139,6 @@ def train_recipe(args: argparse.Namespace) -> tuple[FeatureConfig, ModelConfig, 
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .ensemble import member_dirs
     from .inference import load_model
     from .model import member_networks
     from .train import train_networks
@@ -161,10 +160,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     summaries = train_networks(train_clips, val_clips, args.out, features, arch, cfg, starts,
                                resume=args.resume, metadata=metadata)
     if is_main_process():
-        dirs = member_dirs(args.out, len(starts))
-        for model_dir in dirs + ([Path(args.out)] if len(dirs) > 1 else []):
+        for model_dir in [s["out_dir"] for s in summaries] + ([args.out] if len(summaries) > 1 else []):
             write_card(model_dir, {})
-        print(json.dumps(summaries[0] if len(dirs) == 1 else summaries, indent=2))
+        print(json.dumps(summaries[0] if len(summaries) == 1 else summaries, indent=2))
     return 0
 
 
