@@ -152,15 +152,19 @@ def pitch_bin_hz(cfg: FeatureConfig) -> np.ndarray:
 
 
 def deltas(x: torch.Tensor, width: int = DELTA_WIDTH) -> torch.Tensor:
-    """Regression deltas along the frame axis (-2) of ``x``, edges padded by repetition."""
-    if x.shape[-2] == 0:
+    """Regression deltas along the frame axis (-2) of ``x``, edges padded by repetition.
+
+    Computed in NumPy on the tensor's memory: a handful of array operations, several times faster
+    than the same operations in torch on the short sequences of clips and streams.
+    """
+    a = x.numpy()
+    if a.shape[-2] == 0:
         return x.clone()
-    padded = torch.cat([x[..., :1, :].expand(*x.shape[:-2], width, x.shape[-1]), x,
-                        x[..., -1:, :].expand(*x.shape[:-2], width, x.shape[-1])], dim=-2)
-    frames = x.shape[-2]
+    padded = np.concatenate([np.repeat(a[..., :1, :], width, axis=-2), a, np.repeat(a[..., -1:, :], width, axis=-2)], axis=-2)
+    frames = a.shape[-2]
     num = sum(n * (padded[..., width + n: width + n + frames, :] - padded[..., width - n: width - n + frames, :])
               for n in range(1, width + 1))
-    return num / (2 * sum(n * n for n in range(1, width + 1)))
+    return torch.from_numpy(num / np.float32(2 * sum(n * n for n in range(1, width + 1))))
 
 
 class FeatureExtractor(torch.nn.Module):

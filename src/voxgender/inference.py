@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .streaming import Stream
 
 DEFAULT_WINDOW_S = 8.0
-BATCH_WINDOWS = 64
+BATCH_WINDOWS = 128  # windows run through the network as one batch: larger batches amortise its per-step cost
 
 
 @dataclass(frozen=True)
