@@ -87,6 +87,9 @@ def pooled(out: Path, model_dir: Path) -> dict:
 
 
 def train_loco_model(corpus: str, folders: dict[str, Path], out: Path, options: list[str]) -> Path:
+    """Train (or resume) the model that leaves ``corpus`` out; ``{corpus}`` in ``options`` becomes its
+    name (say, for a teacher of the same fold: --teacher runs/loco_ens2/loco/{corpus})."""
+    options = [option.replace("{corpus}", corpus) for option in options]
     model_dir = out / "loco" / corpus
     others = [str(p) for name, p in folders.items() if name != corpus]
     cmd = [str(Path(sys.executable).parent / "voxgender"), "train", "--data", *others, "--out", str(model_dir.resolve()),

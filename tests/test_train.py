@@ -16,6 +16,7 @@ from voxgender.data import read_corpus
 from voxgender.features import FeatureConfig, FeatureExtractor
 from voxgender.inference import load_model
 from voxgender.model import GenderRNN, ModelConfig
+from voxgender.model_files import load_model_dir, save_model_dir
 from voxgender import train as train_module
 from voxgender.train import (BalancedSampler, Clip, TrainConfig, identity_changes, is_better, learning_rate, load_clips,
                              run_identity, train, upgraded_identity, validate)
@@ -326,3 +327,66 @@ def test_the_corpus_adversary_needs_two_training_corpora(synthetic_corpora, tmp_
                  "--corpus-adversary", "0.5"]) == 2
     err = capsys.readouterr().err
     assert "--corpus-adversary needs at least two training corpora, not 1" in err and err.count("\n") == 1
+
+
+def test_a_distillation_step_mixes_the_label_step_and_the_step_toward_the_teacher():
+    """With a teacher, the loss is (1 - w) x the label cross-entropy + w x the cross-entropy against
+    the teacher's frame posteriors, so the step (a gradient, by linearity) mixes the two steps."""
+    extractor = FeatureExtractor(FeatureConfig(n_mels=24))
+    wave = torch.randn(4, 16000, generator=torch.Generator().manual_seed(3)) * 0.1
+    lengths, targets = torch.tensor([16000, 12000, 16000, 8000]), torch.tensor([0, 1, 0, 1])
+    torch.manual_seed(0)
+    start = GenderRNN(ModelConfig(input_dim=24, hidden=16, layers=2, dropout=0.0))
+    teacher = GenderRNN(ModelConfig(input_dim=24, hidden=16, layers=1, dropout=0.0)).eval()
+
+    def step(distill: float) -> torch.Tensor:
+        net = copy.deepcopy(start)
+        opt = torch.optim.SGD(net.parameters(), lr=1.0)  # the step is the gradient
+        train_module.train_step(net, extractor, opt, wave, lengths, targets, 1e9,
+                                teacher=teacher if distill else None, distill=distill)
+        return torch.cat([(p - q).detach().flatten() for p, q in zip(net.parameters(), start.parameters())])
+
+    net = copy.deepcopy(start)
+    feats = extractor(wave)
+    valid = torch.arange(feats.shape[1])[None, :] < train_module.frame_lengths(lengths, extractor.cfg)[:, None]
+    soft = torch.softmax(teacher(feats)[0][valid], dim=-1).detach()
+    (-torch.nn.functional.cross_entropy(net(feats)[0][valid], soft)).backward()  # minus: a step is minus the gradient
+    toward_teacher = torch.cat([p.grad.flatten() for p in net.parameters()])
+    torch.testing.assert_close(step(1.0), toward_teacher, rtol=1e-4, atol=1e-7)
+    torch.testing.assert_close(step(0.25), 0.75 * step(0.0) + 0.25 * toward_teacher, rtol=1e-4, atol=1e-7)
+
+
+def test_a_student_distilled_from_a_teacher_follows_the_teacher_not_the_labels(tiny_model_dir, synthetic_corpora, tmp_path,
+                                                                              capsys):
+    """A teacher with its two outputs swapped calls every voice the other gender: a student that
+    learns from it alone (--distill 1) does the same on held-out speakers, against the labels."""
+    net, features, config = load_model_dir(tiny_model_dir)
+    last = net.head[-1]
+    with torch.no_grad():
+        last.weight.copy_(last.weight.flip(0))
+        last.bias.copy_(last.bias.flip(0))
+    swapped = save_model_dir(tmp_path / "swapped", net, features, config["inference"], config["metadata"])
+    assert main(["train", "--data", str(synthetic_corpora["train"]), *TINY_TRAIN_ARGS, "--out", str(tmp_path / "student"),
+                 "--teacher", str(swapped), "--distill", "1", "--keep", "final", "--epochs", "6"]) == 0  # validation (by the labels) would keep epoch 1
+    student, teacher = load_model(tmp_path / "student"), load_model(swapped)
+    heldout = read_corpus(synthetic_corpora["heldout"])
+    against_labels = np.mean([student.predict_file(u.path).label != u.gender for u in heldout])
+    with_teacher = np.mean([student.predict_file(u.path).label == teacher.predict_file(u.path).label for u in heldout])
+    assert against_labels >= 0.75 and with_teacher >= 0.75, (against_labels, with_teacher)  # trained by the labels: <= 0.1
+    assert student.config["metadata"]["teacher"]["model"] == str(swapped)
+    assert student.config["metadata"]["train"]["distill"] == 1.0
+    assert f"Distilled from `{swapped}`" in (tmp_path / "student" / "MODEL_CARD.md").read_text()
+
+    # a distillation resumes only with the teacher it started with
+    capsys.readouterr()
+    assert main(["train", "--data", str(synthetic_corpora["train"]), *TINY_TRAIN_ARGS, "--out", str(tmp_path / "student"),
+                 "--teacher", str(tiny_model_dir), "--distill", "1", "--keep", "final", "--epochs", "6", "--resume"]) == 2
+    assert "teacher_weights" in capsys.readouterr().err
+
+
+def test_a_teacher_over_other_features_is_a_one_line_error(tiny_model_dir, synthetic_corpora, tmp_path, capsys):
+    args = ["train", "--data", str(synthetic_corpora["train"]), *TINY_TRAIN_ARGS, "--out", str(tmp_path / "student"),
+            "--teacher", str(tiny_model_dir), "--n-mels", "20"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "teacher model's features differ" in err and err.count("\n") == 1

@@ -101,11 +101,11 @@ def _data_table(data: dict[str, list[dict[str, Any]]]) -> list[str]:
     return lines
 
 
-def _fine_tuning_lines(origin: dict[str, Any] | None) -> list[str]:
-    """The model a fine-tuned one started from, and that model's training data."""
+def _origin_lines(origin: dict[str, Any] | None, how: str) -> list[str]:
+    """A model this one learnt from (``how``: "Fine-tuned from", "Distilled from"), and its training data."""
     if not origin:
         return []
-    return [f"Fine-tuned from `{origin['model']}`, whose weights were trained on:", "", *_data_table(origin.get("data", {})), ""]
+    return [f"{how} `{origin['model']}`, which was trained on:", "", *_data_table(origin.get("data", {})), ""]
 
 
 def _sources_table(sources: list[dict[str, str]]) -> list[str]:
@@ -168,7 +168,8 @@ def render_card(
         + (", children (under 13) left out of every split" if meta.get("exclude_children") else "")
         + _excluded_clause(meta.get("excluded_speakers", [])) + ".", "",
         *_data_table(meta.get("data", {})), "",
-        *_fine_tuning_lines(meta.get("fine_tuned_from")),
+        *_origin_lines(meta.get("fine_tuned_from"), "Fine-tuned from"),
+        *_origin_lines(meta.get("teacher"), "Distilled from"),
         "Origin and licence of each corpus. Some licences are non-commercial or research-only (none "
         "stated): a model trained on them inherits those terms, so this model is for research and "
         "evaluation unless you retrain it on data whose licence allows your use.", "",

@@ -7,7 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .errors import ModelError, VoxgenderError
 from .output import FORMATS, RecordWriter
@@ -15,6 +15,7 @@ from .progress import say
 
 if TYPE_CHECKING:
     from .features import FeatureConfig
+    from .inference import Model
     from .model import ModelConfig
     from .segment import SegmentConfig
     from .train import TrainConfig
@@ -132,7 +133,7 @@ def train_recipe(args: argparse.Namespace) -> tuple[FeatureConfig, ModelConfig, 
                           crop_s=args.crop_s, optimizer=args.optimizer, lr=args.lr, lr_schedule=args.lr_schedule,
                           ema_decay=args.ema_decay, patience=args.patience, keep=args.keep, seed=args.seed,
                           corpus_power=args.corpus_power, corpus_adversary=args.corpus_adversary, augment=augment,
-                          threads=args.threads)
+                          distill=args.distill if args.teacher else 0.0, threads=args.threads)
     except ValueError as err:
         raise VoxgenderError(str(err)) from None
     return features, arch, cfg
@@ -149,21 +150,30 @@ def cmd_train(args: argparse.Namespace) -> int:
     start = load_model(None if args.init_from == "bundled" else args.init_from) if args.init_from else None
     if start is not None and args.members > 1:
         raise VoxgenderError("--init-from fine-tunes the networks of the model it starts from: leave out --members")
+    teacher = load_model(None if args.teacher == "bundled" else args.teacher) if args.teacher else None
     train_clips, val_clips, metadata = load_training_data(args)
+    if teacher is not None:
+        record_origin(metadata, "teacher", args.teacher, teacher)
     starts = [None] * args.members
     if start is not None:  # an ensemble is fine-tuned member by member
         starts = member_networks(start.net)
         features, arch = start.features, start.net.cfg
-        earlier = start.config.get("metadata", {})
-        metadata["fine_tuned_from"] = {"model": args.init_from, "data": earlier.get("data", {})}
-        metadata["sources"] += [s for s in earlier.get("sources", []) if s not in metadata["sources"]]
+        record_origin(metadata, "fine_tuned_from", args.init_from, start)
     summaries = train_networks(train_clips, val_clips, args.out, features, arch, cfg, starts,
-                               resume=args.resume, metadata=metadata)
+                               resume=args.resume, metadata=metadata, teacher=teacher)
     if is_main_process():
         for model_dir in [s["out_dir"] for s in summaries] + ([args.out] if len(summaries) > 1 else []):
             write_card(model_dir, {})
         print(json.dumps(summaries[0] if len(summaries) == 1 else summaries, indent=2))
     return 0
+
+
+def record_origin(metadata: dict[str, Any], key: str, name: str, model: Model) -> None:
+    """Record in ``metadata[key]`` a model that the new one learns from (the start of a fine-tuning,
+    a distillation's teacher) with that model's training data, and add its corpora's sources."""
+    earlier = model.config.get("metadata", {})
+    metadata[key] = {"model": name, "data": earlier.get("data", {})}
+    metadata["sources"] += [s for s in earlier.get("sources", []) if s not in metadata["sources"]]
 
 
 def is_main_process() -> bool:
@@ -257,6 +267,12 @@ def add_train(p: argparse.ArgumentParser) -> None:
                         f"repeatable; names: {', '.join(AugmentConfig().to_dict())}")
     g.add_argument("--band-masks", type=int, default=AugmentConfig().band_masks,
                    help="SpecAugment-style masks of up to 10 feature bands per training crop")
+    g.add_argument("--teacher", metavar="MODEL_DIR",
+                   help="distil: also learn this model's frame posteriors on each training crop ('bundled' for "
+                        "the shipped one), for example to turn an ensemble into one network of a single network's "
+                        "cost; it must use the same features")
+    g.add_argument("--distill", type=float, default=0.8, metavar="WEIGHT",
+                   help="with --teacher: weight of its posteriors as targets, the labels get 1 - WEIGHT")
     g.add_argument("--threads", type=int, default=t.threads, help="torch threads (0 = default)")
     p.set_defaults(handler=cmd_train)
 

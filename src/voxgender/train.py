@@ -66,6 +66,7 @@ class TrainConfig:
     seed: int = 0
     corpus_power: float = 0.0  # corpora drawn ∝ speakers**power: 0 = every corpus alike, 1 = every speaker alike
     corpus_adversary: float = 0.0  # weight of the reversed gradient of a corpus classifier (0 = off)
+    distill: float = 0.0  # weight of a teacher model's frame posteriors as soft targets, the labels' is 1 - distill (0 = off)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     threads: int = 0
 
@@ -78,6 +79,8 @@ class TrainConfig:
             raise ValueError("ema_decay must be in [0, 1)")
         if self.corpus_adversary < 0:
             raise ValueError("corpus_adversary cannot be negative")
+        if not 0 <= self.distill <= 1:
+            raise ValueError("distill must be in [0, 1]")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -245,14 +248,18 @@ def train_step(
     lengths: torch.Tensor, targets: torch.Tensor, grad_clip: float,
     feature_augment: Callable[[torch.Tensor], torch.Tensor] = lambda feats: feats, packed: bool = False,
     adversary: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    teacher: torch.nn.Module | None = None, distill: float = 0.0,
 ) -> float:
     """One optimisation step of frame-level cross-entropy over the valid frames; returns the
-    gender loss.
+    gender loss (against the labels).
 
     A causal network's valid frames do not depend on the padding after them, so unless ``packed``
     (which a bidirectional network needs) the padded batch runs as one tensor: on CPU several times
     faster than a packed sequence. ``adversary(hidden, valid)``, if given, is a loss on the
     recurrent output (batch, frames, width) at the ``valid`` frames, added to the gender loss.
+    With a ``teacher`` (a model over the same features, in eval mode) the loss is ``1 - distill``
+    times the gender loss plus ``distill`` times the cross-entropy against the teacher's frame
+    posteriors on the same augmented crop (knowledge distillation).
     """
     net.train()
     with torch.no_grad():
@@ -262,7 +269,14 @@ def train_step(
     valid = torch.arange(feats.shape[1])[None, :] < frames[:, None]
     frame_targets = targets[:, None].expand(-1, feats.shape[1])
     loss = torch.nn.functional.cross_entropy(logits[valid], frame_targets[valid])
-    total = loss if adversary is None else loss + adversary(hidden, valid)
+    total = loss
+    if teacher is not None:
+        with torch.no_grad():
+            teacher_logits, _ = teacher(feats, lengths=frames if teacher.cfg.bidirectional else None)
+            soft_targets = torch.softmax(teacher_logits[valid], dim=-1)
+        total = (1 - distill) * loss + distill * torch.nn.functional.cross_entropy(logits[valid], soft_targets)
+    if adversary is not None:
+        total = total + adversary(hidden, valid)
     opt.zero_grad(set_to_none=True)
     total.backward()
     torch.nn.utils.clip_grad_norm_([p for group in opt.param_groups for p in group["params"]], grad_clip)
@@ -340,12 +354,15 @@ def _identity_settings(features: FeatureConfig, arch: ModelConfig, cfg: TrainCon
 
 
 def run_identity(features: FeatureConfig, arch: ModelConfig, cfg: TrainConfig, train_clips: Sequence[Clip],
-                 val_clips: Sequence[Clip], start_from: GenderRNN | None = None) -> dict[str, Any]:
+                 val_clips: Sequence[Clip], start_from: GenderRNN | None = None,
+                 teacher: Model | None = None) -> dict[str, Any]:
     """What a checkpoint records of its run, for ``resume`` to refuse a different one: the feature,
     architecture and training configs, the number of training and validation clips (a different
-    --data or split changes them), and the fingerprint of the weights a fine-tuning started from."""
+    --data or split changes them), and the fingerprints of the weights a fine-tuning started from
+    and of a distillation's teacher."""
     return {**_identity_settings(features, arch, cfg), "train_clips": len(train_clips), "val_clips": len(val_clips),
-            "start_weights": weights_fingerprint(start_from) if start_from is not None else None}
+            "start_weights": weights_fingerprint(start_from) if start_from is not None else None,
+            "teacher_weights": weights_fingerprint(teacher.net) if teacher is not None else None}
 
 
 def upgraded_identity(saved: dict[str, Any]) -> dict[str, Any]:
@@ -397,6 +414,7 @@ def train(
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     metadata: dict[str, Any] | None = None,
     start_from: GenderRNN | None = None,
+    teacher: Model | None = None,
 ) -> dict[str, Any]:
     """Train on ``train_clips``, validate every epoch on ``val_clips``; return a summary.
 
@@ -408,6 +426,9 @@ def train(
     normalisation (``features`` and ``arch`` must be the ones it was trained with); the summary
     then also gives its validation UAR before any step (``start_val_uar``).
 
+    ``teacher`` distils: a model over the same ``features`` (typically an ensemble) whose frame
+    posteriors on each training crop are soft targets of weight ``cfg.distill``.
+
     Under ``torchrun`` the processes train data-parallel (see ``distributed``); each validates
     the same weights, so all take the same early-stopping decision, and rank 0 writes the files.
     ``on_epoch(epoch, metrics)`` is called after each epoch (for example by a tuner that prunes);
@@ -415,6 +436,11 @@ def train(
     """
     if not train_clips or not val_clips:
         raise VoxgenderError("training needs at least one training and one validation clip")
+    if (teacher is not None) != (cfg.distill > 0):
+        raise VoxgenderError("distillation needs both a teacher model and a distill weight above 0")
+    if teacher is not None and teacher.features != features:
+        raise VoxgenderError("the teacher model's features differ from the student's: a teacher must "
+                             "run on the same feature frames")
     world = join()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -440,7 +466,7 @@ def train(
     best_uar, best_loss, best_epoch, start_epoch = -1.0, math.inf, 0, 1
 
     checkpoint = out / CHECKPOINT
-    identity = run_identity(features, arch, cfg, train_clips, val_clips, start_from)
+    identity = run_identity(features, arch, cfg, train_clips, val_clips, start_from, teacher)
     if resume and checkpoint.exists():
         state = torch.load(checkpoint, weights_only=True)
         changes = identity_changes(upgraded_identity(state["identity"]), identity) if "identity" in state else []
@@ -503,7 +529,8 @@ def train(
                 adversary_scale(cfg.corpus_adversary, global_step / (cfg.epochs * cfg.steps_per_epoch)))
             losses.append(train_step(trainer, extractor, opt, wave, lengths, targets, cfg.grad_clip,
                                      lambda feats: augment_features(feats, net.feat_mean, cfg.augment, gen),
-                                     packed=arch.bidirectional, adversary=adversary_loss))
+                                     packed=arch.bidirectional, adversary=adversary_loss,
+                                     teacher=teacher.net if teacher is not None else None, distill=cfg.distill))
             if average is not None:
                 average.update_parameters(net)
         metrics = {"epoch": epoch, "train_loss": float(np.mean(losses)), **validate(model, val_clips),
