@@ -140,17 +140,16 @@ def train_recipe(args: argparse.Namespace) -> tuple[FeatureConfig, ModelConfig, 
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .inference import load_model
     from .model import member_networks
     from .train import train_networks
 
     if args.members < 1:
         raise VoxgenderError(f"--members {args.members}: must be 1 or more")
     features, arch, cfg = train_recipe(args)
-    start = load_model(None if args.init_from == "bundled" else args.init_from) if args.init_from else None
+    start = named_model(args.init_from)
     if start is not None and args.members > 1:
         raise VoxgenderError("--init-from fine-tunes the networks of the model it starts from: leave out --members")
-    teacher = load_model(None if args.teacher == "bundled" else args.teacher) if args.teacher else None
+    teacher = named_model(args.teacher)
     train_clips, val_clips, metadata = load_training_data(args)
     if teacher is not None:
         record_origin(metadata, "teacher", args.teacher, teacher)
@@ -166,6 +165,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             write_card(model_dir, {})
         print(json.dumps(summaries[0] if len(summaries) == 1 else summaries, indent=2))
     return 0
+
+
+def named_model(name: str | None) -> Model | None:
+    """The model a ``train`` option names: a model directory, 'bundled' for the shipped one, or None."""
+    from .inference import load_model
+
+    return load_model(None if name == "bundled" else name) if name else None
 
 
 def record_origin(metadata: dict[str, Any], key: str, name: str, model: Model) -> None:
