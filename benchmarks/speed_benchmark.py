@@ -4,6 +4,8 @@ wall-clock second), decoding + features + model included.
 Two figures: the whole command as a user runs it (process start and model loading included), and
 the steady-state throughput inside one process. Each is measured ``--repeats`` times and reported
 as the median beside every run, since the machines are shared and one run moves with their load.
+Beside the command, in turn with it, runs its peer ``voxgender predict --all-members``: an
+ensemble's every member on every clip, without the cascade (the same as the command for one network).
 Uses the clips of ../shared/data when present, else synthetic voices.
 
     python benchmarks/speed_benchmark.py [--clips 600] [--workers 2] [--repeats 3]
@@ -68,11 +70,12 @@ def main() -> None:
         cmd = [str(Path(sys.executable).parent / "voxgender"), "predict", "--files-from", str(listing), "--format", "jsonl"]
         if args.model:
             cmd += ["--model", args.model]
-        command_runs, steady_runs = [], []
+        command_runs, all_members_runs, steady_runs = [], [], []
         for _ in range(args.repeats):
-            start = time.perf_counter()
-            done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-            command_runs.append(time.perf_counter() - start)
+            for runs, extra in ((command_runs, []), (all_members_runs, ["--all-members"])):
+                start = time.perf_counter()
+                done = subprocess.run(cmd + extra, capture_output=True, text=True, check=True)
+                runs.append(time.perf_counter() - start)
         records = [json.loads(line) for line in done.stdout.splitlines()]
         model = load_model(args.model)
         list(iter_predictions(model, paths[:32], show_progress=False))  # warm-up
@@ -82,16 +85,20 @@ def main() -> None:
             steady_runs.append(time.perf_counter() - start)
     failures = sum("error" in r for r in records)
     command_x = sorted(audio_s / t for t in command_runs)
+    all_members_x = sorted(audio_s / t for t in all_members_runs)
     steady_x = sorted(audio_s / t for t in steady_runs)
     print(f"clips: {len(paths)} ({audio_s / 60:.1f} min of audio, {'../shared/data' if DATA.is_dir() else 'synthetic'}), "
           f"parallel batches: {args.workers}, failures: {failures}, runs: {args.repeats}")
     print(f"voxgender predict command (start-up + model load included): median {statistics.median(command_x):.0f}x real time "
           f"(runs: {', '.join(f'{x:.0f}x' for x in command_x)})")
+    print(f"the same with --all-members (no cascade), in turn with it:  median {statistics.median(all_members_x):.0f}x real time "
+          f"(runs: {', '.join(f'{x:.0f}x' for x in all_members_x)})")
     print(f"steady state in one process (decode + features + model):  median {statistics.median(steady_x):.0f}x real time "
           f"(runs: {', '.join(f'{x:.0f}x' for x in steady_x)})")
     figures = {"clips": len(paths), "audio_s": audio_s, "source": "../shared/data" if DATA.is_dir() else "synthetic",
                "workers": args.workers, "repeats": args.repeats,
                "command_x_realtime": statistics.median(command_x), "command_x_realtime_runs": command_x,
+               "all_members_command_x_realtime": statistics.median(all_members_x), "all_members_command_x_realtime_runs": all_members_x,
                "steady_x_realtime": statistics.median(steady_x), "steady_x_realtime_runs": steady_x,
                "failures": failures, "load_average": os.getloadavg(), "cpu_count": os.cpu_count(),
                "command": " ".join(sys.argv)}

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 from voxgender.cli import main
@@ -47,6 +48,56 @@ def test_an_ensemble_averages_its_members_frame_log_posteriors(tmp_path, members
     assert json.loads((tmp_path / "ens" / SPLITS_FILE).read_text()) == SPLITS
 
 
+def clips_of(female_clip, male_clip):
+    return [female_clip[:16000], female_clip[16000:48000], male_clip[:16000], male_clip[16000:48000], female_clip[:4000]]
+
+
+def test_the_first_member_alone_decides_the_clips_it_is_sure_of(tmp_path, members, female_clip, male_clip, monkeypatch):
+    clips = clips_of(female_clip, male_clip)
+    ensemble = load_model(build_ensemble(members, tmp_path / "ens"))
+    first = load_model(members[0]).p_female_of_arrays(clips)
+    ensemble.cascade_margin = None
+    full = ensemble.p_female_of_arrays(clips)
+    first_log_odds = np.abs(np.log(first / (1 - first)))
+    ensemble.cascade_margin = float(np.sort(first_log_odds)[-3:-1].mean())  # the first member is sure of two clips
+    sure = first_log_odds > ensemble.cascade_margin
+    assert sure.sum() == 2
+    second = ensemble.net.members[1]
+    batches = []
+    monkeypatch.setattr(second, "forward", lambda x, *a, **k: batches.append(x.shape[0]) or type(second).forward(second, x, *a, **k))
+    got = ensemble.p_female_of_arrays(clips)
+    assert sum(batches) == len(clips) - 2  # the second member ran on the unsure clips only
+    np.testing.assert_allclose(got[sure], first[sure], atol=1e-5)
+    np.testing.assert_allclose(got[~sure], full[~sure], atol=1e-5)
+    assert not np.allclose(first, full, atol=1e-3)  # the members differ, so the split is a real test
+    batches.clear()
+    np.testing.assert_allclose(ensemble.p_female_of_arrays(clips, "majority"), [
+        load_model(tmp_path / "ens").p_female_of_arrays([c], "majority")[0] for c in clips])
+    assert sum(batches) == len(clips)  # a majority vote is not cascaded: every member sees every clip
+
+
+def test_predict_all_members_runs_the_whole_ensemble_on_every_file(tmp_path, members, female_clip, male_clip, capsys):
+    clips = clips_of(female_clip, male_clip)
+    paths = [str(tmp_path / f"clip{i}.wav") for i in range(len(clips))]
+    for path, clip in zip(paths, clips):
+        sf.write(path, clip, 16000)
+    model_dir = build_ensemble(members, tmp_path / "ens")
+    config = json.loads((model_dir / "config.json").read_text())
+    config["inference"]["cascade_margin"] = 0.0  # the model's own margin: its first member decides every clip
+    (model_dir / "config.json").write_text(json.dumps(config))
+    ensemble = load_model(model_dir)
+    assert ensemble.cascade_margin == 0.0
+    cascaded = ensemble.p_female_of_arrays(clips)
+    ensemble.cascade_margin = None
+    full = ensemble.p_female_of_arrays(clips)
+    assert not np.allclose(cascaded, full, atol=1e-3)
+    for flags, expected in (([], cascaded), (["--all-members"], full)):
+        capsys.readouterr()
+        assert main(["predict", *paths, "--model", str(model_dir), "--format", "jsonl", *flags]) == 0
+        got = [json.loads(line)["p_female"] for line in capsys.readouterr().out.splitlines()]
+        np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
 @pytest.mark.parametrize("odd_one, reason", [
     ("features", "features or architecture differ"),
     ("architecture", "features or architecture differ"),
@@ -79,6 +130,7 @@ def test_the_cli_writes_the_ensemble_and_a_card_naming_each_member(tmp_path, mem
     assert "An ensemble of 2 networks" in card and "over 20 MFCCs of 48 mel bands + Δ + ΔΔ features" in card
     assert f"Member 1 (`{members[0]}`, seed 0)" in card and f"Member 2 (`{members[1]}`, seed 1)" in card
     assert "| seed | 0, 1 |" in card
+    assert "the others only the files whose mean log-odds the first puts within ±2," in card
     assert load_model(tmp_path / "ens").net.num_parameters() == 2 * load_model(members[0]).net.num_parameters()
 
 

@@ -23,7 +23,10 @@ from voxgender.server import ServerSettings, create_app  # noqa: E402
 
 @pytest.fixture(scope="module")
 def model():
-    return load_model()
+    """The bundled model, whose batch answers run every member, as the server's do (no cascade)."""
+    model = load_model()
+    model.cascade_margin = None
+    return model
 
 
 @pytest.fixture(scope="module")

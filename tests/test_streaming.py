@@ -20,7 +20,10 @@ from voxgender.synth import synth_clip
 
 @pytest.fixture(scope="module")
 def model() -> Model:
-    return load_model()
+    """The bundled model, whose batch answers run every member, as a stream does (no cascade)."""
+    model = load_model()
+    model.cascade_margin = None
+    return model
 
 
 @pytest.fixture(scope="module")

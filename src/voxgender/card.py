@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable
 
+from .postprocess import CASCADE_MARGIN
+
 SOURCE_FILE = "SOURCE.txt"
 
 RESPONSIBLE_USE = """\
@@ -134,6 +136,16 @@ def _evaluation_section(evaluation: dict[str, Any], title: str) -> list[str]:
     return lines
 
 
+def _cascade_sentence(inference: dict[str, Any]) -> str:
+    """How `voxgender predict` runs an ensemble (see ``Model.cascade_margin``)."""
+    margin = inference.get("cascade_margin", CASCADE_MARGIN)
+    if margin is None:
+        return ""
+    return (f" `voxgender predict` runs it as a cascade: the first network hears every file, the others only the files "
+            f"whose mean log-odds the first puts within ±{margin:g}, and a file it is surer of gets its answer "
+            "(`--all-members` runs every network on every file).")
+
+
 def render_card(
     config: dict[str, Any], sources: list[dict[str, str]], evaluations: dict[str, dict[str, Any]] | None = None,
     name: str = "voxgender model", figures: str | None = None,
@@ -161,7 +173,8 @@ def render_card(
         f"({features['win_ms']:g} ms windows every {features['hop_ms']:g} ms)"
         + (", each frame less its recording's running mean (causal normalisation)" if model.get("normalisation") == "causal" else "")
         + f", a {model['dense']}-unit dense layer and "
-        "a softmax over {female, male} per frame; a file's decision is the mean of its frame log-posteriors.", "",
+        "a softmax over {female, male} per frame; a file's decision is the mean of its frame log-posteriors."
+        + (_cascade_sentence(config.get("inference", {})) if members else ""), "",
         *_selection_lines(meta),
         "## Training data", "",
         "Speaker-disjoint train / validation / test splits, stratified by corpus and gender"

@@ -56,6 +56,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(1)  # parallelism comes from one batch per core in iter_predictions
     model = load_model(args.model)
+    if args.all_members:
+        model.cascade_margin = None
     writer = RecordWriter(args.format)
     show = args.format in ("table", "json") or sys.stdout.isatty()
     failures = 0
@@ -71,6 +73,9 @@ def add_predict(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--model", help="model directory (default: the bundled model)")
     p.add_argument("--aggregation", choices=("mean_log", "majority", "speech_mean_log"), help="how frame posteriors become one decision")
+    p.add_argument("--all-members", action="store_true",
+                   help="an ensemble runs every member on every file (default: its first member alone decides the files it is "
+                        "sure of, and p_female of those is that member's)")
     p.set_defaults(handler=cmd_predict)
 
 

@@ -1,6 +1,7 @@
 """``POST /v1/predict``: an audio file (raw body, or multipart field ``file``) -> label and per-second timeline.
 
-The file-level answer is the batch prediction (the same as ``voxgender predict``); the timeline
+The file-level answer is the batch prediction of ``voxgender predict --all-members``: the timeline
+needs every frame's posterior, so an ensemble runs all its members anyway (no cascade). The timeline
 gives each second's p_female over its speech frames, or ``none`` when silero-vad hears no speech.
 """
 
@@ -72,7 +73,7 @@ def timeline(model: Model, audio: np.ndarray, log_post: np.ndarray) -> list[dict
 
 
 def predict_bytes(model: Model, data: bytes, name: str) -> dict[str, Any]:
-    """Decode, predict as ``voxgender predict`` does, and add the timeline. Raises AudioError."""
+    """Decode, predict as ``voxgender predict --all-members`` does, and add the timeline. Raises AudioError."""
     audio = load_audio(data, name=name)
     log_post = model.frame_log_posteriors([audio])[0]
     prediction = Prediction.from_p_female(name, aggregate(log_post, model.aggregation), len(audio) / SAMPLE_RATE)
