@@ -13,14 +13,13 @@ from .audio import SAMPLE_RATE, Source, load_audio
 from .features import FeatureConfig, FeatureExtractor
 from .model import GenderEnsemble, GenderRNN
 from .model_files import bundled_model_dir, load_model_dir
-from .postprocess import CASCADE_MARGIN, SPEECH_ONLY, Aggregation, aggregate, counted_frames, mean_log_odds
+from .postprocess import CASCADE_MARGIN, SPEECH_ONLY, Aggregation, aggregate, mean_log_odds
 
 if TYPE_CHECKING:
     from .streaming import Stream
 
 DEFAULT_WINDOW_S = 8.0
 BATCH_WINDOWS = 128  # windows run through the network as one batch: larger batches amortise its per-step cost
-MEAN_LOG_AGGREGATIONS = ("mean_log", SPEECH_ONLY)  # the file decisions the cascade's margin was measured on
 
 
 @dataclass(frozen=True)
@@ -115,37 +114,33 @@ class Model:
         ``speech_mean_log`` averages only the frames silero-vad calls speech (as a stream does),
         falling back to every frame when it finds none; it costs a VAD pass over each input.
 
-        An ensemble with a ``cascade_margin`` runs its first member on every input and the others
-        only where the first member's mean log-odds are within the margin (see ``_cascade``).
+        Under ``mean_log``, an ensemble with a ``cascade_margin`` runs its first member on every
+        input and the others only where the first member is unsure (see ``_cascade``).
         """
         method = aggregation or self.aggregation
         feats = [self.features_of(a) for a in audios]
-        masks = None
+        if method == "mean_log" and isinstance(self.net, GenderEnsemble) and self.cascade_margin is not None:
+            return np.array([aggregate(lp, method) for lp in self._cascade(feats)])
+        log_posts = self.feature_log_posteriors(feats)
         if method == SPEECH_ONLY:
             from .multistream import speech_frames
 
-            masks = [speech_frames(a, f.shape[0], self.features) for a, f in zip(audios, feats)]
-        cascade = (isinstance(self.net, GenderEnsemble) and self.cascade_margin is not None
-                   and method in MEAN_LOG_AGGREGATIONS)
-        log_posts = self._cascade(feats, masks) if cascade else self.feature_log_posteriors(feats)
-        if masks is not None:
-            log_posts = [counted_frames(lp, m) for lp, m in zip(log_posts, masks)]
+            masks = [speech_frames(a, len(lp), self.features) for a, lp in zip(audios, log_posts)]
+            log_posts = [lp[m] if m.any() else lp for lp, m in zip(log_posts, masks)]
             method = "mean_log"
         return np.array([aggregate(lp, method) for lp in log_posts])
 
-    def _cascade(self, feats: Sequence[torch.Tensor], masks: Sequence[np.ndarray] | None) -> list[np.ndarray]:
-        """Frame log-posteriors: the first member's where its mean log-odds over the counted frames
-        (``masks``, or all) exceed ``cascade_margin`` in size, else the whole ensemble's.
+    def _cascade(self, feats: Sequence[torch.Tensor]) -> list[np.ndarray]:
+        """Frame log-posteriors: the first member's where its mean log-odds exceed
+        ``cascade_margin`` in size, else the whole ensemble's.
 
-        The ensemble's frame log-odds are the mean of its members' (GenderEnsemble), so a clip's
-        decision under mean_log can change only if the other members lean the other way by more
-        than the first member's margin: on the validation speakers and every LOCO corpus, none did.
+        The ensemble's frame log-odds are the mean of its members' (GenderEnsemble), so a file's
+        mean_log decision can change only if the other members lean the other way by more than the
+        first member's margin: on the validation speakers and every LOCO corpus, none did.
         """
         first, *others = self.net.members
         log_posts = self.feature_log_posteriors(feats, net=first)
-        masks = masks if masks is not None else [None] * len(feats)
-        unsure = [i for i, (lp, m) in enumerate(zip(log_posts, masks))
-                  if abs(mean_log_odds(counted_frames(lp, m))) <= self.cascade_margin]
+        unsure = [i for i, lp in enumerate(log_posts) if abs(mean_log_odds(lp)) <= self.cascade_margin]
         if unsure:
             rest = [self.feature_log_posteriors([feats[i] for i in unsure], net=member) for member in others]
             for k, i in enumerate(unsure):

@@ -12,8 +12,8 @@ import numpy as np
 
 Aggregation = Literal["mean_log", "majority", "speech_mean_log"]
 SPEECH_ONLY = "speech_mean_log"  # mean_log over the frames voice-activity detection calls speech
-# An ensemble's first member alone decides a file whose mean log-odds it puts beyond this margin;
-# the other members run on the rest (Model.cascade_margin). Chosen on the bundled model's validation
+# Under mean_log, an ensemble's first member alone decides a file whose mean log-odds it puts beyond
+# this margin; the other members run on the rest (Model.cascade_margin). Chosen on the bundled model's validation
 # speakers, where no decision changes from 1.5 up (benchmarks/cascade_margin.py).
 CASCADE_MARGIN = 2.0
 
@@ -29,11 +29,6 @@ def mean_log_posterior(log_post: np.ndarray) -> float:
 def mean_log_odds(log_post: np.ndarray) -> float:
     """Mean female-vs-male log-odds of the frames; 0 for no frames."""
     return float((log_post[:, 0] - log_post[:, 1]).mean()) if len(log_post) else 0.0
-
-
-def counted_frames(log_post: np.ndarray, speech: np.ndarray | None) -> np.ndarray:
-    """The frames a file decision counts: the ``speech`` frames, or all when there are none (or no mask)."""
-    return log_post[speech] if speech is not None and speech.any() else log_post
 
 
 def majority_vote(log_post: np.ndarray) -> float:
