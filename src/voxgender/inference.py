@@ -11,7 +11,7 @@ import torch
 
 from .audio import SAMPLE_RATE, Source, load_audio
 from .features import FeatureConfig, FeatureExtractor
-from .model import GenderEnsemble, GenderRNN
+from .model import GenderEnsemble, GenderRNN, combine_members
 from .model_files import bundled_model_dir, load_model_dir
 from .postprocess import CASCADE_MARGIN, SPEECH_ONLY, Aggregation, aggregate, mean_log_odds
 
@@ -134,7 +134,8 @@ class Model:
         """Frame log-posteriors: the first member's where its mean log-odds exceed
         ``cascade_margin`` in size, else the whole ensemble's.
 
-        The ensemble's frame log-odds are the mean of its members' (GenderEnsemble), so a file's
+        The ensemble's frame log-odds are the mean of its members' (``combine_members``, the rule
+        GenderEnsemble runs by, applied here to the members' outputs already computed), so a file's
         mean_log decision can change only if the other members lean the other way by more than the
         first member's margin: on the validation speakers and every LOCO corpus, none did.
         """
@@ -144,8 +145,8 @@ class Model:
         if unsure:
             rest = [self.feature_log_posteriors([feats[i] for i in unsure], net=member) for member in others]
             for k, i in enumerate(unsure):
-                mean = np.mean([log_posts[i], *(lp[k] for lp in rest)], axis=0)
-                log_posts[i] = torch.log_softmax(torch.from_numpy(mean), dim=-1).numpy()
+                logits = combine_members([torch.from_numpy(log_posts[i]), *(torch.from_numpy(lp[k]) for lp in rest)])
+                log_posts[i] = torch.log_softmax(logits, dim=-1).numpy()
         return log_posts
 
     # -- convenience: files and arrays -------------------------------------------------------

@@ -14,7 +14,7 @@ the state.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Sequence
 
 import torch
 from torch import nn
@@ -134,6 +134,11 @@ class GenderRNN(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
+def combine_members(log_posteriors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """An ensemble's logits from its members' log-posteriors of the same frames: their mean."""
+    return torch.stack(list(log_posteriors)).mean(dim=0)
+
+
 class GenderEnsemble(nn.Module):
     """``cfg.members`` GenderRNNs of one architecture over the same features. The logits it returns
     are the mean of the members' log-posteriors: a softmax of them is the members' normalised
@@ -159,7 +164,7 @@ class GenderEnsemble(nn.Module):
             logits, member_state = member(x, state[i * k:(i + 1) * k] if state else None, lengths)
             log_posteriors.append(torch.log_softmax(logits, dim=-1))
             new_state += member_state
-        return torch.stack(log_posteriors).mean(dim=0), new_state
+        return combine_members(log_posteriors), new_state
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
