@@ -9,6 +9,7 @@ Prints every figure and writes report.md, metrics.json and PNG plots into --out.
     python benchmarks/segmentation_benchmark.py --split val --tune   # how SegmentConfig's defaults were chosen
     python benchmarks/segmentation_benchmark.py --set male_bias=0.5   # other decoding settings
     python benchmarks/segmentation_benchmark.py --split val --scan male_bias=0,0.5,1   # one setting's trade-off
+    python benchmarks/segmentation_benchmark.py --split val --tune-check   # does that search hold on other recordings?
 
 Headline conditions: clean speech, and coloured noise or music-like tones at 20, 10 and 5 dB SNR.
 0 dB is measured and reported on its own as a stress condition. Timings depend on what else runs
@@ -156,6 +157,31 @@ def tune(recs: list[Recording], evidence: list, model: Model, config: SegmentCon
         if config == start:
             break
     return config
+
+
+def tune_check(recs: list[Recording], evidence: list, model: Model, config: SegmentConfig) -> list[str]:
+    """Markdown: the search of ``tune`` run on each half of the recordings (split by recording, every
+    background of one recording in the same half) and scored on the other half, to tell whether
+    what it finds holds beyond the recordings it was found on."""
+    seg = Segmenter(model, config)
+    names = sorted({r.name for r in recs})
+    halves = [set(names[:len(names) // 2]), set(names[len(names) // 2:])]
+
+    def part(half: set[str]) -> tuple[list[Recording], list]:
+        pairs = [(r, e) for r, e in zip(recs, evidence) if r.name in half]
+        return [r for r, _ in pairs], [e for _, e in pairs]
+
+    lines = ["| tuned on | settings it changed | IER there: before → after | IER on the other half: before → after |",
+             "|---|---|---|---|"]
+    for own, other in (halves, halves[::-1]):
+        tuned = tune(*part(own), model, config, [])
+        changed = ", ".join(f"{f.name} {getattr(config, f.name):g} → {getattr(tuned, f.name):g}"
+                            for f in dataclasses.fields(SegmentConfig) if getattr(config, f.name) != getattr(tuned, f.name))
+        before = [decoded_rates(*part(h), seg, config)["ier"] for h in (own, other)]
+        after = [decoded_rates(*part(h), seg, tuned)["ier"] for h in (own, other)]
+        lines.append(f"| {', '.join(sorted(own))} | {changed or 'none'} | {pct(before[0])} → {pct(after[0])} | "
+                     f"{pct(before[1])} → {pct(after[1])} |")
+    return lines
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -410,6 +436,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="worker processes for the batch speed figure (0 = skip)")
     parser.add_argument("--memory-minutes", default="10,60,180", help="file lengths for the memory figure ('' = skip)")
     parser.add_argument("--tune", action="store_true", help="search the decoding settings on these recordings")
+    parser.add_argument("--tune-check", action="store_true",
+                        help="run the search of --tune on each half of the recordings, score it on the other half, write tune_check.md")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a decoding setting other than SegmentConfig's default, e.g. male_bias=0.5 (repeatable)")
     parser.add_argument("--scan", metavar="NAME=V1,V2,...",
@@ -435,6 +463,14 @@ def main() -> int:
         (out / "tune.log").write_text("\n".join([*log, f"tuned settings: {config}", ""]))
         print(f"tuned settings: {config}")
         rows, hypotheses, _ = evaluate(recs, model, config)
+    if args.tune_check:
+        table = tune_check(recs, evidence, model, config)
+        (out / "tune_check.md").write_text("\n".join([
+            f"# Does the decoding search generalise? ({args.split} broadcasts, headline conditions)", "",
+            f"`python benchmarks/segmentation_benchmark.py {shlex.join(sys.argv[1:])}`", "",
+            f"From `{config}`, the coordinate search of `--tune` on half of the recordings, scored on the other half.",
+            "", *table, ""]))
+        print("\n".join(table), flush=True)
     if scan_at:
         table = scan(recs, evidence, model, config, scan_name, scan_at)
         (out / "scan.md").write_text("\n".join([f"# {scan_name} on the {args.split} broadcasts (headline conditions)", "",
