@@ -83,7 +83,8 @@ def test_the_first_member_alone_decides_the_clips_it_is_sure_of(tmp_path, member
         assert sum(batches) == len(clips)
 
 
-def test_predict_all_members_runs_the_whole_ensemble_on_every_file(tmp_path, members, female_clip, male_clip, capsys):
+def test_predict_and_batch_all_members_run_the_whole_ensemble_on_every_file(tmp_path, members, female_clip, male_clip,
+                                                                            capsys):
     clips = clips_of(female_clip, male_clip)
     paths = [str(tmp_path / f"clip{i}.wav") for i in range(len(clips))]
     for path, clip in zip(paths, clips):
@@ -98,11 +99,38 @@ def test_predict_all_members_runs_the_whole_ensemble_on_every_file(tmp_path, mem
     ensemble.cascade_margin = None
     full = ensemble.p_female_of_arrays(clips)
     assert not np.allclose(cascaded, full, atol=1e-3)
+    assert load_model(model_dir, all_members=True).cascade_margin is None
     for flags, expected in (([], cascaded), (["--all-members"], full)):
         capsys.readouterr()
         assert main(["predict", *paths, "--model", str(model_dir), "--format", "jsonl", *flags]) == 0
         got = [json.loads(line)["p_female"] for line in capsys.readouterr().out.splitlines()]
         np.testing.assert_allclose(got, expected, atol=1e-4)
+        out = tmp_path / f"batch{len(flags)}.jsonl"
+        assert main(["batch", *paths, "--model", str(model_dir), "--out", str(out), "--workers", "1", *flags]) == 0
+        by_path = {r["path"]: r["p_female"] for r in map(json.loads, out.read_text().splitlines())}
+        np.testing.assert_allclose([by_path[p] for p in paths], expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("flags, margin", [([], 0.0), (["--all-members"], None)])
+def test_evaluate_all_members_turns_the_cascade_off(tmp_path, members, female_clip, monkeypatch, flags, margin):
+    model_dir = build_ensemble(members, tmp_path / "ens")
+    config = json.loads((model_dir / "config.json").read_text())
+    config["inference"]["cascade_margin"] = 0.0
+    (model_dir / "config.json").write_text(json.dumps(config))
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    sf.write(corpus / "a.wav", female_clip[:16000], 16000)
+    (corpus / "labels.csv").write_text("path,speaker,gender\na.wav,c:1,f\n")
+    margins = []
+
+    def evaluated(model, utterances, **kwargs):
+        margins.append(model.cascade_margin)
+        raise SystemExit(0)  # the model is all this test needs
+
+    monkeypatch.setattr("voxgender.evaluate.evaluate_model", evaluated)
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--model", str(model_dir), "--data", str(corpus), "--out", str(tmp_path / "ev"), *flags])
+    assert margins == [margin]
 
 
 @pytest.mark.parametrize("odd_one, reason", [

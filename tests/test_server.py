@@ -24,9 +24,7 @@ from voxgender.server import ServerSettings, create_app  # noqa: E402
 @pytest.fixture(scope="module")
 def model():
     """The bundled model, whose batch answers run every member, as the server's do (no cascade)."""
-    model = load_model()
-    model.cascade_margin = None
-    return model
+    return load_model(all_members=True)
 
 
 @pytest.fixture(scope="module")

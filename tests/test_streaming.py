@@ -21,9 +21,7 @@ from voxgender.synth import synth_clip
 @pytest.fixture(scope="module")
 def model() -> Model:
     """The bundled model, whose batch answers run every member, as a stream does (no cascade)."""
-    model = load_model()
-    model.cascade_margin = None
-    return model
+    return load_model(all_members=True)
 
 
 @pytest.fixture(scope="module")

@@ -30,12 +30,14 @@ LOG_EVERY_S = 30.0
 
 @dataclass(frozen=True)
 class BatchJob:
-    """What to do with each file: the task, the model directory (None = bundled) and, for
-    segmentation, its settings."""
+    """What to do with each file: the task, the model directory (None = bundled), for
+    segmentation its settings, and whether an ensemble predicts with every member on every file
+    (``load_model``'s ``all_members``; segmentation always does)."""
 
     task: str = "predict"
     model: str | None = None
     segment: SegmentConfig = field(default_factory=SegmentConfig)
+    all_members: bool = False
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -50,7 +52,7 @@ class FileWorker:
         from .segment import Segmenter
 
         self.job = job
-        model = load_model(job.model)
+        model = load_model(job.model, job.all_members)
         self._segmenter = Segmenter(model, job.segment) if job.task == "segment" else None
         self._model = model
 

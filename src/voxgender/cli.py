@@ -55,9 +55,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import torch
 
     torch.set_num_threads(1)  # parallelism comes from one batch per core in iter_predictions
-    model = load_model(args.model)
-    if args.all_members:
-        model.cascade_margin = None
+    model = load_model(args.model, args.all_members)
     writer = RecordWriter(args.format)
     show = args.format in ("table", "json") or sys.stdout.isatty()
     failures = 0
@@ -73,10 +71,14 @@ def add_predict(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--model", help="model directory (default: the bundled model)")
     p.add_argument("--aggregation", choices=("mean_log", "majority", "speech_mean_log"), help="how frame posteriors become one decision")
+    add_all_members(p)
+    p.set_defaults(handler=cmd_predict)
+
+
+def add_all_members(p: argparse.ArgumentParser, note: str = "") -> None:
     p.add_argument("--all-members", action="store_true",
                    help="an ensemble runs every member on every file (default: its first member alone decides the files it is "
-                        "sure of, and p_female of those is that member's)")
-    p.set_defaults(handler=cmd_predict)
+                        f"sure of, and p_female of those is that member's){note}")
 
 
 # -- train ---------------------------------------------------------------------------------------
@@ -320,7 +322,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .inference import load_model
     from .model_files import SPLITS_FILE, bundled_model_dir, split_speakers
 
-    model = load_model(args.model)
+    model = load_model(args.model, args.all_members)
     utterances = read_corpora(args.data)
     if args.split != "all":
         splits_file = Path(args.splits_file or Path(args.model or bundled_model_dir()) / SPLITS_FILE)
@@ -345,6 +347,7 @@ def add_evaluate(p: argparse.ArgumentParser) -> None:
                    help="evaluate only the speakers of this split of the model's splits.json")
     p.add_argument("--splits-file", help="splits.json to use (default: the model's own)")
     p.add_argument("--out", default="evaluation", help="report folder (metrics.json, PNGs, report.md)")
+    add_all_members(p)
     p.set_defaults(handler=cmd_evaluate)
 
 
@@ -545,7 +548,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     paths = input_paths(args)
     output_kind(args.out)
-    job = BatchJob(args.task, args.model, segment_config(args))
+    job = BatchJob(args.task, args.model, segment_config(args), args.all_members)
     if args.engine == "ray":
         from .batch_ray import run_ray_batch
 
@@ -571,6 +574,7 @@ def add_batch(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", choices=("local", "ray"), default="local")
     p.add_argument("--ray-address", help="Ray cluster to join ('auto' = the running one); default: a local instance")
     p.add_argument("--model", help="model directory (default: the bundled model)")
+    add_all_members(p, note="; --task segment always runs every member")
     add_segment_options(p)
     p.set_defaults(handler=cmd_batch)
 

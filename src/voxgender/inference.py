@@ -180,7 +180,11 @@ class Model:
 
 
 
-def load_model(path: str | Path | None = None) -> Model:
-    """Load a model directory, or the bundled pretrained model when ``path`` is None."""
+def load_model(path: str | Path | None = None, all_members: bool = False) -> Model:
+    """Load a model directory, or the bundled pretrained model when ``path`` is None.
+    ``all_members``: an ensemble runs every member on every input (no cascade)."""
     net, features, config = load_model_dir(path if path is not None else bundled_model_dir())
-    return Model(net, features, config)
+    model = Model(net, features, config)
+    if all_members:
+        model.cascade_margin = None
+    return model
