@@ -265,18 +265,43 @@ def frame_errors(reference: np.ndarray, hypothesis: np.ndarray, scored: np.ndarr
     }
 
 
-def confusion_by_speaker(rec: Recording, hypothesis: np.ndarray) -> dict[str, dict[str, Any]]:
-    """Per speaker: gender, seconds of their scored speech (overlaps left out) and seconds of it
-    labelled with the other gender. Summed over speakers, the confused seconds are ``frame_errors``'."""
+SPEAKER_COUNTS = ("speech_s", "confused_s", "missed_s", "female_s", "male_s")
+
+
+def counts_by_speaker(rec: Recording, hypothesis: np.ndarray) -> dict[str, dict[str, Any]]:
+    """Per speaker: gender, seconds of their scored speech (overlaps left out), and how much of it
+    is labelled with the other gender, as non-speech, female and male. Summed over speakers, the
+    confused seconds are ``frame_errors``'."""
     out: dict[str, dict[str, Any]] = {}
     for turn in rec.turns:
         own = GENDER_CODE[turn.gender]
         frames = slice(turn.start, turn.end)
         mine = (rec.reference[frames] == own) & rec.scored[frames]
-        counts = out.setdefault(turn.speaker, {"gender": turn.gender, "speech_s": 0.0, "confused_s": 0.0})
-        counts["speech_s"] += float(mine.sum() * FRAME_S)
-        counts["confused_s"] += float((mine & (hypothesis[frames] == FEMALE + MALE - own)).sum() * FRAME_S)
+        hyp = hypothesis[frames]
+        counts = out.setdefault(turn.speaker, {"gender": turn.gender, **dict.fromkeys(SPEAKER_COUNTS, 0.0)})
+        for key, frames_of in (("speech_s", mine), ("confused_s", mine & (hyp == FEMALE + MALE - own)),
+                               ("missed_s", mine & (hyp == NONE)), ("female_s", mine & (hyp == FEMALE)),
+                               ("male_s", mine & (hyp == MALE))):
+            counts[key] += float(frames_of.sum() * FRAME_S)
     return out
+
+
+def speaker_bootstrap(speakers: dict[str, dict[str, Any]], false_alarm: float, resamples: int = 2000,
+                      seed: int = 0) -> dict[str, tuple[float, float]]:
+    """95% intervals of IER, confusion and female-share error (points) with the speakers resampled
+    (the uncertainty of a figure measured on this many speakers). False alarm belongs to no
+    speaker: it is held at its measured rate ``false_alarm`` (of reference speech)."""
+    keys = list(speakers)
+    table = np.array([[speakers[k][c] for c in SPEAKER_COUNTS] for k in keys])  # (speakers, counts)
+    is_female = np.array([speakers[k]["gender"] == "female" for k in keys])
+    picks = np.random.default_rng(seed).integers(len(keys), size=(resamples, len(keys)))
+    sums = table[picks].sum(axis=1)  # (resamples, counts)
+    speech, confused, missed, female, male = sums.T
+    ref_female = (table[:, 0] * is_female)[picks].sum(axis=1)
+    share_error = 100 * np.abs(female / np.maximum(female + male, 1e-9) - ref_female / np.maximum(speech, 1e-9))
+    figures = {"ier": (missed + confused) / speech + false_alarm, "confusion": confused / speech,
+               "female_share_error_pp": share_error}
+    return {name: (float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))) for name, v in figures.items()}
 
 
 def rates(counts: dict[str, float]) -> dict[str, float]:

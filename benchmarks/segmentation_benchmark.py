@@ -36,8 +36,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from split_clips import flagged_speakers  # noqa: E402
-from broadcast import (FRAME_S, ClipPool, Recording, build_speech, confusion_by_speaker, frame_errors,  # noqa: E402
-                       hypothesis_frames, rates, total, with_background)
+from broadcast import (FRAME_S, SPEAKER_COUNTS, ClipPool, Recording, build_speech, counts_by_speaker,  # noqa: E402
+                       frame_errors, hypothesis_frames, rates, speaker_bootstrap, total, with_background)
 
 from voxgender.audio import SAMPLE_RATE  # noqa: E402
 from voxgender.batch import BatchJob, run_batch  # noqa: E402
@@ -112,7 +112,7 @@ def evaluate(recs: list[Recording], model: Model, config: SegmentConfig) -> tupl
                      "snr_db": rec.snr_db, "duration_s": rec.duration_s, "wall_s": wall, "cpu_s": cpu,
                      "counts": frame_errors(rec.reference, hyp, rec.scored),
                      "counts_collar": frame_errors(rec.reference, hyp, rec.scored, 0.25),
-                     "speakers": confusion_by_speaker(rec, hyp),
+                     "speakers": counts_by_speaker(rec, hyp),
                      "unscored_s": float((~rec.scored).sum() * FRAME_S)})
         hypotheses.append(result.segments)
         evidence.append(tuple(np.concatenate(x) for x in zip(*seg.evidence)))
@@ -192,11 +192,13 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     speakers: dict[str, dict[str, Any]] = {}
     for r in head:
         for speaker, counts in r["speakers"].items():
-            mine = speakers.setdefault(speaker, {"gender": counts["gender"], "speech_s": 0.0, "confused_s": 0.0})
-            mine["speech_s"] += counts["speech_s"]
-            mine["confused_s"] += counts["confused_s"]
+            mine = speakers.setdefault(speaker, {"gender": counts["gender"], **dict.fromkeys(SPEAKER_COUNTS, 0.0)})
+            for key in SPEAKER_COUNTS:
+                mine[key] += counts[key]
+    headline_rates = rates(total([r["counts"] for r in head]))
     return {
-        "headline": rates(total([r["counts"] for r in head])),
+        "headline": headline_rates,
+        "headline_interval_95": speaker_bootstrap(speakers, headline_rates["false_alarm"]),
         "headline_collar_0.25s": rates(total([r["counts_collar"] for r in head])),
         "stress_0dB": rates(total([r["counts"] for r in rows if r["snr_db"] == STRESS_SNR])),
         "conditions": {c: rates(total([r["counts"] for r in rs])) for c, rs in by_condition.items()},
@@ -308,6 +310,11 @@ def pct(x: float) -> str:
     return f"{100 * x:.2f}%"
 
 
+def interval_text(summary: dict[str, Any], name: str) -> str:
+    low, high = summary["headline_interval_95"][name]
+    return f"{low:.2f}-{high:.2f} pp" if name == "female_share_error_pp" else f"{100 * low:.2f}-{pct(high)}"
+
+
 def write_report(out: Path, args: argparse.Namespace, summary: dict[str, Any], speed: dict | None, memory: list | None,
                  config: SegmentConfig, load: tuple[float, float, float]) -> None:
     h = summary["headline"]
@@ -321,15 +328,19 @@ def write_report(out: Path, args: argparse.Namespace, summary: dict[str, Any], s
         + (" (tuned on these recordings, so these figures are optimistic; the search is in tune.log)."
            if args.tune or args.split == "val" else "."), "",
         "## Targets", "",
-        "| target | measured | goal |", "| --- | --- | --- |",
-        f"| identification error rate (headline conditions) | {pct(h['ier'])} | ≤ 6% |",
-        f"| gender confusion | {pct(h['confusion'])} | ≤ 3% |",
-        f"| female-share error | {h['female_share_error_pp']:.2f} pp | ≤ 1 pp |",
+        "| target | measured | 95% interval, speakers resampled | goal |", "| --- | --- | --- | --- |",
+        f"| identification error rate (headline conditions) | {pct(h['ier'])} | {interval_text(summary, 'ier')} | ≤ 6% |",
+        f"| gender confusion | {pct(h['confusion'])} | {interval_text(summary, 'confusion')} | ≤ 3% |",
+        f"| female-share error | {h['female_share_error_pp']:.2f} pp | {interval_text(summary, 'female_share_error_pp')} | ≤ 1 pp |",
     ]
     if speed:
-        lines.append(f"| ×real time, {speed['workers']} worker processes (wall) | {speed['xrt']:.0f}× | ≥ 500× |")
+        lines.append(f"| ×real time, {speed['workers']} worker processes (wall) | {speed['xrt']:.0f}× | | ≥ 500× |")
     if memory:
-        lines.append(f"| peak memory, {memory[-1]['minutes'] / 60:g} h file | {memory[-1]['peak_rss_mb']:.0f} MB | flat, ≪ 1 GB |")
+        lines.append(f"| peak memory, {memory[-1]['minutes'] / 60:g} h file | {memory[-1]['peak_rss_mb']:.0f} MB | | flat, ≪ 1 GB |")
+    lines += ["", f"The interval draws the {len(summary['confusion_by_speaker'])} speakers with replacement 2000 times and "
+              "computes each figure from the speech of the speakers drawn (false alarm, which belongs to no speaker, is "
+              "held at its rate in the IER and left out of the female share): how far the figure could move on another "
+              "set of as many speakers."]
     c = summary["headline_collar_0.25s"]
     lines += [
         "", f"Headline conditions: clean, noise and music at {', '.join(f'{s:g}' for s in HEADLINE_SNRS)} dB SNR. "
@@ -481,6 +492,8 @@ def main() -> int:
     h = summary["headline"]
     print(f"headline: IER {pct(h['ier'])} (missed {pct(h['missed'])}, false alarm {pct(h['false_alarm'])}, "
           f"confusion {pct(h['confusion'])}), female-share error {h['female_share_error_pp']:.2f} pp")
+    print("  95% intervals, speakers resampled: " + ", ".join(
+        f"{name} {interval_text(summary, name)}" for name in ("ier", "confusion", "female_share_error_pp")))
     for name, r in summary["conditions"].items():
         print(f"  {name:14s} IER {pct(r['ier']):>7s}  confusion {pct(r['confusion']):>7s}  "
               f"share error {r['female_share_error_pp']:.2f} pp")

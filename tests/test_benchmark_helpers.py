@@ -30,3 +30,38 @@ def test_f0_summary_gives_each_groups_median_pitch_per_gender(benchmarks_dir):
     assert female == ("- female: a shared error: 2 speakers, median F0 160 Hz (quartiles 155-165); "
                       "never wrong: 1 speakers, median F0 210 Hz (quartiles 210-210)")
     assert male.startswith("- male: a shared error: 1 speakers, median F0 200 Hz") and "never wrong: 1 speakers, median F0 110" in male
+
+
+def test_counts_by_speaker_split_each_speakers_scored_speech_by_what_was_found(benchmarks_dir):
+    import numpy as np
+    from broadcast import FEMALE, MALE, NONE, Recording, Turn, counts_by_speaker
+
+    reference = np.array([FEMALE] * 10 + [NONE] * 5 + [MALE] * 10, np.int8)
+    scored = np.ones(25, bool)
+    scored[0] = False  # an unsure frame counts for no one
+    hypothesis = np.array([FEMALE] * 6 + [MALE] * 2 + [NONE] * 7 + [MALE] * 5 + [FEMALE] * 3 + [NONE] * 2, np.int8)
+    rec = Recording("r", np.zeros(0), reference, scored, (Turn("a", "female", 0, 10), Turn("b", "male", 15, 25)))
+    counts = counts_by_speaker(rec, hypothesis)
+    assert counts["a"] == pytest.approx({"gender": "female", "speech_s": 0.09, "confused_s": 0.02, "missed_s": 0.02,
+                                         "female_s": 0.05, "male_s": 0.02})
+    assert counts["b"] == pytest.approx({"gender": "male", "speech_s": 0.10, "confused_s": 0.03, "missed_s": 0.02,
+                                         "female_s": 0.03, "male_s": 0.05})
+
+
+def test_speaker_bootstrap_is_exact_for_alike_speakers_and_spreads_for_unlike_ones(benchmarks_dir):
+    from broadcast import speaker_bootstrap
+
+    def speaker(gender, confused, missed=1.0):
+        right = 100.0 - confused - missed
+        female, male = (right, confused) if gender == "female" else (confused, right)
+        return {"gender": gender, "speech_s": 100.0, "confused_s": confused, "missed_s": missed, "female_s": female, "male_s": male}
+
+    alike = {f"{g}{i}": speaker(g, 2.0) for g in ("female", "male") for i in range(10)}
+    got = speaker_bootstrap(alike, false_alarm=0.01)
+    assert got["confusion"] == pytest.approx((0.02, 0.02))
+    assert got["ier"] == pytest.approx((0.04, 0.04))  # missed 1% + confusion 2% + false alarm 1%, in any draw
+    assert got["female_share_error_pp"][1] > 0  # the draws' gender mix varies, and each gender errs its own way
+    unlike = {**alike, "female0": speaker("female", 90.0), "male0": speaker("male", 60.0)}
+    low, high = speaker_bootstrap(unlike, false_alarm=0.01)["confusion"]
+    point = sum(s["confused_s"] for s in unlike.values()) / sum(s["speech_s"] for s in unlike.values())
+    assert low < point < high and high - low > 0.03
