@@ -290,7 +290,8 @@ def speaker_bootstrap(speakers: dict[str, dict[str, Any]], false_alarm: float, r
                       seed: int = 0) -> dict[str, tuple[float, float]]:
     """95% intervals of IER, confusion and female-share error (points) with the speakers resampled
     (the uncertainty of a figure measured on this many speakers). False alarm belongs to no
-    speaker: it is held at its measured rate ``false_alarm`` (of reference speech)."""
+    speaker: the IER holds it at its measured rate ``false_alarm`` (of reference speech), and the
+    female share counts the speakers' own speech only."""
     keys = list(speakers)
     table = np.array([[speakers[k][c] for c in SPEAKER_COUNTS] for k in keys])  # (speakers, counts)
     is_female = np.array([speakers[k]["gender"] == "female" for k in keys])
