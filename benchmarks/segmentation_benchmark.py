@@ -171,16 +171,16 @@ def tune_check(recs: list[Recording], evidence: list, model: Model, config: Segm
         pairs = [(r, e) for r, e in zip(recs, evidence) if r.name in half]
         return [r for r, _ in pairs], [e for _, e in pairs]
 
+    before = [decoded_rates(*part(h), seg, config)["ier"] for h in halves]
     lines = ["| tuned on | settings it changed | IER there: before → after | IER on the other half: before → after |",
              "|---|---|---|---|"]
-    for own, other in (halves, halves[::-1]):
-        tuned = tune(*part(own), model, config, [])
+    for own, other in ((0, 1), (1, 0)):
+        tuned = tune(*part(halves[own]), model, config, [])
         changed = ", ".join(f"{f.name} {getattr(config, f.name):g} → {getattr(tuned, f.name):g}"
                             for f in dataclasses.fields(SegmentConfig) if getattr(config, f.name) != getattr(tuned, f.name))
-        before = [decoded_rates(*part(h), seg, config)["ier"] for h in (own, other)]
-        after = [decoded_rates(*part(h), seg, tuned)["ier"] for h in (own, other)]
-        lines.append(f"| {', '.join(sorted(own))} | {changed or 'none'} | {pct(before[0])} → {pct(after[0])} | "
-                     f"{pct(before[1])} → {pct(after[1])} |")
+        after = [decoded_rates(*part(halves[h]), seg, tuned)["ier"] for h in (own, other)]
+        lines.append(f"| {', '.join(sorted(halves[own]))} | {changed or 'none'} | {pct(before[own])} → {pct(after[0])} | "
+                     f"{pct(before[other])} → {pct(after[1])} |")
     return lines
 
 

@@ -83,16 +83,22 @@ def test_the_first_member_alone_decides_the_clips_it_is_sure_of(tmp_path, member
         assert sum(batches) == len(clips)
 
 
+def ensemble_deciding_by_its_first_member(members, tmp_path):
+    """The members' ensemble with its own cascade margin 0 in config.json: its first member decides every clip."""
+    model_dir = build_ensemble(members, tmp_path / "ens")
+    config = json.loads((model_dir / "config.json").read_text())
+    config["inference"]["cascade_margin"] = 0.0
+    (model_dir / "config.json").write_text(json.dumps(config))
+    return model_dir
+
+
 def test_predict_and_batch_all_members_run_the_whole_ensemble_on_every_file(tmp_path, members, female_clip, male_clip,
                                                                             capsys):
     clips = clips_of(female_clip, male_clip)
     paths = [str(tmp_path / f"clip{i}.wav") for i in range(len(clips))]
     for path, clip in zip(paths, clips):
         sf.write(path, clip, 16000)
-    model_dir = build_ensemble(members, tmp_path / "ens")
-    config = json.loads((model_dir / "config.json").read_text())
-    config["inference"]["cascade_margin"] = 0.0  # the model's own margin: its first member decides every clip
-    (model_dir / "config.json").write_text(json.dumps(config))
+    model_dir = ensemble_deciding_by_its_first_member(members, tmp_path)
     ensemble = load_model(model_dir)
     assert ensemble.cascade_margin == 0.0
     cascaded = ensemble.p_female_of_arrays(clips)
@@ -113,10 +119,7 @@ def test_predict_and_batch_all_members_run_the_whole_ensemble_on_every_file(tmp_
 
 @pytest.mark.parametrize("flags, margin", [([], 0.0), (["--all-members"], None)])
 def test_evaluate_all_members_turns_the_cascade_off(tmp_path, members, female_clip, monkeypatch, flags, margin):
-    model_dir = build_ensemble(members, tmp_path / "ens")
-    config = json.loads((model_dir / "config.json").read_text())
-    config["inference"]["cascade_margin"] = 0.0
-    (model_dir / "config.json").write_text(json.dumps(config))
+    model_dir = ensemble_deciding_by_its_first_member(members, tmp_path)
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     sf.write(corpus / "a.wav", female_clip[:16000], 16000)
