@@ -65,3 +65,17 @@ def test_speaker_bootstrap_is_exact_for_alike_speakers_and_spreads_for_unlike_on
     low, high = speaker_bootstrap(unlike, false_alarm=0.01)["confusion"]
     point = sum(s["confused_s"] for s in unlike.values()) / sum(s["speech_s"] for s in unlike.values())
     assert low < point < high and high - low > 0.03
+
+
+def test_loco_segmentation_sizes_each_corpus_and_rates_each_group_on_its_own_speech(benchmarks_dir):
+    import segmentation_loco
+
+    assert segmentation_loco.recordings_for(251, 2.0, 5.0) == 34  # 502 turns at 15 per 5-min recording
+    assert segmentation_loco.recordings_for(251, 2.0, 10.0) == 17
+    assert segmentation_loco.recordings_for(3, 2.0, 5.0) == 2  # never fewer than two
+    summary = {"confusion_by_speaker": {"a": {"speech_s": 100.0, "missed_s": 2.0, "confused_s": 10.0},
+                                        "b": {"speech_s": 300.0, "missed_s": 6.0, "confused_s": 0.0}}}
+    assert segmentation_loco.speakers_subset(summary, {"a", "b"}) == pytest.approx(
+        {"speakers": 2, "speech_s": 400.0, "missed": 0.02, "confusion": 0.025})
+    assert segmentation_loco.speakers_subset(summary, {"b", "not there"}) == pytest.approx(
+        {"speakers": 1, "speech_s": 300.0, "missed": 0.02, "confusion": 0.0})

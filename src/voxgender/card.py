@@ -36,6 +36,10 @@ LIMITS = """\
 - **Raised-pitch speech** (emotional, shouted or excited) from male speakers is the classic error
   of every gender recogniser, including this one.
 - **Languages and recording conditions** beyond those listed under training data are untested.
+- **Speaking-time shares of a new collection**: on recordings unlike the training corpora, the
+  errors on one kind of voice add up over the whole collection instead of cancelling, so the female
+  share of speech found can be off by several points. Check a sample by ear before reporting a
+  share (`benchmarks/segmentation_loco.py` measures this on corpora left out of training).
 """
 
 
