@@ -8,7 +8,8 @@ recordings, and the corpus is unseen too: how voxgender segments a collection it
     python benchmarks/segmentation_loco.py --runs runs/loco                # then this: minutes
     python benchmarks/segmentation_loco.py --runs runs/loco --exclude-flagged --out benchmarks/results/segmentation/loco_unflagged
 
-Each corpus gets enough 5-min recordings for every speaker to take about two turns, each under
+Each corpus gets enough 5-min recordings for its speakers to take about two turns each on average
+(turns draw speakers at random, so a few are left out: the report counts those drawn), each under
 the nine background conditions of segmentation_benchmark.py. The figures are those of its
 headline conditions, pooled over corpora and per corpus, each with a 95% interval from
 resampling the speakers. Recipe choices were made on the LOCO clip accuracy of these speakers but
@@ -98,7 +99,7 @@ def plot(summaries: dict[str, dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def report(summaries: dict[str, dict[str, Any]], held_out: dict[str, set[str]]) -> list[str]:
+def report(summaries: dict[str, dict[str, Any]], groups: dict[str, set[str]]) -> list[str]:
     """Markdown report lines: the targets on all corpora, then per corpus, then by what was chosen on whom."""
     pooled = summaries["all corpora"]
     lines = [
@@ -126,7 +127,7 @@ def report(summaries: dict[str, dict[str, Any]], held_out: dict[str, set[str]]) 
               "decoding settings on broadcasts of the pooled validation speakers (with the bundled model). Missed "
               "speech and confusion of each group's own speech (false alarm belongs to no speaker):", "",
               "| speakers | count | speech | missed | confusion |", "| --- | --- | --- | --- | --- |"]
-    for group, keep in held_out.items():
+    for group, keep in groups.items():
         g = speakers_subset(pooled, keep)
         lines.append(f"| {group} | {g['speakers']} | {g['speech_s'] / 3600:.2f} h | {pct(g['missed'])} | {pct(g['confusion'])} |")
     flagged = flagged_speakers()
@@ -143,6 +144,7 @@ def report(summaries: dict[str, dict[str, Any]], held_out: dict[str, set[str]]) 
 
 
 def print_figures(name: str, summary: dict[str, Any]) -> None:
+    """One line: the headline IER, confusion and female-share error of ``summary``, with intervals."""
     h = summary["headline"]
     print(f"{name:24s} IER {pct(h['ier']):>7s} [{interval_text(summary, 'ier')}]  confusion {pct(h['confusion']):>7s} "
           f"[{interval_text(summary, 'confusion')}]  share error {h['female_share_error_pp']:.2f} pp", flush=True)
@@ -178,10 +180,10 @@ def main() -> int:
     seen = {"the pooled validation split (decoding tuned on them)": split_speakers(bundled_model_dir(), "val"),
             "the pooled test split (looked at by nothing)": split_speakers(bundled_model_dir(), "test")}
     everyone = set(summaries["all corpora"]["confusion_by_speaker"])
-    held_out = {"all": everyone, **seen, "the others (the recipe chosen on them)": everyone - set().union(*seen.values())}
+    groups = {"all": everyone, **seen, "the others (the recipe chosen on them)": everyone - set().union(*seen.values())}
     args.out.mkdir(parents=True, exist_ok=True)
     plot(summaries, args.out / "by_corpus.png")
-    (args.out / "report.md").write_text("\n".join(report(summaries, held_out)) + "\n")
+    (args.out / "report.md").write_text("\n".join(report(summaries, groups)) + "\n")
     (args.out / "metrics.json").write_text(json.dumps({name: {k: v for k, v in s.items() if k != "confusion_by_speaker"}
                                                        for name, s in summaries.items()}, indent=2))
     print(f"wrote {args.out / 'report.md'}")
