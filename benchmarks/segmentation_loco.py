@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy_benchmark import corpus_folders  # noqa: E402
 from broadcast import ClipPool, build_speech, with_background  # noqa: E402
 from segmentation_benchmark import (CONDITIONS, DATA, TARGETS, evaluate, interval_text, pct,  # noqa: E402
-                                    summarise)
+                                    speaker_rows, summarise)
 from split_clips import flagged_speakers  # noqa: E402
 
 from voxgender.data import read_corpus  # noqa: E402
@@ -130,17 +130,7 @@ def report(summaries: dict[str, dict[str, Any]], groups: dict[str, set[str]]) ->
     for group, keep in groups.items():
         g = speakers_subset(pooled, keep)
         lines.append(f"| {group} | {g['speakers']} | {g['speech_s'] / 3600:.2f} h | {pct(g['missed'])} | {pct(g['confusion'])} |")
-    flagged = flagged_speakers()
-    worst = [(n, c) for n, c in pooled["confusion_by_speaker"].items() if c["confused_s"] > 0][:10]
-    confused = sum(c["confused_s"] for c in pooled["confusion_by_speaker"].values())
-    lines += ["", "## Where the confusion is", "", f"The {len(worst)} speakers with the most confused speech "
-              f"({confused:.0f} s confused in all; flagged: the label audit puts their median pitch on the other "
-              "gender's side):", "", "| speaker | label | flagged | speech | confused | share of all confusion |",
-              "| --- | --- | --- | --- | --- | --- |"]
-    lines += [f"| {n} | {c['gender']} | {'yes' if n in flagged else ''} | {c['speech_s']:.0f} s | {c['confused_s']:.0f} s "
-              f"({pct(c['confused_s'] / max(c['speech_s'], 1e-9))}) | {pct(c['confused_s'] / max(confused, 1e-9))} |"
-              for n, c in worst]
-    return lines
+    return [*lines, "", *speaker_rows(pooled, pooled["headline"])]
 
 
 def print_figures(name: str, summary: dict[str, Any]) -> None:

@@ -52,7 +52,7 @@ class FileWorker:
         from .segment import Segmenter
 
         self.job = job
-        model = load_model(job.model, job.all_members)
+        model = load_model(job.model, all_members=job.all_members)
         self._segmenter = Segmenter(model, job.segment) if job.task == "segment" else None
         self._model = model
 

@@ -55,7 +55,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import torch
 
     torch.set_num_threads(1)  # parallelism comes from one batch per core in iter_predictions
-    model = load_model(args.model, args.all_members)
+    model = load_model(args.model, all_members=args.all_members)
     writer = RecordWriter(args.format)
     show = args.format in ("table", "json") or sys.stdout.isatty()
     failures = 0
@@ -322,7 +322,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .inference import load_model
     from .model_files import SPLITS_FILE, bundled_model_dir, split_speakers
 
-    model = load_model(args.model, args.all_members)
+    model = load_model(args.model, all_members=args.all_members)
     utterances = read_corpora(args.data)
     if args.split != "all":
         splits_file = Path(args.splits_file or Path(args.model or bundled_model_dir()) / SPLITS_FILE)
