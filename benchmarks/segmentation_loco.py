@@ -25,14 +25,14 @@ import math
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy_benchmark import corpus_folders  # noqa: E402
-from broadcast import ClipPool, build_speech, with_background  # noqa: E402
+from broadcast import ClipPool, Recording, build_speech, with_background  # noqa: E402
 from segmentation_benchmark import (CONDITIONS, DATA, TARGETS, evaluate, interval_text, pct,  # noqa: E402
                                     speaker_rows, summarise)
 from split_clips import flagged_speakers  # noqa: E402
@@ -52,20 +52,22 @@ def recordings_for(speakers: int, turns_per_speaker: float, minutes: float) -> i
     return max(2, math.ceil(turns_per_speaker * speakers / (TURNS_PER_RECORDING * minutes / 5)))
 
 
+def corpus_broadcasts(folder: Path, exclude: set[str], turns_per_speaker: float,
+                      minutes: float) -> Iterator[list[Recording]]:
+    """The corpus's adult broadcasts, one recording's nine conditions at a time (so that memory holds
+    one recording's audio, not the corpus's); recordings_for sizes them from the speakers with clips."""
+    pool = ClipPool([u for u in read_corpus(folder) if not u.is_child and u.speaker not in exclude])
+    for i in progress_bar(range(recordings_for(len(pool.clips), turns_per_speaker, minutes)), description=folder.name):
+        base = build_speech(pool, f"{folder.name}{i}", minutes, seed=10 + i)
+        yield [with_background(base, kind, snr, seed=1000 + i) for kind, snr in CONDITIONS]
+
+
 def segment_corpus(folder: Path, model_dir: Path, exclude: set[str], turns_per_speaker: float,
                    minutes: float) -> list[dict[str, Any]]:
-    """Rows of segmentation_benchmark.evaluate for the corpus's adult broadcasts, recording by recording
-    (its nine conditions at a time, so that memory holds one recording's audio, not the corpus's)."""
-    adults = [u for u in read_corpus(folder) if not u.is_child and u.speaker not in exclude]
-    pool = ClipPool(adults)
+    """Rows of segmentation_benchmark.evaluate for the corpus's adult broadcasts."""
     model = load_model(model_dir)
-    count = recordings_for(len(pool.clips), turns_per_speaker, minutes)
-    rows = []
-    for i in progress_bar(range(count), description=folder.name):
-        base = build_speech(pool, f"{folder.name}{i}", minutes, seed=10 + i)
-        recs = [with_background(base, kind, snr, seed=1000 + i) for kind, snr in CONDITIONS]
-        rows += evaluate(recs, model, SegmentConfig())[0]
-    return rows
+    return [row for recs in corpus_broadcasts(folder, exclude, turns_per_speaker, minutes)
+            for row in evaluate(recs, model, SegmentConfig())[0]]
 
 
 def speakers_subset(summary: dict[str, Any], keep: set[str]) -> dict[str, Any]:

@@ -31,8 +31,9 @@ import sys
 import time
 import zipfile
 from collections import defaultdict
+from itertools import chain
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 import numpy as np
 import torch
@@ -41,10 +42,9 @@ from sklearn.metrics import balanced_accuracy_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy_benchmark import corpus_folders  # noqa: E402
-from broadcast import (ClipPool, Recording, build_speech, frame_errors, hypothesis_frames, rates,  # noqa: E402
-                       total, with_background)
-from segmentation_benchmark import CONDITIONS, DATA, build, headline, load_pool, pct  # noqa: E402
-from segmentation_loco import recordings_for  # noqa: E402
+from broadcast import Recording, frame_errors, hypothesis_frames, rates, total  # noqa: E402
+from segmentation_benchmark import DATA, build, headline, load_pool, pct  # noqa: E402
+from segmentation_loco import corpus_broadcasts  # noqa: E402
 from split_clips import flagged_speakers  # noqa: E402
 
 from voxgender.audio import SAMPLE_RATE, load_audio  # noqa: E402
@@ -182,18 +182,9 @@ def relabel_counts(recordings: Iterable[Recording], segmenter: Segmenter, encode
     return counts
 
 
-def loco_broadcasts(folder: Path, turns_per_speaker: float) -> Iterator[Recording]:
-    """segmentation_loco.py's broadcasts of the corpus's adults, one at a time (same builder, count and seeds)."""
-    pool = ClipPool([u for u in read_corpus(folder) if not u.is_child])
-    for i in progress_bar(range(recordings_for(len(pool.clips), turns_per_speaker, 5.0)), description=folder.name):
-        base = build_speech(pool, f"{folder.name}{i}", 5.0, seed=10 + i)
-        yield from (with_background(base, kind, snr, seed=1000 + i) for kind, snr in CONDITIONS)
-
-
 # -- report ---------------------------------------------------------------------------------------
 def clip_section(per_corpus: dict[str, dict[str, np.ndarray]], utterances: dict[str, list[Utterance]],
-                 in_domain: dict[str, float], wrong: dict[str, set[str]], flagged: set[str]) -> list[str]:
-    test = split_speakers(bundled_model_dir(), "test")
+                 in_domain: dict[str, float], wrong: dict[str, set[str]], flagged: set[str], test: set[str]) -> list[str]:
     names = list(next(iter(per_corpus.values())))
     lines = ["## Clips: leave one corpus out", "",
              "Clip UAR on each left-out corpus's adults (all, the choosing speakers outside the pooled test split, "
@@ -313,9 +304,9 @@ def main() -> int:
              f"Speed on the {timing['audio_s'] / 3600:.2f} h of clips, one thread each, same run: encoder "
              f"{timing['audio_s'] / timing['encoder_s']:.0f}× real time (1.3 windows of 1.6 s per second), LOCO GRU "
              f"pair (both members, features included) {timing['audio_s'] / timing['gru_s']:.0f}×.", ""]
-    lines += clip_section(per_corpus, utterances, in_domain, wrong, flagged)
+    lines += clip_section(per_corpus, utterances, in_domain, wrong, flagged, test)
     if args.turns_per_speaker > 0:
-        loco = {c: relabel_counts(loco_broadcasts(folder, args.turns_per_speaker),
+        loco = {c: relabel_counts(chain.from_iterable(corpus_broadcasts(folder, set(), args.turns_per_speaker, 5.0)),
                                   Segmenter(load_model(args.runs / "loco" / c), SegmentConfig()), encoder, probes[c])
                 for c, folder in folders.items()}
         segmenter = Segmenter(load_model(), SegmentConfig())
