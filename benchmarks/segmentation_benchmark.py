@@ -97,6 +97,18 @@ class RecordingSegmenter(Segmenter):
         return super().scores(vad, log_post, age)
 
 
+def scored_row(rec: Recording, segments: list[Segment], wall_s: float, cpu_s: float) -> dict[str, Any]:
+    """One recording's segmentation scored against its reference: frame counts (with and without
+    a 0.25 s collar), per-speaker counts, and the seconds it took."""
+    hyp = hypothesis_frames(segments, len(rec.reference))
+    return {"recording": rec.name, "condition": condition_name(rec), "background": rec.background,
+            "snr_db": rec.snr_db, "duration_s": rec.duration_s, "wall_s": wall_s, "cpu_s": cpu_s,
+            "counts": frame_errors(rec.reference, hyp, rec.scored),
+            "counts_collar": frame_errors(rec.reference, hyp, rec.scored, 0.25),
+            "speakers": counts_by_speaker(rec, hyp),
+            "unscored_s": float((~rec.scored).sum() * FRAME_S)}
+
+
 def evaluate(recs: list[Recording], model: Model, config: SegmentConfig) -> tuple[list[dict[str, Any]], list, list]:
     """Segment every recording; per recording: frame counts, wall and CPU seconds."""
     seg = RecordingSegmenter(model, config)
@@ -107,13 +119,7 @@ def evaluate(recs: list[Recording], model: Model, config: SegmentConfig) -> tupl
         wall, cpu = time.perf_counter(), time.process_time()
         result = seg.segment_array(rec.audio, name=rec.name)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        hyp = hypothesis_frames(result.segments, len(rec.reference))
-        rows.append({"recording": rec.name, "condition": condition_name(rec), "background": rec.background,
-                     "snr_db": rec.snr_db, "duration_s": rec.duration_s, "wall_s": wall, "cpu_s": cpu,
-                     "counts": frame_errors(rec.reference, hyp, rec.scored),
-                     "counts_collar": frame_errors(rec.reference, hyp, rec.scored, 0.25),
-                     "speakers": counts_by_speaker(rec, hyp),
-                     "unscored_s": float((~rec.scored).sum() * FRAME_S)})
+        rows.append(scored_row(rec, result.segments, wall, cpu))
         hypotheses.append(result.segments)
         evidence.append(tuple(np.concatenate(x) for x in zip(*seg.evidence)))
     return rows, hypotheses, evidence
@@ -200,7 +206,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "headline": headline_rates,
         "headline_interval_95": speaker_bootstrap(speakers, headline_rates["false_alarm"]),
         "headline_collar_0.25s": rates(total([r["counts_collar"] for r in head])),
-        "stress_0dB": rates(total([r["counts"] for r in rows if r["snr_db"] == STRESS_SNR])),
+        "stress_0dB": rates(total(stress)) if (stress := [r["counts"] for r in rows if r["snr_db"] == STRESS_SNR]) else None,
         "conditions": {c: rates(total([r["counts"] for r in rs])) for c, rs in by_condition.items()},
         "confusion_by_speaker": dict(sorted(speakers.items(), key=lambda item: -item[1]["confused_s"])),
         "audio_hours": sum(r["duration_s"] for r in rows) / 3600,

@@ -126,3 +126,30 @@ def test_speakers_mostly_wrong_counts_a_speaker_when_most_clips_are_called_the_o
              Utterance("b1", "B", "female"), Utterance("b2", "B", "female")]
     male_score = np.array([-1.0, -2.0, 3.0, 1.0, -1.0])  # A: 2 of 3 wrong; B: 1 of 2 wrong (not most)
     assert check.speakers_mostly_wrong(clips, male_score) == {"A"}
+
+
+def test_segmentation_peers_scores_inas_labels_like_voxgenders_without_holding_the_audio(benchmarks_dir):
+    import numpy as np
+    import segmentation_peers as peers
+    from broadcast import FEMALE, MALE, NONE, Recording, Turn
+    from segmentation_benchmark import scored_row
+
+    reference = np.array([FEMALE] * 100 + [NONE] * 50 + [MALE] * 100, np.int8)  # 10 ms frames
+    audio = np.ones(250 * 160, np.float32)
+    rec = Recording("r", audio, reference, np.ones(250, bool), (Turn("a", "female", 0, 100), Turn("b", "male", 150, 250)),
+                    background="noise", snr_db=10.0, audio=audio)
+    ina = [["noEnergy", 0.0, 0.2], ["female", 0.2, 0.8], ["male", 0.8, 1.0], ["music", 1.0, 1.6], ["male", 1.6, 2.5]]
+    segments = peers.ina_segments(ina)
+    assert [s.label for s in segments] == ["nonspeech", "female", "male", "nonspeech", "male"]
+
+    light = peers.without_audio(rec)
+    assert light.audio is None and light.speech.strides == (0,) and light.duration_s == rec.duration_s
+    row = scored_row(light, segments, 1.0, 0.5)
+    assert row == scored_row(rec, segments, 1.0, 0.5)
+    assert row["counts"] == pytest.approx({"speech_s": 2.0, "missed_s": 0.3, "false_alarm_s": 0.0, "confusion_s": 0.2,
+                                           "ref_female_s": 1.0, "ref_male_s": 1.0, "hyp_female_s": 0.6, "hyp_male_s": 1.1})
+    assert peers.condition_key(rec) == "noise10" and peers.condition_key(Recording("c", audio, reference, reference > 0)) == "clean"
+
+    summary = {"confusion_by_speaker": {"a": {"confused_s": 6.0, "speech_s": 10.0}, "b": {"confused_s": 5.0, "speech_s": 10.0},
+                                        "silent": {"confused_s": 0.0, "speech_s": 0.0}}}
+    assert peers.mostly_wrong(summary) == {"a"}

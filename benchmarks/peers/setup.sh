@@ -6,15 +6,9 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-bench="$(dirname "$here")"
-PYTHON="${PYTHON:-python3.11}"
-VENV="${PEERS_VENV:-$bench/.venv-peers}"
-
-if [ ! -x "$VENV/bin/python" ]; then
-    echo "creating $VENV with $PYTHON"
-    "$PYTHON" -m venv "$VENV"
-fi
-py="$VENV/bin/python"
+VENV="${PEERS_VENV:-$(dirname "$here")/.venv-peers}"
+. "$here/venv.sh"
+peer_venv "$VENV"
 "$py" -m pip install --quiet --upgrade pip setuptools wheel
 
 echo "installing peers' runtime dependencies (requirements.txt)"
