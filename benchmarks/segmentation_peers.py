@@ -61,9 +61,9 @@ def ina_segments(raw: list[list[Any]]) -> list[Segment]:
     return [Segment(float(a), float(b), lab if lab in INA_GENDERS else "nonspeech") for lab, a, b in raw]
 
 
-def condition_key(rec: Recording) -> str:
+def condition_key(background: str, snr_db: float | None) -> str:
     """The name --conditions uses: clean, noise20, music5, ..."""
-    return "clean" if rec.snr_db is None else f"{rec.background}{rec.snr_db:g}"
+    return "clean" if snr_db is None else f"{background}{snr_db:g}"
 
 
 def without_audio(rec: Recording) -> Recording:
@@ -95,12 +95,12 @@ def segment_group(model: Model, broadcasts: Iterable[list[Recording]], condition
     with tempfile.TemporaryDirectory() as tmp:
         paths = []
         for batch in broadcasts:
-            batch = [r for r in batch if conditions is None or condition_key(r) in conditions]
+            batch = [r for r in batch if conditions is None or condition_key(r.background, r.snr_db) in conditions]
             tool_rows, tool_segments, _ = evaluate(batch, model, SegmentConfig())
             rows["voxgender"] += tool_rows
             hypotheses["voxgender"] += tool_segments
             for rec in batch:  # the same samples voxgender got
-                paths.append(Path(tmp) / f"{len(paths):04d}-{rec.name}-{condition_key(rec)}.wav")
+                paths.append(Path(tmp) / f"{len(paths):04d}-{rec.name}-{condition_key(rec.background, rec.snr_db)}.wav")
                 sf.write(paths[-1], rec.audio, SAMPLE_RATE, subtype="FLOAT")
                 recs.append(without_audio(rec))
         for rec, result in zip(recs, run_ina(paths, args.ina_venv, args.batch_size, Path(tmp))):
@@ -249,7 +249,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=32, help="inaSpeechSegmenter's batch size (its default)")
     parser.add_argument("--out", type=Path, help="report folder (default: benchmarks/results/segmentation/peers)")
     args = parser.parse_args()
-    known = {"clean" if snr is None else f"{kind}{snr:g}" for kind, snr in CONDITIONS}
+    known = {condition_key(kind, snr) for kind, snr in CONDITIONS}
     conditions = set(args.conditions.split(",")) if args.conditions else None
     if conditions and not conditions <= known:
         parser.error(f"--conditions: unknown {', '.join(sorted(conditions - known))} (known: {', '.join(sorted(known))})")
@@ -274,7 +274,7 @@ def main() -> int:
     for group, (model_dir, broadcasts) in groups.items():
         rows[group], hypotheses, recs = segment_group(load_model(model_dir), broadcasts, conditions, args)
         if first is None:
-            i = next((i for i, r in enumerate(recs) if condition_key(r) == "noise10"), 0)
+            i = next((i for i, r in enumerate(recs) if condition_key(r.background, r.snr_db) == "noise10"), 0)
             first = recs[i], {tool: h[i] for tool, h in hypotheses.items()}
     if len(groups) > 1:  # the last group is the pooled one
         rows[POOLED] = {tool: [r for by_tool in rows.values() for r in by_tool[tool]] for tool in TOOLS}

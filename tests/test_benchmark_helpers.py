@@ -148,7 +148,7 @@ def test_segmentation_peers_scores_inas_labels_like_voxgenders_without_holding_t
     assert row == scored_row(rec, segments, 1.0, 0.5)
     assert row["counts"] == pytest.approx({"speech_s": 2.0, "missed_s": 0.3, "false_alarm_s": 0.0, "confusion_s": 0.2,
                                            "ref_female_s": 1.0, "ref_male_s": 1.0, "hyp_female_s": 0.6, "hyp_male_s": 1.1})
-    assert peers.condition_key(rec) == "noise10" and peers.condition_key(Recording("c", audio, reference, reference > 0)) == "clean"
+    assert peers.condition_key(rec.background, rec.snr_db) == "noise10" and peers.condition_key("clean", None) == "clean"
 
     summary = {"confusion_by_speaker": {"a": {"confused_s": 6.0, "speech_s": 10.0}, "b": {"confused_s": 5.0, "speech_s": 10.0},
                                         "silent": {"confused_s": 0.0, "speech_s": 0.0}}}
