@@ -75,9 +75,10 @@ def load_pool(model_dir: Path, split: str, children: bool, exclude: set[str]) ->
     return ClipPool(utterances)
 
 
-def build(pool: ClipPool, recordings: int, minutes: float) -> list[Recording]:
+def build(pool: ClipPool, recordings: int, minutes: float,
+          conditions: list[tuple[str, float | None]] = CONDITIONS) -> list[Recording]:
     base = [build_speech(pool, f"broadcast{i}", minutes, seed=10 + i) for i in range(recordings)]
-    return [with_background(b, kind, snr, seed=1000 + i) for kind, snr in CONDITIONS for i, b in enumerate(base)]
+    return [with_background(b, kind, snr, seed=1000 + i) for kind, snr in conditions for i, b in enumerate(base)]
 
 
 def condition_name(rec: Recording) -> str:

@@ -52,14 +52,14 @@ def recordings_for(speakers: int, turns_per_speaker: float, minutes: float) -> i
     return max(2, math.ceil(turns_per_speaker * speakers / (TURNS_PER_RECORDING * minutes / 5)))
 
 
-def corpus_broadcasts(folder: Path, exclude: set[str], turns_per_speaker: float,
-                      minutes: float) -> Iterator[list[Recording]]:
+def corpus_broadcasts(folder: Path, exclude: set[str], turns_per_speaker: float, minutes: float,
+                      conditions: list[tuple[str, float | None]] = CONDITIONS) -> Iterator[list[Recording]]:
     """The corpus's adult broadcasts, one recording's nine conditions at a time (so that memory holds
     one recording's audio, not the corpus's); recordings_for sizes them from the speakers with clips."""
     pool = ClipPool([u for u in read_corpus(folder) if not u.is_child and u.speaker not in exclude])
     for i in progress_bar(range(recordings_for(len(pool.clips), turns_per_speaker, minutes)), description=folder.name):
         base = build_speech(pool, f"{folder.name}{i}", minutes, seed=10 + i)
-        yield [with_background(base, kind, snr, seed=1000 + i) for kind, snr in CONDITIONS]
+        yield [with_background(base, kind, snr, seed=1000 + i) for kind, snr in conditions]
 
 
 def segment_corpus(folder: Path, model_dir: Path, exclude: set[str], turns_per_speaker: float,

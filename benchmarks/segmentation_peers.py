@@ -85,17 +85,16 @@ def run_ina(paths: list[Path], venv: Path, batch_size: int, tmp: Path) -> list[d
     return results
 
 
-def segment_group(model: Model, broadcasts: Iterable[list[Recording]], conditions: set[str] | None,
+def segment_group(model: Model, broadcasts: Iterable[list[Recording]],
                   args: argparse.Namespace) -> tuple[dict[str, list], dict[str, list], list[Recording]]:
-    """Segment a group's recordings (kept to ``conditions``) with both tools: rows of scored_row and
-    segments per tool, and the recordings without their audio."""
+    """Segment a group's recordings with both tools: rows of scored_row and segments per tool, and the
+    recordings without their audio."""
     rows: dict[str, list] = {tool: [] for tool in TOOLS}
     hypotheses: dict[str, list] = {tool: [] for tool in TOOLS}
     recs: list[Recording] = []
     with tempfile.TemporaryDirectory() as tmp:
         paths = []
         for batch in broadcasts:
-            batch = [r for r in batch if conditions is None or condition_key(r.background, r.snr_db) in conditions]
             tool_rows, tool_segments, _ = evaluate(batch, model, SegmentConfig())
             rows["voxgender"] += tool_rows
             hypotheses["voxgender"] += tool_segments
@@ -139,19 +138,14 @@ def plot_by_condition(summaries: dict[str, dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def speed(rows: list[dict[str, Any]]) -> tuple[float, float]:
-    audio = sum(r["duration_s"] for r in rows)
-    return audio / sum(r["wall_s"] for r in rows), audio / sum(r["cpu_s"] for r in rows)
-
-
-def headline_row(group: str, tool: str, s: dict[str, Any], rows: list[dict[str, Any]]) -> str:
-    h, (wall, cpu) = s["headline"], speed(rows)
+def headline_row(group: str, tool: str, s: dict[str, Any]) -> str:
+    h = s["headline"]
     stress = pct(s["stress_0dB"]["ier"]) if s["stress_0dB"] else "–"
     return (f"| {group} | {tool} | {len(s['confusion_by_speaker'])} | {pct(h['ier'])} | {interval_text(s, 'ier')} | "
             f"{pct(h['missed'])} | {pct(h['false_alarm'])} | {pct(h['confusion'])} | {interval_text(s, 'confusion')} | "
             f"{pct(h['confusion'] / (1 - h['missed']))} | {h['female_share_error_pp']:.2f} pp | "
             f"{interval_text(s, 'female_share_error_pp')} | {pct(s['headline_collar_0.25s']['ier'])} | {stress} | "
-            f"{wall:.0f}× | {cpu:.0f}× |")
+            f"{s['xrt_1_process_wall']:.0f}× | {s['xrt_1_process_cpu']:.0f}× |")
 
 
 def write_report(out: Path, args: argparse.Namespace, summaries: dict[str, dict[str, dict[str, Any]]],
@@ -181,13 +175,12 @@ def write_report(out: Path, args: argparse.Namespace, summaries: dict[str, dict[
         "| --- | " + "--- | " * 15,
     ]
     for group, by_tool in summaries.items():
-        lines += [headline_row(f"**{group}**" if group == POOLED else group, tool, s,
-                               rows[group][tool]) for tool, s in by_tool.items()]
+        lines += [headline_row(f"**{group}**" if group == POOLED else group, tool, s) for tool, s in by_tool.items()]
     last = list(rows)[-1]
     if any(r["background"] == "music" for r in rows[last]["voxgender"]):
         for tool in TOOLS:
             kept_rows = [r for r in rows[last][tool] if r["background"] != "music"]
-            lines.append(headline_row(f"{last}, music left out", tool, summarise(kept_rows), kept_rows))
+            lines.append(headline_row(f"{last}, music left out", tool, summarise(kept_rows)))
     lines += ["", f"Targets of issue 5: IER ≤ {pct(TARGETS['ier'])}, confusion ≤ {pct(TARGETS['confusion'])}, "
               f"female-share error ≤ {TARGETS['female_share_error_pp']:g} pp. *Confusion of the speech found*: confused "
               "seconds over the reference speech the tool did not miss, its gender decisions apart from its speech "
@@ -249,10 +242,11 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=32, help="inaSpeechSegmenter's batch size (its default)")
     parser.add_argument("--out", type=Path, help="report folder (default: benchmarks/results/segmentation/peers)")
     args = parser.parse_args()
-    known = {condition_key(kind, snr) for kind, snr in CONDITIONS}
-    conditions = set(args.conditions.split(",")) if args.conditions else None
-    if conditions and not conditions <= known:
-        parser.error(f"--conditions: unknown {', '.join(sorted(conditions - known))} (known: {', '.join(sorted(known))})")
+    known = {condition_key(kind, snr): (kind, snr) for kind, snr in CONDITIONS}
+    wanted = args.conditions.split(",") if args.conditions else list(known)
+    if unknown := set(wanted) - set(known):
+        parser.error(f"--conditions: unknown {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
+    conditions = [c for key, c in known.items() if key in wanted]  # in CONDITIONS' order
     if not DATA.is_dir():
         print(f"skipped: {DATA} is absent (the benchmark builds its recordings from it)")
         return 0
@@ -263,16 +257,16 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     exclude = flagged_speakers() if args.exclude_flagged else set()
     if args.loco:
-        groups = {corpus: (args.loco / "loco" / corpus, corpus_broadcasts(folder, exclude, 2.0, args.minutes))
+        groups = {corpus: (args.loco / "loco" / corpus, corpus_broadcasts(folder, exclude, 2.0, args.minutes, conditions))
                   for corpus, folder in corpus_folders().items()}
     else:
         model_dir = bundled_model_dir()
         groups = {f"{args.split} split": (model_dir, [build(load_pool(model_dir, args.split, False, exclude),
-                                                              args.recordings, args.minutes)])}
+                                                              args.recordings, args.minutes, conditions)])}
     rows: dict[str, dict[str, list]] = {}
     first: tuple[Recording, dict[str, list[Segment]]] | None = None
     for group, (model_dir, broadcasts) in groups.items():
-        rows[group], hypotheses, recs = segment_group(load_model(model_dir), broadcasts, conditions, args)
+        rows[group], hypotheses, recs = segment_group(load_model(model_dir), broadcasts, args)
         if first is None:
             i = next((i for i, r in enumerate(recs) if condition_key(r.background, r.snr_db) == "noise10"), 0)
             first = recs[i], {tool: h[i] for tool, h in hypotheses.items()}
@@ -284,7 +278,7 @@ def main() -> int:
         for tool, s in by_tool.items():
             h = s["headline"]
             print(f"{group} {tool}: IER {pct(h['ier'])}, confusion {pct(h['confusion'])}, share error "
-                  f"{h['female_share_error_pp']:.2f} pp, {speed(rows[group][tool])[0]:.0f}x real time")
+                  f"{h['female_share_error_pp']:.2f} pp, {s['xrt_1_process_wall']:.0f}x real time")
     rec, segments = first
     plot_timelines([("reference", reference_segments(rec.reference)), *segments.items()], out / "timeline.png",
                    title=f"{rec.name}, {condition_name(rec)}")
