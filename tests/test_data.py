@@ -107,7 +107,7 @@ def test_write_manifest_round_trips(tmp_path):
     utts = [
         Utterance(str(inside), "c:1", "female", "c", age=7.0, language="en (Mandarin L1)", duration_s=1.234),
         Utterance(str(outside), "c:2", "male", "c", age=None, language="", duration_s=None),
-        Utterance(str(inside), "d:1", "male", "d", age=33.5, language="ar", duration_s=0.2),
+        Utterance(str(inside), "d:1", "male", "d", age=33.5, language="ar", duration_s=0.2, style="angry"),
     ]
     for name in ("manifest.csv", "manifest.tsv"):
         target = tmp_path / "data" / name
@@ -400,12 +400,16 @@ def test_read_shared_corpora():
         pytest.skip(f"{SHARED_DATA} not present")
     folders = sorted(p for p in SHARED_DATA.iterdir() if (p / "labels.csv").is_file())
     utts = read_corpora(folders)
-    assert len(folders) == 5
-    assert len(utts) == 3517  # the README's table: 251 + 1000 + 1468 + 548 + 250
-    assert len({u.speaker for u in utts}) == 630
+    assert len(folders) == 12
+    assert len(utts) == 5518  # the README's table
+    assert len({u.speaker for u in utts}) == 1293
     rows = {r["corpus"]: r for r in summarise(utts)}
-    assert set(rows) == {"librispeech_resemblyzer", "speechocean762", "audiomnist_az", "baved", "slr45_freest_en"}
+    assert set(rows) == {"librispeech_resemblyzer", "speechocean762", "audiomnist_az", "baved", "slr45_freest_en",
+                         "mexican_voices", "commonvoice_subsets", "ased", "nemo", "emotiontts_kr_emotional",
+                         "emotiontts_kr_neutral", "hyke_telephone"}
     assert (rows["baved"]["female_speakers"], rows["baved"]["male_speakers"]) == (16, 44)
+    assert (rows["ased"]["female_speakers"], rows["ased"]["male_speakers"]) == (25, 40)
+    assert {u.style for u in utts if u.corpus == "ased"} == {"neutral", "fearful", "happy", "sad", "angry"}
     assert all(u.duration_s and Path(u.path).is_absolute() for u in utts)
     assert all(Path(u.path).is_file() for u in utts[::50])
     splits = speaker_split(utts)

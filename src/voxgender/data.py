@@ -26,7 +26,7 @@ PathLike = str | os.PathLike
 
 GENDERS = ("female", "male")
 SPLITS = ("train", "val", "test")
-MANIFEST_COLUMNS = ("path", "speaker", "gender", "corpus", "age", "language", "duration_s")
+MANIFEST_COLUMNS = ("path", "speaker", "gender", "corpus", "age", "language", "duration_s", "style")
 REQUIRED_COLUMNS = ("path", "speaker", "gender")
 COMMON_VOICE_COLUMNS = ("client_id", "path", "gender")
 
@@ -58,6 +58,7 @@ class Utterance:
     age: float | None = None
     language: str = ""
     duration_s: float | None = None
+    style: str = ""  # the emotion, intensity, reading style or channel, as the corpus names it
 
     @property
     def is_child(self) -> bool:
@@ -122,7 +123,7 @@ def _require_columns(path: Path, reader: csv.DictReader, columns: Sequence[str])
 def read_manifest(path: PathLike) -> list[Utterance]:
     """Utterances of a CSV (TSV for ``.tsv``) manifest with columns path, speaker, gender.
 
-    Optional columns: corpus (default: the manifest's folder name), age, language, duration_s.
+    Optional columns: corpus (default: the manifest's folder name), age, language, duration_s, style.
     Relative audio paths are resolved against the manifest's folder; rows whose gender is not
     female/male are skipped. Raises DataError for an unreadable file or a missing column.
     """
@@ -146,6 +147,7 @@ def read_manifest(path: PathLike) -> list[Utterance]:
                 age=_float(row.get("age")),
                 language=(row.get("language") or "").strip(),
                 duration_s=_float(row.get("duration_s")),
+                style=(row.get("style") or "").strip(),
             ))
     return utterances
 
@@ -168,7 +170,7 @@ def write_manifest(utterances: Iterable[Utterance], path: PathLike) -> None:
                 audio = Path(utt.path)
                 shown = audio.relative_to(folder).as_posix() if audio.is_relative_to(folder) else str(audio)
                 writer.writerow([shown, utt.speaker, utt.gender, utt.corpus, _format_float(utt.age),
-                                 utt.language, _format_float(utt.duration_s)])
+                                 utt.language, _format_float(utt.duration_s), utt.style])
     except (OSError, csv.Error) as err:
         raise DataError(f"{manifest}: cannot write ({err})") from None
 
