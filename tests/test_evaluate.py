@@ -171,16 +171,20 @@ def test_no_clip_long_enough(corpus):
 def test_write_report_and_summary(corpus, tmp_path):
     result = ev.evaluate_model(SignModel(), corpus, show_progress=False)
     paths = ev.write_report(result, tmp_path / "report", title="Test run")
-    assert [p.name for p in paths] == ["metrics.json", "confusion.png", "per_corpus.png", "by_length.png", "report.md"]
-    for png in paths[1:4]:
+    assert [p.name for p in paths] == ["metrics.json", "confusion.png", "per_corpus.png", "by_length.png",
+                                       "reliability.png", "report.md"]
+    for png in paths[1:5]:
         data = png.read_bytes()
         assert data.startswith(b"\x89PNG") and len(data) > 1000
     assert json.loads(paths[0].read_text()) == result
-    report = paths[4].read_text()
+    report = paths[5].read_text()
     assert report.startswith("# Test run")
-    for text in ("alpha", "beta", "confusion.png", "per_corpus.png", "by_length.png", "bad.wav", "83.33%", "| 2 (66.7%) |"):
+    for text in ("alpha", "beta", "confusion.png", "per_corpus.png", "by_length.png", "reliability.png", "bad.wav",
+                 "83.33%", "| 2 (66.7%) |", "expected calibration error"):
         assert text in report
 
     summary = ev.format_summary(result)
-    for text in ("alpha", "beta", "UAR", "macro", "83.33%", "children", "full clip", "bad.wav"):
+    for text in ("alpha", "beta", "UAR", "macro", "83.33%", "children", "full clip", "bad.wav", "calibration error"):
         assert text in summary
+    # scores 0.9 / 0.1, right on 5 of 6 clips: confidence 0.9 against accuracy 5/6
+    assert result["calibration"]["ece"] == pytest.approx(0.9 - 5 / 6)

@@ -55,7 +55,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import torch
 
     torch.set_num_threads(1)  # parallelism comes from one batch per core in iter_predictions
-    model = load_model(args.model, all_members=args.all_members)
+    model = load_model(args.model, all_members=args.all_members, min_confidence=args.min_confidence)
     writer = RecordWriter(args.format)
     show = args.format in ("table", "json") or sys.stdout.isatty()
     failures = 0
@@ -71,6 +71,8 @@ def add_predict(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--model", help="model directory (default: the bundled model)")
     p.add_argument("--aggregation", choices=("mean_log", "majority", "speech_mean_log"), help="how frame posteriors become one decision")
+    p.add_argument("--min-confidence", type=float, default=0.0, metavar="C",
+                   help="label a file 'unknown' when its calibrated confidence is below C (0.5-1; default 0: always decide)")
     add_all_members(p)
     p.set_defaults(handler=cmd_predict)
 
@@ -316,36 +318,66 @@ def add_tune(p: argparse.ArgumentParser) -> None:
 
 
 # -- evaluate ------------------------------------------------------------------------------------
-def cmd_evaluate(args: argparse.Namespace) -> int:
+def split_utterances(args: argparse.Namespace) -> list:
+    """The utterances of ``args.data`` in ``args.split`` of the model's splits.json (or ``--splits-file``)."""
     from .data import read_corpora
-    from .evaluate import evaluate_model, format_summary, write_report
-    from .inference import load_model
     from .model_files import SPLITS_FILE, bundled_model_dir, split_speakers
 
-    model = load_model(args.model, all_members=args.all_members)
     utterances = read_corpora(args.data)
-    if args.split != "all":
-        splits_file = Path(args.splits_file or Path(args.model or bundled_model_dir()) / SPLITS_FILE)
-        try:
-            speakers = split_speakers(splits_file, args.split)
-        except ModelError as err:
-            raise VoxgenderError(f"{err}; give --splits-file or --split all") from None
-        utterances = [u for u in utterances if u.speaker in speakers]
-        if not utterances:
-            raise VoxgenderError(f"{splits_file}: no utterance of the data belongs to the {args.split} split")
-    result = evaluate_model(model, utterances)
+    if args.split == "all":
+        return utterances
+    splits_file = Path(args.splits_file or Path(args.model or bundled_model_dir()) / SPLITS_FILE)
+    try:
+        speakers = split_speakers(splits_file, args.split)
+    except ModelError as err:
+        raise VoxgenderError(f"{err}; give --splits-file or --split all") from None
+    utterances = [u for u in utterances if u.speaker in speakers]
+    if not utterances:
+        raise VoxgenderError(f"{splits_file}: no utterance of the data belongs to the {args.split} split")
+    return utterances
+
+
+def add_split_options(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument("--model", help="model directory (default: the bundled model)")
+    p.add_argument("--data", nargs="+", required=True, help="corpus folders or manifest CSV files")
+    p.add_argument("--split", choices=("test", "val", "train", "all"), default=default,
+                   help="only the speakers of this split of the model's splits.json")
+    p.add_argument("--splits-file", help="splits.json to use (default: the model's own)")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate_model, format_summary, write_report
+    from .inference import load_model
+
+    model = load_model(args.model, all_members=args.all_members)
+    result = evaluate_model(model, split_utterances(args))
     print(format_summary(result))
     for path in write_report(result, args.out, title=f"voxgender evaluation ({args.split} split)"):
         say(f"wrote {path}")
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from .calibrate import calibrate_model_dir
+    from .inference import load_model
+
+    if args.model is None:
+        raise VoxgenderError("calibrate writes into a model directory: give --model DIR")
+    model = load_model(args.model, all_members=True)
+    fit = calibrate_model_dir(args.model, model, split_utterances(args))
+    c = fit["calibration"]
+    say(f"{args.model}: p_female = sigmoid({c['scale']:.4f} * log-odds + {c['bias']:+.4f}) on {fit['clips']} "
+        f"{args.split} clips; expected calibration error {fit['ece_before']:.4f} -> {fit['ece_after']:.4f}")
+    return 0
+
+
+def add_calibrate(p: argparse.ArgumentParser) -> None:
+    add_split_options(p, default="val")
+    p.set_defaults(handler=cmd_calibrate)
+
+
 def add_evaluate(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", help="model directory (default: the bundled model)")
-    p.add_argument("--data", nargs="+", required=True, help="corpus folders or manifest CSV files")
-    p.add_argument("--split", choices=("test", "val", "train", "all"), default="all",
-                   help="evaluate only the speakers of this split of the model's splits.json")
-    p.add_argument("--splits-file", help="splits.json to use (default: the model's own)")
+    add_split_options(p, default="all")
     p.add_argument("--out", default="evaluation", help="report folder (metrics.json, PNGs, report.md)")
     add_all_members(p)
     p.set_defaults(handler=cmd_evaluate)
@@ -586,6 +618,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "train": ("train a model on corpora or manifests (speaker-disjoint splits)", add_train),
     "tune": ("Optuna hyper-parameter search on the validation split (resumable)", add_tune),
     "evaluate": ("metrics, per-corpus and per-length tables, plots", add_evaluate),
+    "calibrate": ("fit calibrated probabilities on validation speakers and store them in the model", add_calibrate),
     "ensemble": ("one model that averages several trained on the same split", add_ensemble),
     "card": ("write a model directory's MODEL_CARD.md from its config and evaluations", add_card),
     "demo": ("the bundled model on voices that the demo synthesises itself", add_demo),

@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 from .audio import SAMPLE_RATE, load_audio
+from .calibration import coverage_curve, expected_calibration_error, reliability
 from .data import CHILD_AGE, Utterance
 from .errors import DataError, VoxgenderError
 from .inference import Model
@@ -24,7 +25,7 @@ from .progress import progress_bar
 
 CROP_LENGTHS_S = (0.5, 1.0, 2.0, 4.0)
 EVAL_CHUNK = 64  # clips decoded and scored together
-REPORT_FILES = ("metrics.json", "confusion.png", "per_corpus.png", "by_length.png", "report.md")
+REPORT_FILES = ("metrics.json", "confusion.png", "per_corpus.png", "by_length.png", "reliability.png", "report.md")
 
 
 # -- metrics ------------------------------------------------------------------------------------
@@ -82,6 +83,13 @@ def grouped_metrics(y_true: Sequence[str], p_female: np.ndarray, groups: Sequenc
     if not len(y) == len(p) == len(g):
         raise ValueError(f"{len(y)} labels, {len(p)} scores and {len(g)} groups")
     return {str(name): _brief(classification_metrics(y[g == name], p[g == name])) for name in sorted(set(g))}
+
+
+def calibration_metrics(y_true: Sequence[str], p_female: np.ndarray) -> dict[str, Any]:
+    """Expected calibration error, the reliability bins and the abstention (coverage-error) curve."""
+    female = np.asarray([label == LABELS[0] for label in y_true])
+    return {"ece": expected_calibration_error(p_female, female), "reliability": reliability(p_female, female),
+            "coverage": coverage_curve(p_female, female)}
 
 
 def crop_center(audio: np.ndarray, seconds: float | None) -> np.ndarray:
@@ -167,6 +175,7 @@ def evaluate_model(
     result: dict[str, Any] = {
         "overall": classification_metrics(y_true, scores),
         "per_corpus": grouped_metrics(y_true, scores, [u.corpus or "unknown" for u in kept]),
+        "calibration": calibration_metrics(y_true, scores),
     }
     children = [i for i, u in enumerate(kept) if u.is_child]
     if children:
@@ -254,6 +263,13 @@ def _headline(result: dict[str, Any]) -> str:
     )
 
 
+def _calibration_lines(result: dict[str, Any]) -> list[str]:
+    c = result["calibration"]
+    lines = [f"expected calibration error (10 bins): {c['ece']:.4f}",
+             "with --min-confidence C: C, share answered, error of the answered"]
+    return lines + [f"  {r['min_confidence']:.2f}  {_pct(r['coverage'])}  {_pct(r['error'])}" for r in c["coverage"]]
+
+
 def _children_table(result: dict[str, Any]) -> Table:
     return _group_table({f"age < {CHILD_AGE}": _brief(result["children"])}, "children")
 
@@ -275,6 +291,7 @@ def format_summary(result: dict[str, Any]) -> str:
     parts += [
         "by crop length (central crop; only clips at least that long)",
         _text_table(_length_table(result["by_length"])),
+        *_calibration_lines(result),
     ]
     if result["errors"]:
         parts.append("unreadable files")
@@ -359,6 +376,26 @@ def plot_by_length(by_length: dict[str, dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+def plot_reliability(calibration: dict[str, Any], path: Path) -> None:
+    """Reliability diagram (accuracy against confidence) and the abstention curve (error of the
+    answered files against the share answered, per minimum confidence)."""
+    plt = _pyplot()
+    bins = calibration["reliability"]
+    fig, (ax, ax_cov) = plt.subplots(1, 2, figsize=(9, 3.8))
+    ax.plot([0.5, 1], [0.5, 1], color="grey", linestyle="--", label="perfect calibration")
+    ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], marker="o", label="model")
+    ax.set(xlabel="confidence of the chosen label", ylabel="accuracy", title=f"Reliability (ECE {calibration['ece']:.3f})")
+    ax.legend()
+    cov = [c for c in calibration["coverage"] if c["error"] is not None]
+    ax_cov.plot([c["coverage"] for c in cov], [c["error"] for c in cov], marker="o")
+    for c in cov:
+        ax_cov.annotate(f"{c['min_confidence']:.2f}", (c["coverage"], c["error"]), fontsize=8)
+    ax_cov.set(xlabel="share of files answered", ylabel="error of the answered", title="Abstention (--min-confidence)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def _report_markdown(result: dict[str, Any], title: str) -> str:
     overall = result["overall"]
     parts = [
@@ -383,6 +420,9 @@ def _report_markdown(result: dict[str, Any], title: str) -> str:
         "Central crops of each length, scored on the clips at least that long.",
         _md_table(_length_table(result["by_length"])),
         "![Accuracy against clip length](by_length.png)",
+        "## Calibration and abstention",
+        "\n".join(_calibration_lines(result)),
+        "![Reliability and abstention](reliability.png)",
     ]
     if result["errors"]:
         parts += ["## Unreadable files", "\n".join(f"- {e['error']}" for e in result["errors"])]
@@ -394,10 +434,11 @@ def write_report(result: dict[str, Any], out_dir: str | Path, title: str = "voxg
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / name for name in REPORT_FILES]
-    metrics_json, confusion_png, per_corpus_png, by_length_png, report_md = paths
+    metrics_json, confusion_png, per_corpus_png, by_length_png, reliability_png, report_md = paths
     atomic_write_text(metrics_json, json.dumps(result, indent=2) + "\n")
     plot_confusion(result["overall"], confusion_png)
     plot_per_corpus(result["per_corpus"], per_corpus_png)
     plot_by_length(result["by_length"], by_length_png)
+    plot_reliability(result["calibration"], reliability_png)
     atomic_write_text(report_md, _report_markdown(result, title))
     return paths

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from .audio import SAMPLE_RATE, Source, load_audio
+from .calibration import Calibration
 from .features import FeatureConfig, FeatureExtractor
 from .model import GenderEnsemble, GenderRNN, combine_members
 from .model_files import bundled_model_dir, load_model_dir
@@ -24,7 +25,8 @@ BATCH_WINDOWS = 128  # windows run through the network as one batch: larger batc
 
 @dataclass(frozen=True)
 class Prediction:
-    """A file-level decision. ``confidence`` is the probability of the chosen label."""
+    """A file-level decision. ``confidence`` is the probability of the chosen label; the label is
+    ``unknown`` when that falls below the minimum confidence asked for."""
 
     path: str
     label: str
@@ -33,9 +35,10 @@ class Prediction:
     duration_s: float
 
     @classmethod
-    def from_p_female(cls, path: str, p_female: float, duration_s: float) -> "Prediction":
-        label = "female" if p_female >= 0.5 else "male"
-        return cls(path, label, round(p_female, 4), round(max(p_female, 1 - p_female), 4), round(duration_s, 3))
+    def from_p_female(cls, path: str, p_female: float, duration_s: float, min_confidence: float = 0.0) -> "Prediction":
+        confidence = max(p_female, 1 - p_female)
+        label = "unknown" if confidence < min_confidence else "female" if p_female >= 0.5 else "male"
+        return cls(path, label, round(p_female, 4), round(confidence, 4), round(duration_s, 3))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,6 +59,8 @@ class Model:
         self.window_s: float = float(inference.get("window_s", DEFAULT_WINDOW_S))
         self.aggregation: Aggregation = inference.get("aggregation", "mean_log")
         self.cascade_margin: float | None = inference.get("cascade_margin", CASCADE_MARGIN)  # None: every member on every clip
+        self.calibration: Calibration | None = Calibration.from_dict(inference.get("calibration"))
+        self.min_confidence: float = 0.0  # below it a file's label is "unknown"
         self._extractor = FeatureExtractor(features)
 
     @property
@@ -108,8 +113,9 @@ class Model:
                 out[i][start:start + window.shape[0] - lead] = lp[lead:window.shape[0]]
         return out
 
-    def p_female_of_arrays(self, audios: Sequence[np.ndarray], aggregation: Aggregation | None = None) -> np.ndarray:
-        """File-level p_female of each waveform.
+    def p_female_of_arrays(self, audios: Sequence[np.ndarray], aggregation: Aggregation | None = None,
+                           calibrated: bool = True) -> np.ndarray:
+        """File-level p_female of each waveform, calibrated (``calibrate``) unless ``calibrated`` is False.
 
         ``speech_mean_log`` averages only the frames silero-vad calls speech (as a stream does),
         falling back to every frame when it finds none; it costs a VAD pass over each input.
@@ -120,15 +126,27 @@ class Model:
         method = aggregation or self.aggregation
         feats = [self.features_of(a) for a in audios]
         if method == "mean_log" and isinstance(self.net, GenderEnsemble) and self.cascade_margin is not None:
-            return np.array([aggregate(lp, method) for lp in self._cascade(feats)])
-        log_posts = self.feature_log_posteriors(feats)
+            log_posts = self._cascade(feats)
+        else:
+            log_posts = self.feature_log_posteriors(feats)
         if method == SPEECH_ONLY:
             from .multistream import speech_frames
 
             masks = [speech_frames(a, len(lp), self.features) for a, lp in zip(audios, log_posts)]
             log_posts = [lp[m] if m.any() else lp for lp, m in zip(log_posts, masks)]
-            method = "mean_log"
-        return np.array([aggregate(lp, method) for lp in log_posts])
+        p_female = np.array([aggregate(lp, "mean_log" if method == SPEECH_ONLY else method) for lp in log_posts])
+        return self.calibrate(p_female, method) if calibrated else p_female
+
+    def calibrate(self, p_female: np.ndarray, aggregation: Aggregation | None = None) -> np.ndarray:
+        """Calibrated p_female of a mean-log-posterior aggregation (``mean_log``, ``speech_mean_log``)
+        by the model's ``calibration``; other aggregations, or a model without one, unchanged."""
+        if self.calibration is None or (aggregation or self.aggregation) == "majority":
+            return np.asarray(p_female, dtype=float)
+        return self.calibration(p_female)
+
+    def prediction(self, name: str, p_female: float, duration_s: float) -> Prediction:
+        """The decision on a file of calibrated ``p_female``, with the model's ``min_confidence``."""
+        return Prediction.from_p_female(name, float(p_female), duration_s, self.min_confidence)
 
     def _cascade(self, feats: Sequence[torch.Tensor]) -> list[np.ndarray]:
         """Frame log-posteriors: the first member's where its mean log-odds exceed
@@ -152,8 +170,7 @@ class Model:
     # -- convenience: files and arrays -------------------------------------------------------
     def predict_array(self, audio: np.ndarray, name: str = "<array>", aggregation: Aggregation | None = None) -> Prediction:
         """Decision for one 16 kHz mono float32 waveform."""
-        p = float(self.p_female_of_arrays([audio], aggregation)[0])
-        return Prediction.from_p_female(name, p, len(audio) / SAMPLE_RATE)
+        return self.prediction(name, self.p_female_of_arrays([audio], aggregation)[0], len(audio) / SAMPLE_RATE)
 
     def predict_arrays(
         self, audios: Sequence[np.ndarray], names: Sequence[str] | None = None, aggregation: Aggregation | None = None
@@ -161,7 +178,7 @@ class Model:
         """Decisions for several waveforms, batched."""
         names = names or [f"<array {i}>" for i in range(len(audios))]
         ps = self.p_female_of_arrays(audios, aggregation)
-        return [Prediction.from_p_female(n, float(p), len(a) / SAMPLE_RATE) for n, a, p in zip(names, audios, ps)]
+        return [self.prediction(n, p, len(a) / SAMPLE_RATE) for n, a, p in zip(names, audios, ps)]
 
     def predict_file(self, source: Source, name: str | None = None, aggregation: Aggregation | None = None) -> Prediction:
         """Decode any supported audio (path, bytes, file object) and decide. Raises AudioError on bad input."""
@@ -180,11 +197,15 @@ class Model:
 
 
 
-def load_model(path: str | Path | None = None, all_members: bool = False) -> Model:
+def load_model(path: str | Path | None = None, all_members: bool = False, min_confidence: float = 0.0) -> Model:
     """Load a model directory, or the bundled pretrained model when ``path`` is None.
-    ``all_members``: an ensemble runs every member on every input (no cascade)."""
+    ``all_members``: an ensemble runs every member on every input (no cascade).
+    ``min_confidence``: files whose calibrated confidence falls below it are labelled ``unknown``."""
+    if not 0 <= min_confidence <= 1:
+        raise ValueError(f"min_confidence must be in [0, 1], not {min_confidence}")
     net, features, config = load_model_dir(path if path is not None else bundled_model_dir())
     model = Model(net, features, config)
     if all_members:
         model.cascade_margin = None
+    model.min_confidence = min_confidence
     return model

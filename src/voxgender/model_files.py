@@ -58,6 +58,18 @@ def atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def update_inference(model_dir: str | Path, **settings: Any) -> Path:
+    """Set inference settings (such as ``calibration``) in a saved model's config.json."""
+    path = Path(model_dir) / CONFIG
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise ModelError(f"{path}: cannot read the model config ({err})") from None
+    config["inference"] = {**config.get("inference", {}), **settings}
+    atomic_write_text(path, json.dumps(config, indent=2) + "\n")
+    return path
+
+
 def save_model_dir(
     out_dir: str | Path,
     net: GenderRNN | GenderEnsemble,

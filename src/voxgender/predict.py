@@ -13,7 +13,7 @@ import numpy as np
 
 from .audio import SAMPLE_RATE, find_audio_files, load_audio
 from .errors import VoxgenderError
-from .inference import Model, Prediction
+from .inference import Model
 from .postprocess import Aggregation
 from .progress import progress_bar
 
@@ -68,7 +68,7 @@ def _group_records(model: Model, group: list[tuple[str, np.ndarray | VoxgenderEr
     good = [audio for _, audio in group if isinstance(audio, np.ndarray)]
     ps = iter(model.p_female_of_arrays(good, aggregation)) if good else iter(())
     return [{"path": path, "error": str(audio)} if isinstance(audio, VoxgenderError)
-            else Prediction.from_p_female(path, float(next(ps)), len(audio) / SAMPLE_RATE).to_dict()
+            else model.prediction(path, next(ps), len(audio) / SAMPLE_RATE).to_dict()
             for path, audio in group]
 
 

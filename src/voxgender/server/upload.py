@@ -76,7 +76,8 @@ def predict_bytes(model: Model, data: bytes, name: str) -> dict[str, Any]:
     """Decode, predict as ``voxgender predict --all-members`` does, and add the timeline. Raises AudioError."""
     audio = load_audio(data, name=name)
     log_post = model.frame_log_posteriors([audio])[0]
-    prediction = Prediction.from_p_female(name, aggregate(log_post, model.aggregation), len(audio) / SAMPLE_RATE)
+    p_female = model.calibrate(np.array([aggregate(log_post, model.aggregation)]))[0]
+    prediction = model.prediction(name, p_female, len(audio) / SAMPLE_RATE)
     result = prediction.to_dict()
     result.pop("path")
     return {"name": name, **result, "timeline": timeline(model, audio, log_post)}
