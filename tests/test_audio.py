@@ -149,8 +149,8 @@ def test_pyav_formats(tmp_path, monkeypatch, female_clip, filename, codec, conta
     path = helpers.encode_with_pyav(tmp_path / filename, data, rate, codec, container)
 
     calls = []
-    real_decode = audio._decode_pyav
-    monkeypatch.setattr(audio, "_decode_pyav", lambda src: calls.append(src) or real_decode(src))
+    real_decode = audio._pyav_chunks
+    monkeypatch.setattr(audio, "_pyav_chunks", lambda src: calls.append(src) or real_decode(src))
     out = load_audio(path)
     assert calls, "libsndfile cannot read this container: the PyAV fallback must have decoded it"
 

@@ -29,7 +29,8 @@ def model():
 
 @pytest.fixture(scope="module")
 def client(model):
-    settings = ServerSettings(max_upload_bytes=400_000, max_streams=3, idle_timeout_s=1.0, max_frame_bytes=64_000)
+    settings = ServerSettings(max_upload_bytes=400_000, max_streams=3, idle_timeout_s=1.0, max_frame_bytes=64_000,
+                              max_duration_s=5.0)
     with TestClient(create_app(model, settings)) as c:
         yield c
 
@@ -38,6 +39,13 @@ def wav_bytes(audio: np.ndarray, rate: int = 16000, fmt: str = "WAV") -> bytes:
     buf = io.BytesIO()
     sf.write(buf, audio, rate, format=fmt)
     return buf.getvalue()
+
+
+def one_hertz_wav() -> bytes:
+    """A WAV whose header says 1 Hz: resampled, its 8000 samples would be 8000 s of audio."""
+    data = bytearray(wav_bytes(np.full(8000, 0.1, np.float32)))
+    data[24:32] = (1).to_bytes(4, "little") + (2).to_bytes(4, "little")
+    return bytes(data)
 
 
 def s16(audio: np.ndarray) -> bytes:
@@ -108,6 +116,8 @@ def test_predict_multipart_file_in_another_format(client, model, male_clip):
     ({"content": wav_bytes(np.zeros(16000, np.float32))}, 400, "silent"),
     ({"content": b"\0" * 400_001}, 413, "limit of 400000 bytes"),
     ({"files": {"file": ("big.wav", b"\0" * 400_001, "audio/wav")}}, 413, "limit"),
+    ({"content": one_hertz_wav()}, 400, "sample rate 1 Hz"),
+    ({"content": wav_bytes(np.full(16000 * 6, 0.1, np.float32), fmt="FLAC")}, 400, "longer than the 5 s allowed"),
 ])
 def test_predict_bad_uploads_get_one_line_4xx_json(client, kwargs, status, words):
     response = client.post("/v1/predict", **kwargs)
@@ -115,6 +125,14 @@ def test_predict_bad_uploads_get_one_line_4xx_json(client, kwargs, status, words
     error = response.json()["error"]
     assert words in error and "\n" not in error and response.json()["status"] == status
     assert client.get("/healthz").json()["status"] == "ok"  # and the server goes on
+
+
+def test_predict_min_confidence_answers_unknown_when_in_doubt(client, female_clip):
+    data = wav_bytes(female_clip)
+    assert client.post("/v1/predict?min_confidence=1", content=data).json()["label"] == "unknown"
+    assert client.post("/v1/predict?min_confidence=0.5", content=data).json()["label"] in ("female", "male")
+    response = client.post("/v1/predict?min_confidence=high", content=data)
+    assert response.status_code == 422 and "min_confidence" in response.json()["error"]
 
 
 def test_page_health_metrics_and_unknown_paths(client):

@@ -2,6 +2,8 @@
 
 soundfile (libsndfile) reads WAV, FLAC, OGG/Vorbis, Opus and MP3; PyAV (FFmpeg) is the fallback
 for M4A/AAC/MP4/WebM and anything libsndfile rejects. soxr resamples; channels are averaged.
+Decoding is in bounded blocks whatever a header claims; the sample rate and channel count are
+checked before any audio is read, and a maximum duration stops a decoded-size bomb early.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from .errors import AudioError
 SAMPLE_RATE = 16000
 MIN_DURATION_S = 0.1
 SILENCE_PEAK = 1e-4
+MIN_RATE, MAX_RATE = 8000, 384000  # the sample rates of any real recording (Hz)
+MAX_CHANNELS = 1024
+READ_SAMPLES = 1 << 18  # samples (frames x channels) decoded per soundfile read: memory stays bounded
 
 AUDIO_EXTENSIONS = frozenset(
     {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".mp4", ".webm", ".mka", ".wma", ".aiff", ".aif"}
@@ -45,9 +50,22 @@ def _open(source: Source) -> Union[str, BinaryIO]:
     return source
 
 
-def _decode_soundfile(source: Source) -> tuple[np.ndarray, int]:
-    data, rate = sf.read(_open(source), dtype="float32", always_2d=True)
-    return data, rate
+def _check_header(rate: int, channels: int) -> None:
+    """Refuse a sample rate or channel count outside what any recording has, before decoding."""
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise AudioError(f"sample rate {rate} Hz is outside {MIN_RATE}-{MAX_RATE} Hz")
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise AudioError(f"{channels} channels (at most {MAX_CHANNELS} are read)")
+
+
+def _soundfile_chunks(f: sf.SoundFile) -> Iterator[tuple[np.ndarray, int]]:
+    """(mono float32 samples, sample rate) per block of at most READ_SAMPLES samples, whatever the
+    header claims: a read that returns nothing ends the file."""
+    with f:
+        _check_header(f.samplerate, f.channels)
+        frames = max(1024, READ_SAMPLES // f.channels)
+        while len(data := f.read(frames, dtype="float32", always_2d=True)):
+            yield (data[:, 0] if f.channels == 1 else data.mean(axis=1)), f.samplerate
 
 
 def _pyav_chunks(source: Source) -> Iterator[tuple[np.ndarray, int]]:
@@ -58,21 +76,23 @@ def _pyav_chunks(source: Source) -> Iterator[tuple[np.ndarray, int]]:
         if not container.streams.audio:
             raise AudioError("contains no audio stream")
         stream = container.streams.audio[0]
-        # Planar float at the stream's own layout and rate; channels are averaged here, like the
-        # soundfile path (FFmpeg's own mono downmix is (L + R) / sqrt(2), 3 dB louder).
-        resampler = av.AudioResampler(format="fltp")
+        _check_header(stream.codec_context.sample_rate or SAMPLE_RATE, stream.codec_context.channels or 1)
+        # Packed float: one plane whatever the channel count (PyAV reads at most 8 planes and
+        # crashes past them). Channels are averaged here, like the soundfile path (FFmpeg's own
+        # mono downmix is (L + R) / sqrt(2), 3 dB louder).
+        resampler = av.AudioResampler(format="flt")
         for frame in container.decode(stream):
             for out in resampler.resample(frame):
-                yield out.to_ndarray().mean(axis=0), out.sample_rate
+                yield _packed_mono(out), out.sample_rate
         for out in resampler.resample(None):
-            yield out.to_ndarray().mean(axis=0), out.sample_rate
+            yield _packed_mono(out), out.sample_rate
 
 
-def _decode_pyav(source: Source) -> tuple[np.ndarray, int]:
-    chunks = list(_pyav_chunks(source))
-    if not chunks:
-        return np.zeros((0, 1), dtype=np.float32), SAMPLE_RATE
-    return np.concatenate([c for c, _ in chunks]).astype(np.float32)[:, None], chunks[-1][1]
+def _packed_mono(frame) -> np.ndarray:
+    """The mean of the channels of a packed-float PyAV frame."""
+    channels = len(frame.layout.channels)
+    _check_header(frame.sample_rate, channels)
+    return frame.to_ndarray().reshape(-1, channels).mean(axis=1)
 
 
 def _check_source(source: Source, label: str) -> None:
@@ -89,37 +109,11 @@ def _check_source(source: Source, label: str) -> None:
         raise AudioError(f"{label}: empty input")
 
 
-def _decode(source: Source, label: str) -> tuple[np.ndarray, int]:
-    _check_source(source, label)
-    try:
-        return _decode_soundfile(source)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
-        pass
-    if hasattr(source, "seek"):
-        source.seek(0)
-    try:
-        return _decode_pyav(source)
-    except AudioError as err:
-        raise AudioError(f"{label}: {err}") from None
-    except Exception as err:  # FFmpeg raises many types; all mean "not decodable audio"
-        raise _undecodable(label, err) from None
-
-
 def _undecodable(label: str, err: Exception) -> AudioError:
     # FFmpeg errors' str() ends with the path FFmpeg was given: report only the reason.
     reason = getattr(err, "strerror", None) or (str(err).splitlines()[0] if str(err) else "")
     reason = reason or type(err).__name__
     return AudioError(f"{label}: not a decodable audio file ({reason})")
-
-
-def to_mono_16k(data: np.ndarray, rate: int) -> np.ndarray:
-    """Average channels of a (frames, channels) or (frames,) array and resample to 16 kHz."""
-    if data.ndim == 2:
-        data = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1)
-    mono = np.ascontiguousarray(data, dtype=np.float32)
-    if rate != SAMPLE_RATE and mono.size:
-        mono = soxr.resample(mono, rate, SAMPLE_RATE, quality="HQ").astype(np.float32)
-    return mono
 
 
 def validate(audio: np.ndarray, label: str, min_duration_s: float = MIN_DURATION_S) -> np.ndarray:
@@ -138,19 +132,20 @@ def validate(audio: np.ndarray, label: str, min_duration_s: float = MIN_DURATION
 
 
 def load_audio(
-    source: Source, name: str | None = None, min_duration_s: float = MIN_DURATION_S, check: bool = True
+    source: Source, name: str | None = None, min_duration_s: float = MIN_DURATION_S, check: bool = True,
+    max_duration_s: float | None = None,
 ) -> np.ndarray:
     """Decode ``source`` (path, bytes or file object) to validated 16 kHz mono float32.
 
     ``name`` is how errors refer to the input (defaults to the path). With ``check=False`` the
     emptiness/silence/length checks are skipped (for example to read noise for augmentation).
+    Input longer than ``max_duration_s`` is refused as soon as its decoding passes that length.
     """
     label = _name(source, name)
-    data, rate = _decode(source, label)
-    audio = to_mono_16k(data, rate)
+    audio = np.concatenate([np.zeros(0, dtype=np.float32), *_decoded_chunks(source, label, max_duration_s)])
     if check:
         validate(audio, label, min_duration_s)
-    return np.clip(audio, -1.0, 1.0, out=audio)  # the decoder's own array: no copy needed
+    return np.clip(audio, -1.0, 1.0, out=audio)
 
 
 def frame_levels_db(audio: np.ndarray, frame: int) -> np.ndarray:
@@ -175,7 +170,6 @@ def find_audio_files(root: str | Path) -> list[Path]:
 
 
 # -- block reading of long files -----------------------------------------------------------------
-READ_FRAMES = 1 << 16  # frames decoded per soundfile read
 
 
 @dataclass(frozen=True)
@@ -194,16 +188,11 @@ class AudioBlock:
         return len(self.audio) - self.lead - self.size
 
 
-def _soundfile_chunks(f: sf.SoundFile) -> Iterator[tuple[np.ndarray, int]]:
-    with f:
-        for data in f.blocks(READ_FRAMES, dtype="float32", always_2d=True):
-            yield data.mean(axis=1), f.samplerate
-
-
-def _decoded_chunks(source: Source | np.ndarray, label: str) -> Iterator[np.ndarray]:
+def _decoded_chunks(source: Source | np.ndarray, label: str, max_duration_s: float | None = None) -> Iterator[np.ndarray]:
     """16 kHz mono float32 pieces of ``source`` (soundfile, else PyAV), resampled as a stream.
 
-    A numpy array is taken as 16 kHz mono audio already.
+    A numpy array is taken as 16 kHz mono audio already. Every failure, the decoder's own or
+    running out of memory, and input past ``max_duration_s`` raise AudioError naming ``label``.
     """
     if isinstance(source, np.ndarray):
         yield np.asarray(source, dtype=np.float32).reshape(-1)
@@ -216,8 +205,12 @@ def _decoded_chunks(source: Source | np.ndarray, label: str) -> Iterator[np.ndar
             source.seek(0)
         chunks = _pyav_chunks(source)
     resampler: soxr.ResampleStream | None = None
+    decoded_s = 0.0
     try:
         for mono, rate in chunks:
+            decoded_s += len(mono) / rate
+            if max_duration_s is not None and decoded_s > max_duration_s:
+                raise AudioError(f"longer than the {max_duration_s:g} s allowed")
             if rate != SAMPLE_RATE and resampler is None:
                 resampler = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
             yield resampler.resample_chunk(mono) if resampler is not None else mono
@@ -225,6 +218,8 @@ def _decoded_chunks(source: Source | np.ndarray, label: str) -> Iterator[np.ndar
             yield resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
     except AudioError as err:
         raise AudioError(f"{label}: {err}") from None
+    except MemoryError:
+        raise AudioError(f"{label}: too large to decode in the memory available") from None
     except Exception as err:  # libsndfile and FFmpeg raise many types mid-file
         raise _undecodable(label, err) from None
 

@@ -501,7 +501,7 @@ def add_listen(p: argparse.ArgumentParser) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .serve import serve
 
-    serve(args.host, args.port, args.model, args.max_streams, args.max_upload_mb, args.idle_timeout)
+    serve(args.host, args.port, args.model, args.max_streams, args.max_upload_mb, args.idle_timeout, args.max_duration)
     return 0
 
 
@@ -511,6 +511,7 @@ def add_serve(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="model directory (default: the bundled model)")
     p.add_argument("--max-streams", type=int, default=400, help="concurrent WebSocket streams")
     p.add_argument("--max-upload-mb", type=float, default=50.0, help="largest POST /v1/predict upload")
+    p.add_argument("--max-duration", type=float, default=1800.0, help="longest decoded audio of one upload (s)")
     p.add_argument("--idle-timeout", type=float, default=30.0, help="seconds before a silent WebSocket is closed")
     p.set_defaults(handler=cmd_serve)
 

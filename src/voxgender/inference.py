@@ -79,7 +79,7 @@ class Model:
 
     def features_of(self, audio: np.ndarray) -> torch.Tensor:
         """Feature frames (frames, dim) of one 16 kHz waveform."""
-        return self._extractor(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)))
+        return self._extractor(torch.from_numpy(np.require(audio, np.float32, ["C", "W"])))
 
     @torch.no_grad()
     def feature_log_posteriors(self, feats: Sequence[torch.Tensor], primers: Sequence[int] | None = None,

@@ -72,15 +72,29 @@ def timeline(model: Model, audio: np.ndarray, log_post: np.ndarray) -> list[dict
     return out
 
 
-def predict_bytes(model: Model, data: bytes, name: str) -> dict[str, Any]:
-    """Decode, predict as ``voxgender predict --all-members`` does, and add the timeline. Raises AudioError."""
-    audio = load_audio(data, name=name)
+def predict_bytes(model: Model, data: bytes, name: str, max_duration_s: float | None = None,
+                  min_confidence: float = 0.0) -> dict[str, Any]:
+    """Decode (refusing more than ``max_duration_s``), predict as ``voxgender predict --all-members``
+    does, with ``unknown`` below ``min_confidence``, and add the timeline. Raises AudioError."""
+    audio = load_audio(data, name=name, max_duration_s=max_duration_s)
     log_post = model.frame_log_posteriors([audio])[0]
-    p_female = model.calibrate(np.array([aggregate(log_post, model.aggregation)]))[0]
-    prediction = model.prediction(name, p_female, len(audio) / SAMPLE_RATE)
+    p_female = float(model.calibrate(np.array([aggregate(log_post, model.aggregation)]))[0])
+    prediction = Prediction.from_p_female(name, p_female, len(audio) / SAMPLE_RATE, min_confidence)
     result = prediction.to_dict()
     result.pop("path")
     return {"name": name, **result, "timeline": timeline(model, audio, log_post)}
+
+
+def _min_confidence(request: Request) -> float:
+    """The ``min_confidence`` query parameter (0 when absent); 422 unless a number in [0, 1]."""
+    text = request.query_params.get("min_confidence", "0")
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise HTTPException(422, f"min_confidence must be a number from 0 to 1, not {text!r}")
+    return value
 
 
 async def predict_endpoint(request: Request) -> JSONResponse:
@@ -90,8 +104,10 @@ async def predict_endpoint(request: Request) -> JSONResponse:
     data, name = await _file_of(request, body, state.settings.max_upload_bytes)
     if not data:
         raise HTTPException(400, f"{name}: empty upload (send an audio file as the body or as the field 'file')")
+    min_confidence = _min_confidence(request)
     try:
-        result = await run_in_threadpool(predict_bytes, state.model, data, name)
+        result = await run_in_threadpool(predict_bytes, state.model, data, name, state.settings.max_duration_s,
+                                         min_confidence)
     except AudioError as err:
         raise HTTPException(400, str(err)) from None
     state.metrics.predict_latency.observe(time.perf_counter() - start)
