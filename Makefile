@@ -19,18 +19,23 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q
 
-# The bundled model and its card, from ../shared/data (two networks, about 25 minutes each on 2 cores). Its
-# recipe, benchmarks/bundled_recipe.args, is the leave-one-corpus-out models' too (accuracy_benchmark.py).
+# The bundled model and its card, from ../shared/data: train with the recipe (benchmarks/bundled_recipe.args,
+# which the leave-one-corpus-out models of accuracy_benchmark.py share), calibrate p_female on the
+# validation speakers, score the choosing panel on validation and test speakers, write the card.
 DATA ?= ../shared/data
 RUN ?= runs/bundled
 BUNDLED := src/voxgender/pretrained/voxgender-gru
 RECIPE := $(shell grep -v '^\#' benchmarks/bundled_recipe.args)
 model: install
 	$(BIN)/voxgender train --data $(DATA) --exclude-children --out $(RUN) --threads 1 $(RECIPE)
+	$(BIN)/voxgender calibrate --model $(RUN) --data $(DATA) --split val
 	$(BIN)/python benchmarks/accuracy_benchmark.py pooled --model $(RUN) --out $(RUN)/benchmark
+	$(BIN)/python benchmarks/panel.py --model $(RUN) --split val --out $(RUN)/panel_val
+	$(BIN)/python benchmarks/panel.py --model $(RUN) --split test --out $(RUN)/panel_test
 	$(BIN)/voxgender card --model $(RUN) --name voxgender-gru --data $(DATA) \
 		--evaluation "Held-out test speakers (adults)=$(RUN)/benchmark/pooled_test/metrics.json" \
-		"Children under 13 (never trained on)=$(RUN)/benchmark/pooled_children/metrics.json"
+		"Children under 13 (never trained on)=$(RUN)/benchmark/pooled_children/metrics.json" \
+		--figures $(RUN)/panel_test/report.md
 	mkdir -p $(BUNDLED)
 	cp $(RUN)/model.safetensors $(RUN)/config.json $(RUN)/splits.json $(RUN)/MODEL_CARD.md $(BUNDLED)/
 

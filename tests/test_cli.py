@@ -167,9 +167,12 @@ def test_card_renders_training_data_evaluation_limits_and_responsible_use(capsys
     code, _, err = run(capsys, "card", "--model", tiny_model_dir, "--evaluation", "no-equals-sign")
     assert code == 2 and "TITLE=metrics.json" in err
     figures = tmp_path / "figures.md"
-    figures.write_text("| figure | measured |\n|---|---|\n| LOCO mean UAR | 0.923 |\n")
+    figures.write_text("# Panel\n\n| figure | measured |\n|---|---|\n| LOCO mean UAR | 0.923 |\n\n![plot](plot.png)\n")
     assert run(capsys, "card", "--model", tiny_model_dir, "--figures", figures)[0] == 0
-    assert "## Benchmarks" in card_path.read_text() and "| LOCO mean UAR | 0.923 |" in card_path.read_text()
+    card = card_path.read_text()
+    assert "## Benchmarks" in card and "| LOCO mean UAR | 0.923 |" in card
+    assert "\n## Panel\n" in card and "plot.png" not in card  # a report's headings go one level down, its images out
+    assert "p_female is the network's own, uncalibrated" in card
     code, _, err = run(capsys, "card", "--model", tiny_model_dir, "--figures", tmp_path / "absent.md")
     assert code == 2 and "absent.md: cannot read figures" in err
 

@@ -33,8 +33,9 @@ LIMITS = """\
   Use `voxgender segment` for recordings with several speakers.
 - **Narrow-band telephone audio (300-3400 Hz)**: the training augmentation simulates it, but real
   codecs and packet loss were not in the training data.
-- **Raised-pitch speech** (emotional, shouted or excited) from male speakers is the classic error
-  of every gender recogniser, including this one.
+- **Raised-pitch speech** (emotional, shouted or excited) from male speakers, and lowered-pitch
+  speech (sad, tired) from female speakers, are the classic errors of every gender recogniser,
+  including this one: the choosing panel below measures them per emotion and on synthetic arousal.
 - **Languages and recording conditions** beyond those listed under training data are untested.
 - **Speaking-time shares of a new collection**: on recordings unlike the training corpora, the
   errors on one kind of voice add up over the whole collection instead of cancelling, so the female
@@ -134,10 +135,21 @@ def _evaluation_section(evaluation: dict[str, Any], title: str) -> list[str]:
     for length, m in evaluation.get("by_length", {}).items():
         label = "full clip" if length == "full" else f"{length} s crop"
         lines.append(f"| {label} | {m['n']} | {_pct(m['accuracy'])} | {_pct(m['uar'])} |")
+    if "calibration" in evaluation:
+        lines += ["", f"Expected calibration error of p_female (10 bins): {evaluation['calibration']['ece']:.3f}."]
     if "children" in evaluation:
         c = evaluation["children"]
         lines += ["", f"Children (under 13) in this set: {c['n']} clips, accuracy {_pct(c['accuracy'])}, UAR {_pct(c['uar'])}."]
     return lines
+
+
+def _calibration_sentence(inference: dict[str, Any]) -> str:
+    """How p_female is calibrated (see ``voxgender.calibration``)."""
+    c = inference.get("calibration")
+    if not c:
+        return " p_female is the network's own, uncalibrated."
+    return (f" p_female is calibrated: sigmoid({c['scale']:.3f} × mean log-odds {c['bias']:+.3f}), Platt scaling fitted "
+            "on the validation speakers of every corpus with both genders weighted alike (`voxgender calibrate`).")
 
 
 def _cascade_sentence(inference: dict[str, Any]) -> str:
@@ -148,6 +160,14 @@ def _cascade_sentence(inference: dict[str, Any]) -> str:
     return (f" `voxgender predict` runs it as a cascade: the first network hears every file, the others only the files "
             f"whose mean log-odds the first puts within ±{margin:g}, and a file it is surer of gets its answer "
             "(`--all-members` runs every network on every file).")
+
+
+def _as_card_section(markdown: str) -> str:
+    """A benchmark report inside the card: its headings one level down, its images left out (the
+    card ships without them)."""
+    lines = [("#" + line if line.startswith("#") else line) for line in markdown.strip().splitlines()
+             if not line.startswith("![")]
+    return "\n".join(lines)
 
 
 def render_card(
@@ -178,7 +198,8 @@ def render_card(
         + (", each frame less its recording's running mean (causal normalisation)" if model.get("normalisation") == "causal" else "")
         + f", a {model['dense']}-unit dense layer and "
         "a softmax over {female, male} per frame; a file's decision is the mean of its frame log-posteriors."
-        + (_cascade_sentence(config.get("inference", {})) if members else ""), "",
+        + (_cascade_sentence(config.get("inference", {})) if members else "")
+        + _calibration_sentence(config.get("inference", {})), "",
         *_selection_lines(meta),
         "## Training data", "",
         "Speaker-disjoint train / validation / test splits, stratified by corpus and gender"
@@ -199,6 +220,6 @@ def render_card(
     for title, evaluation in (evaluations or {}).items():
         lines += [*_evaluation_section(evaluation, title), ""]
     if figures:
-        lines += ["## Benchmarks", "", figures.strip(), ""]
+        lines += ["## Benchmarks", "", _as_card_section(figures), ""]
     lines += [LIMITS, RESPONSIBLE_USE]
     return "\n".join(lines)
