@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from voxgender.audio import load_audio
-from voxgender.data import CHILD_AGE, Utterance, read_corpus
-from voxgender.evaluate import evaluate_model, write_report
-from voxgender.inference import load_model
-from voxgender.model_files import bundled_model_dir, split_speakers
+from voxgender.io.audio import load_audio
+from voxgender.training.data import CHILD_AGE, Utterance, read_corpus
+from voxgender.training.evaluate import evaluate_model, write_report
+from voxgender.model import load_model
+from voxgender.io.model_dir import bundled_model_dir, split_speakers
 
 from split_clips import flagged_speakers, label_ceiling
 

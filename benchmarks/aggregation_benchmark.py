@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from sklearn.metrics import balanced_accuracy_score
 
-from voxgender.inference import load_model
+from voxgender.model import load_model
 
 from split_clips import split_from_command_line
 

@@ -15,10 +15,10 @@ from typing import Sequence
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score
 
-from voxgender.inference import Model, load_model
-from voxgender.model import member_networks
-from voxgender.model_files import bundled_model_dir
-from voxgender.postprocess import mean_log_odds
+from voxgender.model import Model, load_model
+from voxgender.core.networks import member_networks
+from voxgender.io.model_dir import bundled_model_dir
+from voxgender.core.aggregate import mean_log_odds
 
 from accuracy_benchmark import corpus_adults, corpus_folders
 from split_clips import DATA, load_split

@@ -23,13 +23,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from voxgender.data import CHILD_AGE, Utterance, read_corpus, speaker_split
-from voxgender.evaluate import evaluate_model
-from voxgender.features import FeatureConfig
-from voxgender.inference import load_model
-from voxgender.model import ModelConfig
-from voxgender.model_files import bundled_model_dir, member_train_settings
-from voxgender.train import TrainConfig, load_clips, train_networks
+from voxgender.training.data import CHILD_AGE, Utterance, read_corpus, speaker_split
+from voxgender.training.evaluate import evaluate_model
+from voxgender.core.features import FeatureConfig
+from voxgender.model import load_model
+from voxgender.core.networks import ModelConfig
+from voxgender.io.model_dir import bundled_model_dir, member_train_settings
+from voxgender.training.trainer import TrainConfig, load_clips, train_networks
 
 from split_clips import DATA
 

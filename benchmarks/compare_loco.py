@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voxgender.inference import load_model
+from voxgender.model import load_model
 
 from accuracy_benchmark import choosing_parser, corpus_adults, corpus_folders, test_speakers
 

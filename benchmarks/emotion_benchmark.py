@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from voxgender.audio import load_audio
-from voxgender.data import read_corpus
-from voxgender.inference import load_model
-from voxgender.model_files import bundled_model_dir, split_speakers
+from voxgender.io.audio import load_audio
+from voxgender.training.data import read_corpus
+from voxgender.model import load_model
+from voxgender.io.model_dir import bundled_model_dir, split_speakers
 
 from split_clips import DATA
 

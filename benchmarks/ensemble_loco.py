@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from sklearn.metrics import balanced_accuracy_score
 
-from voxgender.ensemble import ensemble_of, member_mismatch
-from voxgender.inference import Model, load_model
+from voxgender.training.ensemble import ensemble_of, member_mismatch
+from voxgender.model import Model, load_model
 
 from accuracy_benchmark import choosing_parser, corpus_adults, corpus_folders, test_speakers
 

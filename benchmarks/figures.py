@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from voxgender.model_files import bundled_model_dir
+from voxgender.io.model_dir import bundled_model_dir
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

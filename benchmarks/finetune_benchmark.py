@@ -24,12 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from voxgender.data import Utterance, read_corpus
-from voxgender.evaluate import evaluate_model
-from voxgender.inference import load_model
-from voxgender.model import member_networks
-from voxgender.model_files import bundled_model_dir, split_speakers
-from voxgender.train import TrainConfig, load_clips, train_networks
+from voxgender.training.data import Utterance, read_corpus
+from voxgender.training.evaluate import evaluate_model
+from voxgender.model import load_model
+from voxgender.core.networks import member_networks
+from voxgender.io.model_dir import bundled_model_dir, split_speakers
+from voxgender.training.trainer import TrainConfig, load_clips, train_networks
 
 from split_clips import DATA
 

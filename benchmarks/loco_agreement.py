@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from sklearn.metrics import balanced_accuracy_score
 
-from voxgender.inference import load_model
+from voxgender.model import load_model
 
 from accuracy_benchmark import choosing_parser, corpus_adults, corpus_folders, test_speakers
 

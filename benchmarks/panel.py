@@ -31,15 +31,15 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from voxgender.audio import SAMPLE_RATE, load_audio
-from voxgender.augment import shift_pitch
-from voxgender.calibration import coverage_curve, expected_calibration_error, reliability
-from voxgender.data import Utterance, read_corpora, read_speaker_list, speaker_split
-from voxgender.evaluate import plot_reliability
-from voxgender.inference import Model, load_model
-from voxgender.model_files import SPLITS_FILE, bundled_model_dir
-from voxgender.progress import progress_bar
-from voxgender.train import speech_onset
+from voxgender.io.audio import SAMPLE_RATE, load_audio
+from voxgender.training.augment import shift_pitch
+from voxgender.core.calibration import coverage_curve, expected_calibration_error, reliability
+from voxgender.training.data import Utterance, read_corpora, read_speaker_list, speaker_split
+from voxgender.training.evaluate import plot_reliability
+from voxgender.model import Model, load_model
+from voxgender.io.model_dir import SPLITS_FILE, bundled_model_dir
+from voxgender.io.progress import progress_bar
+from voxgender.training.trainer import speech_onset
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"

@@ -19,10 +19,10 @@ import numpy as np
 import torch
 from sklearn.metrics import balanced_accuracy_score, recall_score
 
-from voxgender.augment import add_noise, band_limit, mu_law_codec, reverberate, shift_pitch
-from voxgender.inference import load_model
-from voxgender.model_files import bundled_model_dir
-from voxgender.vad import CHUNK, shared_vad
+from voxgender.training.augment import add_noise, band_limit, mu_law_codec, reverberate, shift_pitch
+from voxgender.model import load_model
+from voxgender.io.model_dir import bundled_model_dir
+from voxgender.core.vad import CHUNK, shared_vad
 
 from split_clips import split_from_command_line
 

@@ -39,13 +39,14 @@ from split_clips import flagged_speakers  # noqa: E402
 from broadcast import (FRAME_S, SPEAKER_COUNTS, ClipPool, Recording, build_speech, counts_by_speaker,  # noqa: E402
                        frame_errors, hypothesis_frames, rates, speaker_bootstrap, total, with_background)
 
-from voxgender.audio import SAMPLE_RATE  # noqa: E402
-from voxgender.batch import BatchJob, run_batch  # noqa: E402
-from voxgender.data import read_corpora  # noqa: E402
-from voxgender.inference import Model, load_model  # noqa: E402
-from voxgender.model_files import bundled_model_dir, split_speakers  # noqa: E402
-from voxgender.segment import LABELS, Segment, SegmentConfig, Segmenter  # noqa: E402
-from voxgender.timeline_plot import plot_timelines  # noqa: E402
+from voxgender.io.audio import SAMPLE_RATE  # noqa: E402
+from voxgender.batch.local import BatchJob, run_batch  # noqa: E402
+from voxgender.training.data import read_corpora  # noqa: E402
+from voxgender.model import Model, load_model  # noqa: E402
+from voxgender.io.model_dir import bundled_model_dir, split_speakers  # noqa: E402
+from voxgender.core.timeline import TIMELINE_LABELS as LABELS, Segment  # noqa: E402
+from voxgender.segment import SegmentConfig, Segmenter  # noqa: E402
+from voxgender.io.plots import plot_timelines  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 HEADLINE_SNRS = (20.0, 10.0, 5.0)

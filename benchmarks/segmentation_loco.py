@@ -37,10 +37,10 @@ from segmentation_benchmark import (CONDITIONS, DATA, TARGETS, evaluate, interva
                                     speaker_rows, summarise)
 from split_clips import flagged_speakers  # noqa: E402
 
-from voxgender.data import read_corpus  # noqa: E402
-from voxgender.inference import load_model  # noqa: E402
-from voxgender.model_files import bundled_model_dir, split_speakers  # noqa: E402
-from voxgender.progress import progress_bar  # noqa: E402
+from voxgender.training.data import read_corpus  # noqa: E402
+from voxgender.model import load_model  # noqa: E402
+from voxgender.io.model_dir import bundled_model_dir, split_speakers  # noqa: E402
+from voxgender.io.progress import progress_bar  # noqa: E402
 from voxgender.segment import SegmentConfig  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "segmentation" / "loco"

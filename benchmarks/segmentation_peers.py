@@ -43,11 +43,12 @@ from accuracy_benchmark import corpus_folders  # noqa: E402
 from segmentation_loco import corpus_broadcasts  # noqa: E402
 from split_clips import flagged_speakers  # noqa: E402
 
-from voxgender.audio import SAMPLE_RATE  # noqa: E402
-from voxgender.inference import Model, load_model  # noqa: E402
-from voxgender.model_files import bundled_model_dir  # noqa: E402
-from voxgender.segment import Segment, SegmentConfig  # noqa: E402
-from voxgender.timeline_plot import plot_timelines  # noqa: E402
+from voxgender.io.audio import SAMPLE_RATE  # noqa: E402
+from voxgender.model import Model, load_model  # noqa: E402
+from voxgender.io.model_dir import bundled_model_dir  # noqa: E402
+from voxgender.core.timeline import Segment  # noqa: E402
+from voxgender.segment import SegmentConfig  # noqa: E402
+from voxgender.io.plots import plot_timelines  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 INA_GENDERS = {"female", "male"}  # its other labels (noEnergy, noise, music) are non-speech

@@ -47,12 +47,13 @@ from segmentation_benchmark import DATA, build, headline, load_pool, pct  # noqa
 from segmentation_loco import corpus_broadcasts  # noqa: E402
 from split_clips import flagged_speakers  # noqa: E402
 
-from voxgender.audio import SAMPLE_RATE, load_audio  # noqa: E402
-from voxgender.data import Utterance, read_corpus  # noqa: E402
-from voxgender.inference import load_model  # noqa: E402
-from voxgender.model_files import bundled_model_dir, split_speakers  # noqa: E402
-from voxgender.progress import progress_bar  # noqa: E402
-from voxgender.segment import Segment, SegmentConfig, Segmenter  # noqa: E402
+from voxgender.io.audio import SAMPLE_RATE, load_audio  # noqa: E402
+from voxgender.training.data import Utterance, read_corpus  # noqa: E402
+from voxgender.model import load_model  # noqa: E402
+from voxgender.io.model_dir import bundled_model_dir, split_speakers  # noqa: E402
+from voxgender.io.progress import progress_bar  # noqa: E402
+from voxgender.core.timeline import Segment  # noqa: E402
+from voxgender.segment import SegmentConfig, Segmenter  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "speaker_encoder"
 WEIGHTS_IN_WHEEL = "resemblyzer/pretrained.pt"

@@ -29,8 +29,8 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from voxgender.data import read_corpus
-from voxgender.inference import load_model
+from voxgender.training.data import read_corpus
+from voxgender.model import load_model
 from voxgender.predict import iter_predictions
 from voxgender.synth import synth_clip
 

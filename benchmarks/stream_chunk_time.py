@@ -1,6 +1,6 @@
 """Processing time of one live stream per 100 ms chunk (silero-vad + features + GRU + decisions).
 
-Feeds synthetic speech with pauses (voices alternate, as in a conversation) to ``Model.stream()``
+Feeds synthetic speech with pauses (voices alternate, as in a conversation) to ``Stream(Model)``
 in 100 ms chunks as fast as it goes, and times every ``feed`` call after a warm-up.
 
     .venv/bin/python benchmarks/stream_chunk_time.py [--seconds 120] [--threads 1] [--rate 16000]
@@ -16,7 +16,8 @@ import numpy as np
 import soxr
 import torch
 
-from voxgender.inference import load_model
+from voxgender.model import load_model
+from voxgender.streaming import Stream
 from voxgender.synth import synth_clip
 
 WARMUP_CHUNKS = 20
@@ -49,7 +50,7 @@ def main() -> None:
     if args.rate != 16000:
         audio = soxr.resample(audio, 16000, args.rate).astype(np.float32)
     step = int(args.rate * args.chunk_ms / 1000)
-    stream = load_model().stream(args.rate)
+    stream = Stream(load_model(), args.rate)
     wall, cpu, decisions = [], [], 0
     for i in range(0, len(audio) - step + 1, step):
         start, start_cpu = time.perf_counter(), time.thread_time()

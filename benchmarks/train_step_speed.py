@@ -19,12 +19,12 @@ import time
 import numpy as np
 import torch
 
-from voxgender.audio import SAMPLE_RATE
-from voxgender.data import read_corpus
-from voxgender.features import FeatureExtractor
-from voxgender.inference import load_model
-from voxgender.model import GenderRNN, ModelConfig
-from voxgender.train import BalancedSampler, TrainConfig, crop_batch, load_clips, make_optimizer, train_step
+from voxgender.io.audio import SAMPLE_RATE
+from voxgender.training.data import read_corpus
+from voxgender.core.features import FeatureExtractor
+from voxgender.model import load_model
+from voxgender.core.networks import GenderRNN, ModelConfig
+from voxgender.training.trainer import BalancedSampler, TrainConfig, crop_batch, load_clips, make_optimizer, train_step
 
 from accuracy_benchmark import corpus_folders
 from split_clips import DATA

@@ -19,8 +19,8 @@ from typing import Callable
 
 import torch
 
-from voxgender.audio import SAMPLE_RATE
-from voxgender.vad import CHUNK, CONTEXT, SileroVad, VadState, silero_network
+from voxgender.io.audio import SAMPLE_RATE
+from voxgender.core.vad import CHUNK, CONTEXT, SileroVad, VadState, silero_network
 
 from stream_chunk_time import conversation
 

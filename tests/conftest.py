@@ -48,7 +48,7 @@ def _write_synthetic_corpus(root: Path, name: str, speakers_per_gender: int, cli
     """A corpus folder of synthetic voices with a labels.csv (the ../shared/data layout)."""
     import soundfile as sf
 
-    from voxgender.data import Utterance, write_manifest
+    from voxgender.training.data import Utterance, write_manifest
     from voxgender.synth import random_voice, synth_speech
 
     folder = root / name
@@ -88,7 +88,7 @@ TINY_TRAIN_ARGS = [
 @pytest.fixture(scope="session")
 def tiny_model_dir(synthetic_corpora, tmp_path_factory) -> Path:
     """A small model trained by the real CLI on the synthetic training corpus (shared by tests)."""
-    from voxgender.cli import main
+    from voxgender.cli.main import main
 
     out = tmp_path_factory.mktemp("models") / "tiny"
     assert main(["train", "--data", str(synthetic_corpora["train"]), "--out", str(out), *TINY_TRAIN_ARGS]) == 0

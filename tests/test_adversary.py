@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from voxgender.adversary import adversary_scale, reverse_gradient
+from voxgender.training.adversary import adversary_scale, reverse_gradient
 
 
 def test_reverse_gradient_keeps_the_values_and_reverses_the_scaled_gradient():

@@ -1,4 +1,4 @@
-"""voxgender.audio: decoding every supported format to 16 kHz mono float32, input kinds, bad input,
+"""voxgender.io.audio: decoding every supported format to 16 kHz mono float32, input kinds, bad input,
 file discovery and durations; and voxgender.synth, the synthetic voices the other tests train on."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import soundfile as sf
 import soxr
 
 import helpers
-from voxgender import audio
-from voxgender.audio import SAMPLE_RATE, audio_duration, find_audio_files, load_audio
+from voxgender.io import audio
+from voxgender.io.audio import SAMPLE_RATE, audio_duration, find_audio_files, load_audio
 from voxgender.errors import AudioError
 from voxgender.synth import Voice, random_voice, synth_clip, synth_speech
 

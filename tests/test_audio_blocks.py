@@ -5,7 +5,7 @@ import pytest
 import soundfile as sf
 from helpers import encode_with_pyav
 
-from voxgender.audio import load_audio, read_blocks
+from voxgender.io.audio import load_audio, read_blocks
 from voxgender.errors import AudioError
 
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from voxgender.augment import AugmentConfig, augment_batch, mask_bands, random_eq
+from voxgender.training.augment import AugmentConfig, augment_batch, mask_bands, random_eq
 
 
 def _spectrum_db(x: torch.Tensor) -> torch.Tensor:
@@ -32,7 +32,7 @@ def test_augment_batch_is_identity_at_strength_zero_and_random_otherwise():
 
 
 def test_backgrounds_are_added_at_the_requested_snr():
-    from voxgender.augment import add_babble, add_music, tones
+    from voxgender.training.augment import add_babble, add_music, tones
 
     gen = torch.Generator().manual_seed(2)
     x = torch.randn(6, 16000, generator=gen) * 0.1
@@ -63,8 +63,8 @@ def test_band_masks_fill_runs_of_adjacent_dimensions_with_the_mean_on_every_fram
 def test_speed_perturbation_scales_pitch_and_keeps_the_crop_length():
     import numpy as np
 
-    from voxgender.augment import speed_factors
-    from voxgender.train import Clip, crop_batch
+    from voxgender.training.augment import speed_factors
+    from voxgender.training.trainer import Clip, crop_batch
 
     rng = np.random.default_rng(0)
     assert np.all(speed_factors(8, AugmentConfig(), rng) == 1.0)  # off by default
@@ -100,7 +100,7 @@ def _envelope_db(x: torch.Tensor) -> torch.Tensor:
 def test_pitch_toward_the_other_gender_lowers_women_and_raises_men_with_the_same_draws():
     import numpy as np
 
-    from voxgender.augment import pitch_factors
+    from voxgender.training.augment import pitch_factors
 
     female = np.arange(1000) % 3 == 0
     both = pitch_factors(1000, AugmentConfig(p_pitch=0.5), np.random.default_rng(7), female)
@@ -116,7 +116,7 @@ def test_pitch_perturbation_moves_the_pitch_and_keeps_the_formants():
     import numpy as np
     import soxr
 
-    from voxgender.augment import pitch_factors, restore_formants, shift_pitch
+    from voxgender.training.augment import pitch_factors, restore_formants, shift_pitch
     from voxgender.synth import synth_clip
 
     rng = np.random.default_rng(0)
@@ -149,9 +149,9 @@ def test_settings_by_name_parse_numbers_and_ranges_and_name_what_is_wrong():
 def test_onset_crops_start_where_the_leading_silence_ends():
     import numpy as np
 
-    from voxgender.augment import onset_crops
+    from voxgender.training.augment import onset_crops
     from voxgender.synth import synth_clip
-    from voxgender.train import Clip, crop_batch, speech_onset
+    from voxgender.training.trainer import Clip, crop_batch, speech_onset
 
     rng = np.random.default_rng(0)
     assert onset_crops(8, AugmentConfig(), rng) is None  # off by default, and no draws
@@ -171,7 +171,7 @@ def test_formant_perturbation_moves_the_formants_and_keeps_the_pitch():
     import numpy as np
     import soxr
 
-    from voxgender.augment import formant_factors, restore_formants
+    from voxgender.training.augment import formant_factors, restore_formants
     from voxgender.synth import synth_clip
 
     rng = np.random.default_rng(0)

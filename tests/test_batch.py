@@ -13,9 +13,9 @@ import pytest
 import soundfile as sf
 from recordings import conversation
 
-from voxgender.batch import BatchJob, run_batch, summarise
-from voxgender.batch_output import read_results
-from voxgender.cli import main
+from voxgender.batch.local import BatchJob, run_batch, summarise
+from voxgender.batch.output import read_results
+from voxgender.cli.main import main
 from voxgender.errors import VoxgenderError
 
 

@@ -6,8 +6,8 @@ import pytest
 import soundfile as sf
 from recordings import conversation
 
-from voxgender.batch import BatchJob, run_batch
-from voxgender.batch_output import read_results
+from voxgender.batch.local import BatchJob, run_batch
+from voxgender.batch.output import read_results
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'voxgender[dist]')")
 
@@ -20,7 +20,7 @@ def local_ray():
 
 
 def test_segment_on_ray_resumes_a_run_and_writes_parquet(local_ray, tmp_path):
-    from voxgender.batch_ray import run_ray_batch
+    from voxgender.batch.ray import run_ray_batch
 
     paths = []
     for i, label in enumerate(("female", "male", "female")):
@@ -44,7 +44,7 @@ def test_segment_on_ray_resumes_a_run_and_writes_parquet(local_ray, tmp_path):
 
 
 def test_predict_on_ray_writes_json_lines(local_ray, tmp_path):
-    from voxgender.batch_ray import run_ray_batch
+    from voxgender.batch.ray import run_ray_batch
 
     path = tmp_path / "male.wav"
     sf.write(path, conversation([("male", 2.0)], seed=7)[0], 16000)

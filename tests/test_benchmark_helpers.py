@@ -2,7 +2,7 @@
 
 import pytest
 
-from voxgender.data import Utterance
+from voxgender.training.data import Utterance
 
 
 @pytest.fixture
@@ -86,7 +86,7 @@ def test_speaker_encoder_check_uses_librosas_mel_scale_and_relabels_speech_only(
     import torch
 
     import speaker_encoder_check as check
-    from voxgender.segment import Segment
+    from voxgender.core.timeline import Segment
 
     filters = check.slaney_mel_filters()
     assert filters.shape == (check.N_MELS, check.N_FFT // 2 + 1) and (filters >= 0).all()

@@ -19,7 +19,7 @@ if not CHROMIUM.exists():
 playwright = pytest.importorskip("playwright.sync_api")
 uvicorn = pytest.importorskip("uvicorn")
 
-from voxgender.inference import load_model  # noqa: E402
+from voxgender.model import load_model  # noqa: E402
 from voxgender.server import create_app  # noqa: E402
 from voxgender.synth import synth_clip  # noqa: E402
 

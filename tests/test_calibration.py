@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from voxgender.calibration import (Calibration, coverage_curve, expected_calibration_error, fit_calibration, logit,
+from voxgender.core.calibration import (Calibration, coverage_curve, expected_calibration_error, fit_calibration, logit,
                                    reliability, sigmoid)
-from voxgender.cli import main
-from voxgender.features import FeatureConfig
-from voxgender.inference import Prediction, load_model
-from voxgender.model import GenderRNN, ModelConfig
-from voxgender.model_files import save_model_dir, update_inference
+from voxgender.cli.main import main
+from voxgender.core.features import FeatureConfig
+from voxgender.model import Prediction, load_model
+from voxgender.core.networks import GenderRNN, ModelConfig
+from voxgender.io.model_dir import save_model_dir, update_inference
 
 
 def over_confident_scores(n: int = 4000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

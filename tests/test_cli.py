@@ -1,4 +1,4 @@
-"""Every CLI subcommand end to end, through ``voxgender.cli.main`` and through the installed script."""
+"""Every CLI subcommand end to end, through ``voxgender.cli.main.main`` and through the installed script."""
 
 import csv
 import dataclasses
@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from voxgender.cli import build_parser, main, train_recipe
-from voxgender.data import read_speaker_list
-from voxgender.features import FeatureConfig
-from voxgender.model import ModelConfig
-from voxgender.model_files import bundled_model_dir, member_train_settings
-from voxgender.train import TrainConfig
+from voxgender.cli.main import build_parser, main, train_recipe
+from voxgender.training.data import read_speaker_list
+from voxgender.core.features import FeatureConfig
+from voxgender.core.networks import ModelConfig
+from voxgender.io.model_dir import bundled_model_dir, member_train_settings
+from voxgender.training.trainer import TrainConfig
 
 
 @pytest.fixture()
@@ -55,7 +55,7 @@ def test_predict_holds_bounded_audio_at_once_and_gives_the_same_records(clips, t
     """A batch of files is decoded and classified in groups under an audio budget (so a folder of
     long recordings cannot fill memory); the records, their order and the errors do not change."""
     from voxgender import predict
-    from voxgender.inference import load_model
+    from voxgender.model import load_model
 
     model = load_model(tiny_model_dir)
     paths = [str(clips / "f.wav"), str(clips / "broken.wav"), str(clips / "sub" / "m.flac"), str(clips / "f.wav")]
@@ -179,7 +179,7 @@ def test_card_renders_training_data_evaluation_limits_and_responsible_use(capsys
 
 def test_top_level_help_and_a_mistyped_command_do_not_import_torch():
     """Only the chosen subcommand builds its options, so the overview answers at once."""
-    probe = ("import sys\nfrom voxgender.cli import main\n"
+    probe = ("import sys\nfrom voxgender.cli.main import main\n"
              "for argv in (['--help'], ['tain']):\n"
              "    try:\n        main(argv)\n    except SystemExit as stop:\n        print('exit', stop.code)\n"
              "print('torch imported' if 'torch' in sys.modules else 'no torch')\n")

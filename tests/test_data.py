@@ -1,4 +1,4 @@
-"""Corpus manifests, layout readers, speaker-disjoint splits and summaries (voxgender.data)."""
+"""Corpus manifests, layout readers, speaker-disjoint splits and summaries (voxgender.training.data)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from voxgender.data import (
+from voxgender.training.data import (
     GENDERS, Utterance, normalise_gender, read_corpora, read_corpus, read_manifest, speaker_split, summarise,
     write_manifest,
 )

@@ -7,13 +7,13 @@ import pytest
 import soundfile as sf
 import torch
 
-from voxgender.cli import main
-from voxgender.ensemble import build_ensemble
+from voxgender.cli.main import main
+from voxgender.training.ensemble import build_ensemble
 from voxgender.errors import ModelError
-from voxgender.features import FeatureConfig
-from voxgender.inference import load_model
-from voxgender.model import GenderRNN, ModelConfig
-from voxgender.model_files import SPLITS_FILE, save_model_dir
+from voxgender.core.features import FeatureConfig
+from voxgender.model import load_model
+from voxgender.core.networks import GenderRNN, ModelConfig
+from voxgender.io.model_dir import SPLITS_FILE, save_model_dir
 
 FEATURES = FeatureConfig(kind="mfcc", deltas=True)
 SPLITS = {"train": ["c:1", "c:2"], "val": ["c:3"], "test": ["c:4"]}
@@ -130,7 +130,7 @@ def test_evaluate_all_members_turns_the_cascade_off(tmp_path, members, female_cl
         margins.append(model.cascade_margin)
         raise SystemExit(0)  # the model is all this test needs
 
-    monkeypatch.setattr("voxgender.evaluate.evaluate_model", evaluated)
+    monkeypatch.setattr("voxgender.training.evaluate.evaluate_model", evaluated)
     with pytest.raises(SystemExit):
         main(["evaluate", "--model", str(model_dir), "--data", str(corpus), "--out", str(tmp_path / "ev"), *flags])
     assert margins == [margin]

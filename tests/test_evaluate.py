@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from voxgender import evaluate as ev
-from voxgender.audio import SAMPLE_RATE
-from voxgender.data import Utterance
+from voxgender.training import evaluate as ev
+from voxgender.io.audio import SAMPLE_RATE
+from voxgender.training.data import Utterance
 from voxgender.errors import DataError
 
 F, M = "female", "male"

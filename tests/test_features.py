@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from voxgender.features import FeatureConfig, FeatureExtractor, dct_matrix, deltas, extract, mel_filterbank, pitch_bin_hz
+from voxgender.core.features import FeatureConfig, FeatureExtractor, dct_matrix, deltas, extract, mel_filterbank, pitch_bin_hz
 from voxgender.synth import synth_clip
 
 
@@ -48,7 +48,7 @@ def test_chunked_frames_equal_whole_signal_frames():
 
 def test_long_inputs_are_computed_in_pieces_with_the_same_frames():
     """Inputs longer than FRAMES_AT_A_TIME frames take their spectra piece by piece (bounded memory)."""
-    from voxgender.features import FRAMES_AT_A_TIME
+    from voxgender.core.features import FRAMES_AT_A_TIME
 
     cfg = FeatureConfig()
     samples = (FRAMES_AT_A_TIME + 500) * cfg.hop_length + cfg.win_length

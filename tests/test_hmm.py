@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from voxgender.hmm import SegmentDecoder
+from voxgender.core.hmm import SegmentDecoder
 
 
 def best_segmentation(scores: np.ndarray, min_frames: np.ndarray, penalty: np.ndarray) -> float:

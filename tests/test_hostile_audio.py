@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 import helpers
-from voxgender.audio import MAX_RATE, MIN_RATE, SAMPLE_RATE, load_audio, read_blocks
+from voxgender.io.audio import MAX_RATE, MIN_RATE, SAMPLE_RATE, load_audio, read_blocks
 from voxgender.errors import AudioError
 
 
@@ -33,7 +33,7 @@ def test_many_channels_through_ffmpeg_are_averaged_not_a_crash(tmp_path, female_
     crash fails this test instead of ending the suite."""
     path = helpers.encode_with_pyav(tmp_path / f"c{channels}.mka", np.tile(female_clip[:, None], (1, channels)),
                                     SAMPLE_RATE, "pcm_s16le", "matroska")
-    code = f"from voxgender.audio import load_audio; a = load_audio({str(path)!r}); print(a.size)"
+    code = f"from voxgender.io.audio import load_audio; a = load_audio({str(path)!r}); print(a.size)"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-500:]
     assert int(run.stdout) == female_clip.size
@@ -85,7 +85,7 @@ def test_audio_longer_than_the_maximum_duration_is_refused_as_it_decodes(tmp_pat
 
 
 def test_running_out_of_memory_while_decoding_is_an_audio_error(monkeypatch, female_clip):
-    import voxgender.audio as audio
+    import voxgender.io.audio as audio
 
     def exhausted(*_):
         raise MemoryError

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from voxgender.postprocess import (
+from voxgender.core.aggregate import (
     aggregate, exponential_smoothing, hysteresis, majority_vote, mean_log_posterior, moving_majority, viterbi_binary,
 )
 

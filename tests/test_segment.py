@@ -7,8 +7,9 @@ import soundfile as sf
 from recordings import conversation, label_at
 
 from voxgender.errors import AudioError
-from voxgender.segment import SegmentConfig, Segmenter, SegmentSummary
-from voxgender.vad import SileroVad
+from voxgender.core.timeline import SegmentSummary
+from voxgender.segment import SegmentConfig, Segmenter
+from voxgender.core.vad import SileroVad
 
 TURNS = [("female", 4.0), ("male", 5.0), ("female", 3.0), ("male", 6.0), ("female", 5.0), ("male", 3.0)]
 
@@ -92,7 +93,7 @@ def test_bad_input_is_a_one_line_error_naming_it(segmenter, tmp_path):
 
 
 def test_vad_gives_silero_own_probabilities_in_both_ways_and_does_not_depend_on_the_cut(female_clip, male_clip):
-    from voxgender.vad import CHUNK, CONTEXT, VadState, silero_network
+    from voxgender.core.vad import CHUNK, CONTEXT, VadState, silero_network
 
     audio = np.concatenate([female_clip, np.zeros(8000, np.float32), male_clip, female_clip[:1234]] * 3)
     chunks = torch.from_numpy(np.pad(audio, (0, -len(audio) % CHUNK)).reshape(-1, 1, CHUNK))

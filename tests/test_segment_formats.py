@@ -8,9 +8,9 @@ import pytest
 import soundfile as sf
 from recordings import conversation
 
-from voxgender.cli import build_parser, main, segment_config
-from voxgender.segment import Segment, SegmentationResult, SegmentSummary
-from voxgender.segment_formats import EXTENSIONS, SEGMENT_FORMATS, parse, render
+from voxgender.cli.main import build_parser, main, segment_config
+from voxgender.core.timeline import Segment, SegmentationResult, SegmentSummary
+from voxgender.io.timelines import EXTENSIONS, SEGMENT_FORMATS, parse, render
 
 SEGMENTS = [Segment(0.0, 1.25, "nonspeech"), Segment(1.25, 4.5, "female", 0.9312), Segment(4.5, 4.8, "nonspeech"),
             Segment(4.8, 9.123, "male", 0.0421), Segment(9.123, 10.0, "nonspeech")]

@@ -17,7 +17,8 @@ pytest.importorskip("prometheus_client")
 from fastapi.testclient import TestClient  # noqa: E402
 from starlette.websockets import WebSocketDisconnect  # noqa: E402
 
-from voxgender.inference import load_model  # noqa: E402
+from voxgender.model import load_model  # noqa: E402
+from voxgender.streaming import Stream  # noqa: E402
 from voxgender.server import ServerSettings, create_app  # noqa: E402
 
 
@@ -54,7 +55,7 @@ def s16(audio: np.ndarray) -> bytes:
 
 def local_stream(model, audio: np.ndarray, rate: int = 16000):
     """Decisions and summary of the same audio through a local Stream."""
-    stream = model.stream(rate)
+    stream = Stream(model, rate)
     decisions = stream.feed(audio.astype(np.float32))
     rest, summary = stream.finish()
     return decisions + rest, summary

@@ -17,8 +17,9 @@ import pytest
 import soundfile as sf
 import soxr
 
-from voxgender.cli import main
-from voxgender.inference import load_model
+from voxgender.cli.main import main
+from voxgender.model import load_model
+from voxgender.streaming import Stream
 from voxgender.synth import synth_clip
 
 
@@ -28,7 +29,7 @@ def model():
 
 
 def local_summary(model, audio: np.ndarray, rate: int = 16000) -> dict:
-    stream = model.stream(rate)
+    stream = Stream(model, rate)
     stream.feed(audio.astype(np.float32))
     return stream.finish()[1].to_dict()
 

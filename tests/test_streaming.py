@@ -8,12 +8,12 @@ import soxr
 import torch
 
 from voxgender.errors import AudioError, ModelError
-from voxgender.features import FeatureConfig
-from voxgender.inference import Model, load_model
-from voxgender.model import GenderRNN, ModelConfig, build_net
-from voxgender.multistream import StreamEngine
-from voxgender.postprocess import exponential_smoothing, hysteresis, mean_log_posterior, moving_majority
-from voxgender.smoothing import Ema, Hysteresis, Majority
+from voxgender.core.features import FeatureConfig
+from voxgender.model import Model, load_model
+from voxgender.core.networks import GenderRNN, ModelConfig, build_net
+from voxgender.engine import StreamEngine
+from voxgender.core.aggregate import exponential_smoothing, hysteresis, mean_log_posterior, moving_majority
+from voxgender.core.smoothing import Ema, Hysteresis, Majority
 from voxgender.streaming import Stream, stream_chunks
 from voxgender.synth import synth_clip
 
@@ -52,9 +52,9 @@ def frame_values(decisions) -> list[float]:
 
 
 def test_decisions_do_not_depend_on_chunk_sizes(model, talk):
-    reference = run(model.stream(), talk, len(talk))
+    reference = run(Stream(model), talk, len(talk))
     for sizes in ([160], [1600], [7, 5000, 333, 1], [16000 * 3]):
-        assert run(model.stream(), talk, sizes) == reference
+        assert run(Stream(model), talk, sizes) == reference
     decisions, _ = reference
     assert [d.t for d in decisions] == pytest.approx(np.arange(1, len(talk) // 1600 + 1) * 0.1)
 
@@ -62,7 +62,7 @@ def test_decisions_do_not_depend_on_chunk_sizes(model, talk):
 def test_without_vad_the_stream_reproduces_batch_frame_posteriors(model, female_clip):
     """interval = one hop and no smoothing: each decision is one frame's posterior, as batch computes it."""
     hop_s = model.features.hop_ms / 1000
-    decisions, summary = run(model.stream(vad=False, interval_s=hop_s, smoothing="none", hold_s=0), female_clip, 777)
+    decisions, summary = run(Stream(model, vad=False, interval_s=hop_s, smoothing="none", hold_s=0), female_clip, 777)
     batch = np.exp(model.frame_log_posteriors([female_clip])[0][:, 0])
     assert frame_values(decisions) == pytest.approx(batch, abs=2e-4)
     assert summary.p_female == pytest.approx(model.predict_array(female_clip).p_female, abs=2e-4)
@@ -86,15 +86,15 @@ def test_other_models_stream_exactly(female_clip, features, normalisation, membe
     tiny = Model(net, features)
     clip = female_clip[:16000]
     options = dict(vad=False, interval_s=features.hop_ms / 1000, smoothing="none", hold_s=0)
-    decisions, _ = run(tiny.stream(**options), clip, [999, 17])
+    decisions, _ = run(Stream(tiny, **options), clip, [999, 17])
     batch = np.exp(tiny.frame_log_posteriors([clip])[0][:, 0])
     assert frame_values(decisions) == pytest.approx(batch, abs=2e-4)
 
 
 def test_other_sample_rates_are_resampled_like_batch(model, female_clip):
     at_44k = soxr.resample(female_clip, 16000, 44100).astype(np.float32)
-    decisions, summary = run(model.stream(44100), at_44k, 4410)
-    reference = run(model.stream(), soxr.resample(at_44k, 44100, 16000).astype(np.float32), 1600)
+    decisions, summary = run(Stream(model, 44100), at_44k, 4410)
+    reference = run(Stream(model), soxr.resample(at_44k, 44100, 16000).astype(np.float32), 1600)
     assert summary == reference[1]
     assert decisions == reference[0]
     assert summary.label == model.predict_array(female_clip).label
@@ -103,19 +103,19 @@ def test_other_sample_rates_are_resampled_like_batch(model, female_clip):
 def test_silence_and_noise_give_no_label(model):
     rng = np.random.default_rng(0)
     for audio in (np.zeros(32000, np.float32), (0.05 * rng.standard_normal(32000)).astype(np.float32)):
-        decisions, summary = run(model.stream(), audio, 1600)
+        decisions, summary = run(Stream(model), audio, 1600)
         assert {d.label for d in decisions} == {"none"} and not any(d.speech for d in decisions)
         assert summary.label == "none" and summary.p_female is None and summary.speech_s == 0
 
 
 def test_labels_follow_speakers_and_a_pause_resets(model, talk):
-    decisions, summary = run(model.stream(), talk, 1600)
+    decisions, summary = run(Stream(model), talk, 1600)
     at = {d.t: d for d in decisions}
     assert at[2.4].label == "female" and at[4.0].label == "none" and at[6.9].label == "male"
     # cumulative smoothing restarts after the 2.5 s pause: the male part is not coloured by the female one
-    male_alone = run(model.stream(), talk[int(4.5 * 16000):], 1600)[0][23]
+    male_alone = run(Stream(model), talk[int(4.5 * 16000):], 1600)[0][23]
     assert at[6.9].p_female == pytest.approx(male_alone.p_female, abs=0.02)
-    no_reset = {d.t: d for d in run(model.stream(reset_after_s=None), talk, 1600)[0]}
+    no_reset = {d.t: d for d in run(Stream(model, reset_after_s=None), talk, 1600)[0]}
     assert no_reset[6.9].p_female > at[6.9].p_female + 0.05  # without the reset the female evidence lingers
     assert summary.speech_s == pytest.approx(decisions[-1].speech_s, abs=0.05)
     assert 2.5 < summary.speech_s < 4.2
@@ -124,9 +124,9 @@ def test_labels_follow_speakers_and_a_pause_resets(model, talk):
 def test_hold_keeps_a_label_through_short_gaps(model, female_clip):
     gap = np.zeros(3200, np.float32)
     audio = np.concatenate([female_clip, gap, female_clip])
-    labels = [d.label for d in run(model.stream(hold_s=0.5), audio, 1600)[0] if 1.5 < d.t < 2.5]
+    labels = [d.label for d in run(Stream(model, hold_s=0.5), audio, 1600)[0] if 1.5 < d.t < 2.5]
     assert "none" not in labels
-    labels = [d.label for d in run(model.stream(hold_s=0.0), audio, 1600)[0] if 1.5 < d.t < 2.5]
+    labels = [d.label for d in run(Stream(model, hold_s=0.0), audio, 1600)[0] if 1.5 < d.t < 2.5]
     assert "none" in labels
 
 
@@ -147,7 +147,7 @@ def test_live_smoothers_match_the_array_functions(kind):
 
 
 def test_smoothing_options_change_the_decisions(model, talk):
-    runs = {kind: run(model.stream(smoothing=kind), talk, 1600)[0] for kind in ("none", "ema", "hysteresis")}
+    runs = {kind: run(Stream(model, smoothing=kind), talk, 1600)[0] for kind in ("none", "ema", "hysteresis")}
     spread = {kind: np.std([d.p_female for d in ds if d.p_female is not None]) for kind, ds in runs.items()}
     assert spread["ema"] < spread["none"]
     switches = {kind: sum(a.label != b.label for a, b in zip(ds, ds[1:]) if "none" not in (a.label, b.label))
@@ -176,17 +176,17 @@ def test_many_streams_in_one_engine_equal_single_streams(model, female_clip, mal
                 summaries[sid] = update.summary
     assert len(engine) == 0
     for sid, a, r in zip(ids, audio, rates):
-        assert (got[sid], summaries[sid]) == run(model.stream(r), a, len(a))
+        assert (got[sid], summaries[sid]) == run(Stream(model, r), a, len(a))
 
 
 def test_bad_input_is_refused_with_a_clear_error(model):
     with pytest.raises(AudioError, match="sample rate 100"):
-        model.stream(100)
+        Stream(model, 100)
     with pytest.raises(ValueError, match="smoothing"):
-        model.stream(smoothing="median")
-    stream = model.stream()
+        Stream(model, smoothing="median")
+    stream = Stream(model)
     with pytest.raises(AudioError, match="NaN"):
         stream.feed(np.array([0.0, np.nan], np.float32))
     bidirectional = Model(GenderRNN(ModelConfig(bidirectional=True)), FeatureConfig())
     with pytest.raises(ModelError, match="bidirectional"):
-        bidirectional.stream()
+        Stream(bidirectional)

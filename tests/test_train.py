@@ -9,16 +9,16 @@ import pytest
 import torch
 
 from conftest import TINY_TRAIN_ARGS
-from voxgender.adversary import CorpusAdversary
-from voxgender.augment import AugmentConfig
-from voxgender.cli import main
-from voxgender.data import read_corpus
-from voxgender.features import FeatureConfig, FeatureExtractor
-from voxgender.inference import load_model
-from voxgender.model import GenderRNN, ModelConfig
-from voxgender.model_files import load_model_dir, save_model_dir
-from voxgender import train as train_module
-from voxgender.train import (BalancedSampler, Clip, TrainConfig, identity_changes, is_better, learning_rate, load_clips,
+from voxgender.training.adversary import CorpusAdversary
+from voxgender.training.augment import AugmentConfig
+from voxgender.cli.main import main
+from voxgender.training.data import read_corpus
+from voxgender.core.features import FeatureConfig, FeatureExtractor
+from voxgender.model import load_model
+from voxgender.core.networks import GenderRNN, ModelConfig
+from voxgender.io.model_dir import load_model_dir, save_model_dir
+from voxgender.training import trainer as train_module
+from voxgender.training.trainer import (BalancedSampler, Clip, TrainConfig, identity_changes, is_better, learning_rate, load_clips,
                              run_identity, train, upgraded_identity, validate)
 
 

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from voxgender import tune
-from voxgender.cli import main
+from voxgender.training import tune
+from voxgender.cli.main import main
 
 optuna = pytest.importorskip("optuna")
 

@@ -8,23 +8,24 @@ Prediction(path='speech.wav', label='female', p_female=0.97, confidence=0.97, du
 The label is a binary acoustic estimate from the voice, not a person's gender identity.
 """
 
-import os
 from importlib import import_module
 from typing import Any
 
-# Small recurrent models spend their time in many tiny matrix products; with OpenMP's default
-# busy-waiting, two threads on a loaded machine slow each other down by an order of magnitude.
-# Passive waiting avoids that; it only takes effect if set before torch is first imported.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from voxgender.runtime import passive_wait
 
-from .errors import AudioError, DataError, ModelError, VoxgenderError  # noqa: E402
+passive_wait()  # before anything imports torch
+
+from voxgender.errors import AudioError, DataError, ModelError, VoxgenderError  # noqa: E402
 
 __version__ = "0.1.0"
 
 # The rest of the API imports torch, so it loads on first use (``voxgender --help`` stays instant).
 _LAZY = {
-    "load_audio": "audio", "FeatureConfig": "features", "Model": "inference", "Prediction": "inference",
-    "load_model": "inference", "GenderRNN": "model", "ModelConfig": "model",
+    "load_audio": "io.audio",
+    "Model": "model", "Prediction": "model", "load_model": "model",
+    "Stream": "streaming", "StreamOptions": "core.decisions", "Decision": "core.decisions", "Summary": "core.decisions",
+    "Segmenter": "segment", "SegmentConfig": "segment",
+    "Segment": "core.timeline", "SegmentSummary": "core.timeline", "SegmentationResult": "core.timeline",
 }
 
 
@@ -35,6 +36,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "AudioError", "DataError", "FeatureConfig", "GenderRNN", "Model", "ModelConfig", "ModelError",
-    "Prediction", "VoxgenderError", "load_audio", "load_model", "__version__",
+    "AudioError", "DataError", "Decision", "Model", "ModelError", "Prediction", "Segment", "SegmentConfig",
+    "SegmentSummary", "SegmentationResult", "Segmenter", "Stream", "StreamOptions", "Summary", "VoxgenderError",
+    "load_audio", "load_model", "__version__",
 ]

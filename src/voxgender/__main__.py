@@ -1,5 +1,5 @@
 """``python -m voxgender``: the same as the ``voxgender`` command."""
 
-from .cli import main
+from voxgender.cli.main import main
 
 raise SystemExit(main())

@@ -1,180 +1,196 @@
-"""GenderRNN: normalisation -> stacked GRU/LSTM -> dense -> two logits (female, male) per frame.
-GenderEnsemble: several GenderRNNs over the same features, their frame log-posteriors averaged.
-
-``forward(x, state) -> (logits, state)`` carries the state explicitly, so streaming is the same
-call on small chunks. A unidirectional model streams exactly; a bidirectional one is batch-only.
-
-Normalisation is either ``global`` (the training set's mean and standard deviation) or ``causal``:
-each frame first has the running mean of its recording so far subtracted, with the training mean
-as a prior worth ``prior_frames`` frames, so a channel's constant colouring (microphone, codec,
-room) cancels within seconds while the model stays causal. The running sum and count are part of
-the state.
-"""
+"""The user-facing model: audio in, per-frame posteriors and file-level decisions out."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Literal, Optional, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
 
+import numpy as np
 import torch
-from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-CellKind = Literal["gru", "lstm"]
-Normalisation = Literal["global", "causal"]
-LABELS = ("female", "male")  # logit index -> label
-FEMALE, MALE = 0, 1
-State = Optional[tuple[torch.Tensor, ...]]  # (h,) for a GRU, (h, c) for an LSTM, then the running sums if causal
+from voxgender.io.audio import SAMPLE_RATE, Source, load_audio
+from voxgender.core.calibration import Calibration
+from voxgender.core.features import FeatureConfig, FeatureExtractor
+from voxgender.core.networks import GenderEnsemble, GenderRNN, combine_members
+from voxgender.io.model_dir import bundled_model_dir, load_model_dir
+from voxgender.core.vad import speech_frames
+from voxgender.core.aggregate import CASCADE_MARGIN, SPEECH_ONLY, Aggregation, aggregate, mean_log_odds
+
+DEFAULT_WINDOW_S = 8.0
+BATCH_WINDOWS = 128  # windows run through the network as one batch: larger batches amortise its per-step cost
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    """Architecture of a GenderRNN. Stored inside every model."""
+class Prediction:
+    """A file-level decision. ``confidence`` is the probability of the chosen label; the label is
+    ``unknown`` when that falls below the minimum confidence asked for."""
 
-    input_dim: int = 40
-    cell: CellKind = "gru"
-    hidden: int = 64
-    layers: int = 2
-    dropout: float = 0.1
-    bidirectional: bool = False
-    dense: int = 32
-    normalisation: Normalisation = "causal"
-    prior_frames: int = 50  # causal normalisation: weight of the training mean in the running mean
-    members: int = 1  # networks of this architecture averaged (an ensemble; see `voxgender ensemble`)
+    path: str
+    label: str
+    p_female: float
+    confidence: float
+    duration_s: float
 
-    def __post_init__(self) -> None:
-        if self.cell not in ("gru", "lstm"):
-            raise ValueError(f"cell must be 'gru' or 'lstm', not {self.cell!r}")
-        if self.normalisation not in ("global", "causal"):
-            raise ValueError(f"normalisation must be 'global' or 'causal', not {self.normalisation!r}")
-        if self.layers < 1 or self.hidden < 1 or self.members < 1:
-            raise ValueError("layers, hidden and members must be positive")
+    @classmethod
+    def from_p_female(cls, path: str, p_female: float, duration_s: float, min_confidence: float = 0.0) -> "Prediction":
+        confidence = max(p_female, 1 - p_female)
+        label = "unknown" if confidence < min_confidence else "female" if p_female >= 0.5 else "male"
+        return cls(path, label, round(p_female, 4), round(confidence, 4), round(duration_s, 3))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
-        """A saved config; one saved before the ``normalisation`` option was global."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{"normalisation": "global", **{k: v for k, v in data.items() if k in known}})
 
+class Model:
+    """A trained gender recogniser with its own feature pipeline.
 
-class GenderRNN(nn.Module):
-    """Per-frame gender logits from (normalised inside) feature frames."""
+    >>> model = load_model()                # the bundled model
+    >>> model.predict_file("talk.wav").label
+    """
 
-    def __init__(self, cfg: ModelConfig) -> None:
-        super().__init__()
-        self.cfg = cfg
-        self.register_buffer("feat_mean", torch.zeros(cfg.input_dim))
-        self.register_buffer("feat_std", torch.ones(cfg.input_dim))
-        rnn_cls = nn.GRU if cfg.cell == "gru" else nn.LSTM
-        self.rnn = rnn_cls(
-            cfg.input_dim, cfg.hidden, num_layers=cfg.layers, batch_first=True,
-            dropout=cfg.dropout if cfg.layers > 1 else 0.0, bidirectional=cfg.bidirectional,
-        )
-        width = cfg.hidden * (2 if cfg.bidirectional else 1)
-        self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(width, cfg.dense), nn.ReLU(), nn.Linear(cfg.dense, 2))
+    def __init__(self, net: GenderRNN, features: FeatureConfig, config: dict[str, Any] | None = None) -> None:
+        self.net = net.eval()
+        self.features = features
+        self.config = config or {}
+        inference = self.config.get("inference", {})
+        self.window_s: float = float(inference.get("window_s", DEFAULT_WINDOW_S))
+        self.aggregation: Aggregation = inference.get("aggregation", "mean_log")
+        self.cascade_margin: float | None = inference.get("cascade_margin", CASCADE_MARGIN)  # None: every member on every clip
+        self.calibration: Calibration | None = Calibration.from_dict(inference.get("calibration"))
+        self.min_confidence: float = 0.0  # below it a file's label is "unknown"
+        self._extractor = FeatureExtractor(features)
 
-    def set_normalisation(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        """Store the training-set feature statistics used to normalise every input."""
-        self.feat_mean.copy_(mean)
-        self.feat_std.copy_(std.clamp_min(1e-5))
+    @property
+    def window_frames(self) -> int:
+        return max(1, int(round(self.window_s * 1000 / self.features.hop_ms)))
 
-    def zero_state(self, batch: int) -> tuple[torch.Tensor, ...]:
-        """The state of ``batch`` fresh streams, each tensor with the streams along dimension 1."""
-        rnn = [torch.zeros(self.cfg.layers * (2 if self.cfg.bidirectional else 1), batch, self.cfg.hidden)
-               for _ in range(2 if self.cfg.cell == "lstm" else 1)]
-        running = [torch.zeros(1, batch, self.cfg.input_dim + 1)] if self.cfg.normalisation == "causal" else []
-        return (*rnn, *running)
+    # -- core: arrays in, arrays out -------------------------------------------------------
+    @torch.no_grad()
+    def frame_log_posteriors(self, audios: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Per-frame log-posteriors (frames, 2) for each 16 kHz waveform.
 
-    def normalise(
-        self, x: torch.Tensor, running: Optional[torch.Tensor] = None, lengths: Optional[torch.Tensor] = None
-    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """Normalised frames and, if causal, the new running (sum, count) of shape (1, batch, dim + 1)."""
-        if self.cfg.normalisation == "global":
-            return (x - self.feat_mean) / self.feat_std, None
-        batch, frames, dim = x.shape
-        if running is None:
-            running = x.new_zeros(1, batch, dim + 1)
-        past_sum, past_count = running[0, :, None, :dim], running[0, :, None, dim:]
-        sums = torch.cumsum(x, dim=1)
-        counts = torch.arange(1, frames + 1, dtype=x.dtype).view(1, frames, 1)
-        prior = self.cfg.prior_frames
-        mean = (past_sum + sums + prior * self.feat_mean) / (past_count + counts + prior)
-        used = torch.full((batch,), frames) if lengths is None else lengths.cpu().clamp(0, frames)
-        sums = torch.cat([x.new_zeros(batch, 1, dim), sums], dim=1)[torch.arange(batch), used]
-        new = torch.cat([past_sum[:, 0] + sums, past_count[:, 0] + used[:, None].to(x.dtype)], dim=1)[None]
-        return (x - mean) / self.feat_std, new
-
-    def forward(
-        self, x: torch.Tensor, state: State = None, lengths: Optional[torch.Tensor] = None, return_hidden: bool = False
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]] | tuple[torch.Tensor, tuple[torch.Tensor, ...], torch.Tensor]:
-        """``x``: (batch, frames, input_dim) raw features -> logits (batch, frames, 2), new state,
-        and with ``return_hidden`` the last recurrent layer's output (batch, frames, width) too.
-
-        ``lengths`` (batch,) marks the valid frames of a padded batch; frames beyond a length get
-        logits that must be ignored.
+        Each waveform is cut into windows of ``window_s`` (the recurrent state starts afresh in
+        each), and all windows of all inputs run as padded batches.
         """
-        cells = 2 if self.cfg.cell == "lstm" else 1
-        state = state or (None,) * (cells + 1)
-        rnn_state = state[0] if cells == 1 else (None if state[0] is None else tuple(state[:2]))
-        z, running = self.normalise(x, state[cells] if len(state) > cells else None, lengths)
-        if lengths is not None:
-            packed = pack_padded_sequence(z, lengths.cpu().clamp_min(1), batch_first=True, enforce_sorted=False)
-            out, rnn_state = self.rnn(packed, rnn_state)
-            out, _ = pad_packed_sequence(out, batch_first=True, total_length=z.shape[1])
+        return self.feature_log_posteriors([self.features_of(a) for a in audios])
+
+    def features_of(self, audio: np.ndarray) -> torch.Tensor:
+        """Feature frames (frames, dim) of one 16 kHz waveform."""
+        return self._extractor(torch.from_numpy(np.require(audio, np.float32, ["C", "W"])))
+
+    @torch.no_grad()
+    def feature_log_posteriors(self, feats: Sequence[torch.Tensor], primers: Sequence[int] | None = None,
+                               net: GenderRNN | GenderEnsemble | None = None) -> list[np.ndarray]:
+        """Per-frame log-posteriors (frames, 2) of feature sequences, cut into windows of
+        ``window_frames`` from each sequence's start and run as padded batches.
+
+        ``primers[i]`` leading frames of ``feats[i]`` only prime the network for its first window
+        (its state and causal normalisation): they get no output and do not count in the window.
+        ``net`` runs instead of the model's own network (say, one member of its ensemble).
+        """
+        net = net if net is not None else self.net
+        primers = primers if primers is not None else [0] * len(feats)
+        pieces: list[tuple[int, int, int, torch.Tensor]] = []  # (input index, start frame, primer, window)
+        for i, (f, primer) in enumerate(zip(feats, primers)):
+            for start in range(0, max(1, f.shape[0] - primer), self.window_frames):
+                lead = primer if start == 0 else 0
+                window = f[primer + start - lead:primer + start + self.window_frames]
+                if window.shape[0] > lead:
+                    pieces.append((i, start, lead, window))
+        out = [np.zeros((f.shape[0] - primer, 2), dtype=np.float32) for f, primer in zip(feats, primers)]
+        pieces.sort(key=lambda p: p[3].shape[0])
+        for b in range(0, len(pieces), BATCH_WINDOWS):
+            batch = pieces[b:b + BATCH_WINDOWS]
+            lengths = torch.tensor([p[3].shape[0] for p in batch])
+            x = torch.nn.utils.rnn.pad_sequence([p[3] for p in batch], batch_first=True)
+            uniform = bool((lengths == lengths[0]).all())
+            logits, _ = net(x, lengths=None if uniform else lengths)
+            logp = torch.log_softmax(logits, dim=-1).numpy()
+            for (i, start, lead, window), lp in zip(batch, logp):
+                out[i][start:start + window.shape[0] - lead] = lp[lead:window.shape[0]]
+        return out
+
+    def p_female_of_arrays(self, audios: Sequence[np.ndarray], aggregation: Aggregation | None = None,
+                           calibrated: bool = True) -> np.ndarray:
+        """File-level p_female of each waveform, calibrated (``calibrate``) unless ``calibrated`` is False.
+
+        ``speech_mean_log`` averages only the frames silero-vad calls speech (as a stream does),
+        falling back to every frame when it finds none; it costs a VAD pass over each input.
+
+        Under ``mean_log``, an ensemble with a ``cascade_margin`` runs its first member on every
+        input and the others only where the first member is unsure (see ``_cascade``).
+        """
+        method = aggregation or self.aggregation
+        feats = [self.features_of(a) for a in audios]
+        if method == "mean_log" and isinstance(self.net, GenderEnsemble) and self.cascade_margin is not None:
+            log_posts = self._cascade(feats)
         else:
-            out, rnn_state = self.rnn(z, rnn_state)
-        new_state = (rnn_state,) if cells == 1 else tuple(rnn_state)
-        new_state += (running,) if running is not None else ()
-        return (self.head(out), new_state, out) if return_hidden else (self.head(out), new_state)
+            log_posts = self.feature_log_posteriors(feats)
+        if method == SPEECH_ONLY:
+            masks = [speech_frames(a, len(lp), self.features) for a, lp in zip(audios, log_posts)]
+            log_posts = [lp[m] if m.any() else lp for lp, m in zip(log_posts, masks)]
+        p_female = np.array([aggregate(lp, "mean_log" if method == SPEECH_ONLY else method) for lp in log_posts])
+        return self.calibrate(p_female, method) if calibrated else p_female
 
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
+    def calibrate(self, p_female: np.ndarray, aggregation: Aggregation | None = None) -> np.ndarray:
+        """Calibrated p_female of a mean-log-posterior aggregation (``mean_log``, ``speech_mean_log``)
+        by the model's ``calibration``; other aggregations, or a model without one, unchanged."""
+        if self.calibration is None or (aggregation or self.aggregation) == "majority":
+            return np.asarray(p_female, dtype=float)
+        return self.calibration(p_female)
+
+    def prediction(self, name: str, p_female: float, duration_s: float) -> Prediction:
+        """The decision on a file of calibrated ``p_female``, with the model's ``min_confidence``."""
+        return Prediction.from_p_female(name, float(p_female), duration_s, self.min_confidence)
+
+    def _cascade(self, feats: Sequence[torch.Tensor]) -> list[np.ndarray]:
+        """Frame log-posteriors: the first member's where its mean log-odds exceed
+        ``cascade_margin`` in size, else the whole ensemble's.
+
+        The ensemble's frame log-odds are the mean of its members' (``combine_members``, the rule
+        GenderEnsemble runs by, applied here to the members' outputs already computed), so a file's
+        mean_log decision can change only if the other members lean the other way by more than the
+        first member's margin: on the validation speakers and every LOCO corpus, none did.
+        """
+        first, *others = self.net.members
+        log_posts = self.feature_log_posteriors(feats, net=first)
+        unsure = [i for i, lp in enumerate(log_posts) if abs(mean_log_odds(lp)) <= self.cascade_margin]
+        if unsure:
+            rest = [self.feature_log_posteriors([feats[i] for i in unsure], net=member) for member in others]
+            for k, i in enumerate(unsure):
+                logits = combine_members([torch.from_numpy(log_posts[i]), *(torch.from_numpy(lp[k]) for lp in rest)])
+                log_posts[i] = torch.log_softmax(logits, dim=-1).numpy()
+        return log_posts
+
+    # -- convenience: files and arrays -------------------------------------------------------
+    def predict_array(self, audio: np.ndarray, name: str = "<array>", aggregation: Aggregation | None = None) -> Prediction:
+        """Decision for one 16 kHz mono float32 waveform."""
+        return self.prediction(name, self.p_female_of_arrays([audio], aggregation)[0], len(audio) / SAMPLE_RATE)
+
+    def predict_arrays(
+        self, audios: Sequence[np.ndarray], names: Sequence[str] | None = None, aggregation: Aggregation | None = None
+    ) -> list[Prediction]:
+        """Decisions for several waveforms, batched."""
+        names = names or [f"<array {i}>" for i in range(len(audios))]
+        ps = self.p_female_of_arrays(audios, aggregation)
+        return [self.prediction(n, p, len(a) / SAMPLE_RATE) for n, a, p in zip(names, audios, ps)]
+
+    def predict_file(self, source: Source, name: str | None = None, aggregation: Aggregation | None = None) -> Prediction:
+        """Decode any supported audio (path, bytes, file object) and decide. Raises AudioError on bad input."""
+        label = name if name is not None else str(source) if isinstance(source, (str, Path)) else "<bytes>"
+        return self.predict_array(load_audio(source, name=label), label, aggregation)
 
 
-def combine_members(log_posteriors: Sequence[torch.Tensor]) -> torch.Tensor:
-    """An ensemble's logits from its members' log-posteriors of the same frames: their mean."""
-    return torch.stack(list(log_posteriors)).mean(dim=0)
-
-
-class GenderEnsemble(nn.Module):
-    """``cfg.members`` GenderRNNs of one architecture over the same features. The logits it returns
-    are the mean of the members' log-posteriors: a softmax of them is the members' normalised
-    geometric mean, so a frame's log-odds are the mean of the members' log-odds. The state is the
-    members' states one after the other, so a stream carries it like a single network's."""
-
-    def __init__(self, cfg: ModelConfig) -> None:
-        super().__init__()
-        self.cfg = cfg
-        self.members = nn.ModuleList(GenderRNN(replace(cfg, members=1)) for _ in range(cfg.members))
-        self._state_size = len(self.members[0].zero_state(0))
-
-    def zero_state(self, batch: int) -> tuple[torch.Tensor, ...]:
-        return tuple(t for member in self.members for t in member.zero_state(batch))
-
-    def forward(
-        self, x: torch.Tensor, state: State = None, lengths: Optional[torch.Tensor] = None
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-        """As GenderRNN.forward, with the members' mean log-posteriors as logits."""
-        k = self._state_size
-        log_posteriors, new_state = [], ()
-        for i, member in enumerate(self.members):
-            logits, member_state = member(x, state[i * k:(i + 1) * k] if state else None, lengths)
-            log_posteriors.append(torch.log_softmax(logits, dim=-1))
-            new_state += member_state
-        return combine_members(log_posteriors), new_state
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
-
-
-def member_networks(net: GenderRNN | GenderEnsemble) -> list[GenderRNN]:
-    """The single networks of a model: an ensemble's members, or the network itself."""
-    return list(net.members) if isinstance(net, GenderEnsemble) else [net]
-
-
-def build_net(cfg: ModelConfig) -> GenderRNN | GenderEnsemble:
-    """The network that ``cfg`` describes: one GenderRNN, or an ensemble of ``cfg.members``."""
-    return GenderEnsemble(cfg) if cfg.members > 1 else GenderRNN(cfg)
+def load_model(path: str | Path | None = None, all_members: bool = False, min_confidence: float = 0.0) -> Model:
+    """Load a model directory, or the bundled pretrained model when ``path`` is None.
+    ``all_members``: an ensemble runs every member on every input (no cascade).
+    ``min_confidence``: files whose calibrated confidence falls below it are labelled ``unknown``."""
+    if not 0 <= min_confidence <= 1:
+        raise ValueError(f"min_confidence must be in [0, 1], not {min_confidence}")
+    net, features, config = load_model_dir(path if path is not None else bundled_model_dir())
+    model = Model(net, features, config)
+    if all_members:
+        model.cascade_margin = None
+    model.min_confidence = min_confidence
+    return model

@@ -11,11 +11,11 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from .audio import SAMPLE_RATE, find_audio_files, load_audio
-from .errors import VoxgenderError
-from .inference import Model
-from .postprocess import Aggregation
-from .progress import progress_bar
+from voxgender.io.audio import SAMPLE_RATE, find_audio_files, load_audio
+from voxgender.errors import VoxgenderError
+from voxgender.model import Model
+from voxgender.core.aggregate import Aggregation
+from voxgender.io.progress import progress_bar
 
 BATCH_FILES = 256  # files per parallel task: more files give the model windows of more equal lengths
 BATCH_AUDIO_S = 1200.0  # decoded audio a task holds at once (a longer file runs alone): memory stays bounded

@@ -1,11 +1,11 @@
 """Long recordings: a female / male / non-speech timeline and speaking-time statistics.
 
 1. silero-vad gives a speech probability per 32 ms chunk, as one stream carried from block to
-   block (:meth:`voxgender.vad.SileroVad.probabilities`);
+   block (:meth:`voxgender.core.vad.SileroVad.probabilities`);
 2. the RNN gives gender log-posteriors per feature frame (windows of the model's ``window_s``,
    restarting at speech onsets after a pause, optionally run from ``preroll_s`` before them; the
    evidence of its first ``warmup_s`` after each restart, when it is least sure, counts less);
-3. a three-label explicit-duration HMM (:mod:`voxgender.hmm`) turns both into segments, with a
+3. a three-label explicit-duration HMM (:mod:`voxgender.core.hmm`) turns both into segments, with a
    minimum duration per label and penalties for label changes.
 
 The file is read in blocks of about ``block_s`` seconds that line up with the model's windows and
@@ -17,21 +17,20 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
-from .audio import SAMPLE_RATE, AudioBlock, Source, read_blocks
-from .hmm import SegmentDecoder
-from .inference import Model, load_model
-from .postprocess import mean_log_posterior
-from .vad import CHUNK, VadState, shared_vad
+from voxgender.io.audio import SAMPLE_RATE, AudioBlock, Source, read_blocks
+from voxgender.core.hmm import SegmentDecoder
+from voxgender.model import Model, load_model
+from voxgender.core.aggregate import mean_log_posterior
+from voxgender.core.timeline import TIMELINE_LABELS, Segment, SegmentationResult, SegmentSummary
+from voxgender.core.vad import CHUNK, VadState, shared_vad
 
-LABELS = ("nonspeech", "female", "male")  # decoder label index -> label
-NONSPEECH, FEMALE, MALE = 0, 1, 2
+NONSPEECH = TIMELINE_LABELS.index("nonspeech")  # the decoder's non-speech state
 RESET_ALWAYS = 1 << 30  # "a long pause": speech at the very start is an onset
 
 
@@ -66,64 +65,6 @@ class SegmentConfig:
             raise ValueError("speech_threshold and reset_threshold must be in (0, 1)")
         if not 0 < self.vad_floor < min(self.speech_threshold, 1 - self.speech_threshold):
             raise ValueError("vad_floor must be positive and below speech_threshold and 1 - speech_threshold")
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A stretch of one label; ``p_female`` is the segment's mean-log posterior (speech only)."""
-
-    start: float
-    end: float
-    label: str
-    p_female: float | None = None
-
-    @property
-    def duration(self) -> float:
-        return self.end - self.start
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class SegmentSummary:
-    """Seconds per label and the female share of speech time (None without speech)."""
-
-    duration_s: float
-    female_s: float
-    male_s: float
-    nonspeech_s: float
-    female_share: float | None
-
-    @classmethod
-    def of(cls, segments: list[Segment], duration_s: float) -> "SegmentSummary":
-        seconds = {label: 0.0 for label in LABELS}
-        for s in segments:
-            seconds[s.label] += s.duration
-        speech = seconds["female"] + seconds["male"]
-        share = round(seconds["female"] / speech, 4) if speech > 0 else None
-        return cls(round(duration_s, 3), round(seconds["female"], 3), round(seconds["male"], 3),
-                   round(seconds["nonspeech"], 3), share)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class SegmentationResult:
-    """The timeline of one input."""
-
-    path: str
-    segments: list[Segment]
-    summary: SegmentSummary
-
-    @property
-    def duration_s(self) -> float:
-        return self.summary.duration_s
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "duration_s": self.duration_s, "summary": self.summary.to_dict(),
-                "segments": [s.to_dict() for s in self.segments]}
 
 
 class Segmenter:
@@ -281,7 +222,7 @@ class _Run:
     def _emit(self, segments: list[tuple[int, int, int]]) -> None:
         for first, end, label in segments:
             p = mean_log_posterior(self.log_post[first - self.lp_base:end - self.lp_base]) if label != NONSPEECH else None
-            self.segments.append(Segment(self.seg.frame_seconds(first), self.seg.frame_seconds(end), LABELS[label],
+            self.segments.append(Segment(self.seg.frame_seconds(first), self.seg.frame_seconds(end), TIMELINE_LABELS[label],
                                          None if p is None else round(p, 4)))
         done = self.decoder.base - self.lp_base
         self.log_post, self.age, self.lp_base = self.log_post[done:], self.age[done:], self.decoder.base

@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 from typing import Sequence, TextIO
 
-from .errors import VoxgenderError
-from .progress import say
-from .segment import SegmentationResult, Segmenter, SegmentSummary
-from .segment_formats import EXTENSIONS, render
+from voxgender.errors import VoxgenderError
+from voxgender.io.progress import say
+from voxgender.core.timeline import SegmentationResult, SegmentSummary
+from voxgender.segment import Segmenter
+from voxgender.io.timelines import EXTENSIONS, render
 
 STREAMABLE = ("csv", "jsonl", "rttm")  # formats whose outputs for several inputs simply follow each other
 SUMMARY_FIELDS = ("path", *SegmentSummary.__dataclass_fields__, "error")
@@ -71,7 +72,7 @@ def segment_inputs(segmenter: Segmenter, paths: Sequence[str], fmt: str, out: st
             (folder / f"{stem}{EXTENSIONS[fmt]}").write_text(render(result, fmt), encoding="utf-8")
             summary.writerow({"path": path, **result.summary.to_dict()})
             if plot:
-                from .timeline_plot import plot_timelines
+                from voxgender.io.plots import plot_timelines
 
                 plot_timelines([(Path(path).name, result.segments)], folder / f"{stem}.png", title=describe(result))
     finally:

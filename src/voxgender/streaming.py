@@ -1,6 +1,6 @@
 """Real-time gender recognition of one live stream: chunks of any size and rate in, decisions out.
 
->>> stream = load_model().stream(sample_rate=48000, smoothing="hysteresis")
+>>> stream = Stream(load_model(), sample_rate=48000, smoothing="hysteresis")
 >>> for chunk in microphone_chunks():
 ...     for d in stream.feed(chunk):
 ...         print(d.t, d.label, d.p_female)
@@ -8,26 +8,32 @@
 
 Each 10 ms of audio costs one RNN step: the recurrent state is carried from chunk to chunk, and
 silero-vad gates the decisions (label "none" without speech). See :class:`StreamOptions` for the
-interval, the smoothing and the gating, and :mod:`voxgender.multistream` for many streams at once.
+interval, the smoothing and the gating, and :mod:`voxgender.engine` for many streams at once.
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from .decisions import Decision, StreamOptions, Summary
-from .inference import Model
-from .multistream import StreamEngine
+from voxgender.core.decisions import Decision, StreamOptions, Summary
+from voxgender.core.labels import SAMPLE_RATE
+from voxgender.model import Model
+from voxgender.engine import StreamEngine
 
 
 class Stream:
     """One live stream: ``feed`` chunks, read decisions, ``finish`` for the last ones and the summary."""
 
-    def __init__(self, model: Model, sample_rate: int = 16000, options: StreamOptions | None = None) -> None:
+    def __init__(self, model: Model, sample_rate: int = SAMPLE_RATE, options: StreamOptions | None = None,
+                 **fields: Any) -> None:
+        """A stream of mono audio at ``sample_rate``; ``options``, or StreamOptions ``fields`` such as
+        ``smoothing="ema"``, say how decisions are made."""
+        if options is not None and fields:
+            raise ValueError("give StreamOptions or its fields, not both")
         self.sample_rate = sample_rate
-        self.options = options or StreamOptions()
+        self.options = options or StreamOptions(**fields)
         self._engine = StreamEngine(model)
         self._id = self._engine.open(sample_rate, self.options)
         self._finished = False

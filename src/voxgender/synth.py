@@ -18,7 +18,8 @@ from functools import lru_cache
 import numpy as np
 from scipy import signal
 
-SAMPLE_RATE = 16000
+from voxgender.core.labels import SAMPLE_RATE
+
 GENDERS = ("female", "male")
 
 # Adult male formant frequencies F1-F4 in Hz (after Peterson & Barney 1952 / Hillenbrand 1995),

@@ -3,7 +3,7 @@
 Needs the ``serve`` extra: ``pip install 'voxgender[serve]'``.
 """
 
-from .app import create_app
-from .settings import ServerSettings
+from voxgender.server.app import create_app
+from voxgender.server.settings import ServerSettings
 
 __all__ = ["ServerSettings", "create_app"]

@@ -14,13 +14,13 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .. import __version__
-from ..inference import Model, load_model
-from .hub import StreamHub
-from .metrics import Metrics
-from .settings import ServerSettings
-from .upload import ENDPOINT as PREDICT, predict_endpoint
-from .websocket import ENDPOINT as STREAM, stream_endpoint
+from voxgender import __version__
+from voxgender.model import Model, load_model
+from voxgender.server.hub import StreamHub
+from voxgender.server.metrics import Metrics
+from voxgender.server.settings import ServerSettings
+from voxgender.server.upload import ENDPOINT as PREDICT, predict_endpoint
+from voxgender.server.websocket import ENDPOINT as STREAM, stream_endpoint
 
 COUNTED = frozenset({PREDICT, "/healthz", "/metrics"})
 

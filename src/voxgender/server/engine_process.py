@@ -15,10 +15,10 @@ from multiprocessing.connection import Connection
 
 import numpy as np
 
-from ..decisions import StreamOptions
-from ..errors import VoxgenderError
-from ..inference import Model
-from ..multistream import StreamEngine, Update
+from voxgender.core.decisions import StreamOptions
+from voxgender.errors import VoxgenderError
+from voxgender.model import Model
+from voxgender.engine import StreamEngine, Update
 
 Item = Update | VoxgenderError
 STOP_TIMEOUT_S = 5.0
@@ -67,7 +67,7 @@ def apply(engine: StreamEngine, ids: dict[int, int], commands: Commands) -> dict
 
 def _serve(conn: Connection, model: Model) -> None:
     """The engine process: one step per message until the pipe says stop (None) or closes."""
-    from ..live import one_thread
+    from voxgender.runtime import one_thread
 
     one_thread()
     engine, ids = StreamEngine(model), {}

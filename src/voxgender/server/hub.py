@@ -18,11 +18,11 @@ from itertools import count
 
 import numpy as np
 
-from ..decisions import StreamOptions
-from ..errors import VoxgenderError
-from ..inference import Model
-from .engine_process import Commands, EngineProcess, Item
-from .metrics import Metrics
+from voxgender.core.decisions import StreamOptions
+from voxgender.errors import VoxgenderError
+from voxgender.model import Model
+from voxgender.server.engine_process import Commands, EngineProcess, Item
+from voxgender.server.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,12 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from ..audio import SAMPLE_RATE, load_audio
-from ..errors import AudioError
-from ..inference import Model, Prediction
-from ..multistream import speech_frames
-from ..postprocess import aggregate, mean_log_posterior
-from ..smoothing import label_of
+from voxgender.io.audio import SAMPLE_RATE, load_audio
+from voxgender.errors import AudioError
+from voxgender.model import Model, Prediction
+from voxgender.core.vad import speech_frames
+from voxgender.core.aggregate import aggregate, mean_log_posterior
+from voxgender.core.labels import label_of
 
 ENDPOINT = "/v1/predict"
 

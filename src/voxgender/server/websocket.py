@@ -14,14 +14,14 @@ from dataclasses import dataclass
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from ..decisions import StreamOptions
-from ..errors import VoxgenderError
-from ..multistream import MAX_RATE, MIN_RATE
-from ..pcm import decode_pcm
-from ..smoothing import SMOOTHINGS
-from .hub import EngineFailed, StreamHub, TooManyStreams
-from .metrics import Metrics
-from .settings import ServerSettings
+from voxgender.core.decisions import StreamOptions
+from voxgender.errors import VoxgenderError
+from voxgender.engine import MAX_RATE, MIN_RATE
+from voxgender.io.pcm import decode_pcm
+from voxgender.core.smoothing import SMOOTHINGS
+from voxgender.server.hub import EngineFailed, StreamHub, TooManyStreams
+from voxgender.server.metrics import Metrics
+from voxgender.server.settings import ServerSettings
 
 ENCODINGS = {"pcm_s16le": "s16le", "pcm_f32le": "f32le"}
 ENDPOINT = "/v1/stream"

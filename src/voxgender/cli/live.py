@@ -10,23 +10,16 @@ import time
 from typing import BinaryIO, Iterable, Iterator, TextIO
 
 import numpy as np
-import torch
 
-from .audio import SAMPLE_RATE, load_audio
-from .decisions import Decision, StreamOptions, Summary
-from .errors import VoxgenderError
-from .pcm import PcmReader
-from .progress import say
-from .smoothing import SMOOTHINGS
-from .streaming import Stream, stream_chunks
+from voxgender.io.audio import SAMPLE_RATE, load_audio
+from voxgender.core.decisions import Decision, StreamOptions, Summary
+from voxgender.errors import VoxgenderError
+from voxgender.io.pcm import PcmReader
+from voxgender.io.progress import say
+from voxgender.core.smoothing import SMOOTHINGS
+from voxgender.streaming import Stream, stream_chunks
 
 READ_BYTES = 4096
-
-
-def one_thread() -> None:
-    """Use one torch thread: live work is many tiny calls, and on a busy machine a second thread
-    waiting for the first can make each of them many times slower (benchmarks/stream_chunk_time.py --threads 2)."""
-    torch.set_num_threads(1)
 
 
 def write_jsonl(items: Iterable[Decision | Summary], out: TextIO) -> Summary:

@@ -20,24 +20,13 @@ import numpy as np
 import soxr
 import torch
 
-from .decisions import Decision, DecisionTracker, StreamOptions, Summary
-from .errors import AudioError, ModelError
-from .features import FeatureConfig, FeatureExtractor, deltas
-from .inference import Model
-from .vad import CHUNK, SileroVad, VadState, shared_vad
+from voxgender.core.decisions import Decision, DecisionTracker, StreamOptions, Summary
+from voxgender.errors import AudioError, ModelError
+from voxgender.core.features import FeatureExtractor, deltas
+from voxgender.model import Model
+from voxgender.core.vad import CHUNK, SileroVad, VadState, centre_chunks, shared_vad
 
 MIN_RATE, MAX_RATE = 8000, 192000
-
-
-def centre_chunks(first: int, n: int, features: FeatureConfig) -> np.ndarray:
-    """Index of the 32 ms VAD chunk that holds the centre of each frame ``first .. first + n``."""
-    return (np.arange(first, first + n) * features.hop_length + features.win_length // 2) // CHUNK
-
-
-def speech_frames(audio: np.ndarray, n_frames: int, features: FeatureConfig, threshold: float = 0.5) -> np.ndarray:
-    """Speech flag of each of the first ``n_frames`` frames of a whole waveform, as one stream sets them."""
-    probs, _ = shared_vad().probabilities(audio)
-    return probs[centre_chunks(0, n_frames, features)] >= threshold
 
 
 @dataclass

@@ -22,7 +22,7 @@ from typing import Any, Iterable
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import VoxgenderError
+from voxgender.errors import VoxgenderError
 
 PART_ROWS = 256
 PART_SECONDS = 30.0

@@ -23,19 +23,21 @@ import numpy as np
 import torch
 from sklearn.metrics import balanced_accuracy_score
 
-from .adversary import CorpusAdversary, adversary_scale
-from .audio import SAMPLE_RATE, frame_levels_db, load_audio
-from .augment import (AugmentConfig, augment_batch, augment_features, formant_factors, onset_crops, pitch_factors,
+from voxgender.training.adversary import CorpusAdversary, adversary_scale
+from voxgender.io.audio import SAMPLE_RATE, frame_levels_db, load_audio
+from voxgender.training.augment import (AugmentConfig, augment_batch, augment_features, formant_factors, onset_crops, pitch_factors,
                       play_faster, restore_formants, speed_factors)
-from .data import Utterance
-from .distributed import join, wait_for_all
-from .errors import VoxgenderError
-from .features import FeatureConfig, FeatureExtractor
-from .inference import Model
-from .model import FEMALE, MALE, GenderRNN, ModelConfig
-from .model_files import SPLITS_FILE, atomic_write_text, save_model_dir
-from .postprocess import aggregate
-from .progress import progress_bar, say
+from voxgender.training.data import Utterance
+from voxgender.training.distributed import join, wait_for_all
+from voxgender.errors import VoxgenderError
+from voxgender.core.features import FeatureConfig, FeatureExtractor
+from voxgender.model import Model
+from voxgender.core.labels import FEMALE, MALE
+from voxgender.runtime import use_threads
+from voxgender.core.networks import GenderRNN, ModelConfig
+from voxgender.io.model_dir import SPLITS_FILE, atomic_write_text, save_model_dir
+from voxgender.core.aggregate import aggregate
+from voxgender.io.progress import progress_bar, say
 
 OptimizerKind = Literal["adam", "rmsprop"]
 ScheduleKind = Literal["cosine", "constant"]
@@ -444,8 +446,7 @@ def train(
     world = join()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    use_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     arch = ModelConfig(**{**(arch or ModelConfig()).to_dict(), "input_dim": features.dim})
 
@@ -575,7 +576,7 @@ def train_networks(
     split with seeds ``cfg.seed``, ``cfg.seed`` + 1, ...; ``options`` go to ``train``. One network is
     saved in ``out_dir``; several in ``out_dir/memberI``, with the split of ``out_dir`` if it records
     one, and their ensemble in ``out_dir``. Returns each network's summary."""
-    from .ensemble import build_ensemble, member_dirs
+    from voxgender.training.ensemble import build_ensemble, member_dirs
 
     out = Path(out_dir)
     dirs = member_dirs(out, len(starts))

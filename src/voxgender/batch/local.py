@@ -2,7 +2,7 @@
 
 Each worker process loads the model once and handles one file at a time (one torch thread each;
 a segmenting worker also runs silero-vad in a helper thread). Results are written as they come
-(see :mod:`voxgender.batch_output`), so a run killed at any point can be resumed: ``resume``
+(see :mod:`voxgender.batch.output`), so a run killed at any point can be resumed: ``resume``
 skips every input that already has a record, successes and failures alike.
 """
 
@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-import torch
 
-from .batch_output import open_sink, read_results
-from .errors import VoxgenderError
-from .progress import console, say
-from .segment import SegmentConfig
+from voxgender.batch.output import open_sink, read_results
+from voxgender.errors import VoxgenderError
+from voxgender.io.progress import console, say
+from voxgender.runtime import one_thread
+from voxgender.segment import SegmentConfig
 
 TASKS = ("predict", "segment")
 IN_FLIGHT_PER_WORKER = 4
@@ -48,8 +48,8 @@ class FileWorker:
     """Turns a path into a result record: a prediction, a segmentation, or ``{"path", "error"}``."""
 
     def __init__(self, job: BatchJob) -> None:
-        from .inference import load_model
-        from .segment import Segmenter
+        from voxgender.model import load_model
+        from voxgender.segment import Segmenter
 
         self.job = job
         model = load_model(job.model, all_members=job.all_members)
@@ -72,7 +72,7 @@ _worker: FileWorker | None = None
 
 def _init_process(job: BatchJob) -> None:
     global _worker
-    torch.set_num_threads(1)
+    one_thread()
     _worker = FileWorker(job)
 
 

@@ -19,7 +19,8 @@ import numpy as np
 import soxr
 import torch
 
-SAMPLE_RATE = 16000
+from voxgender.core.labels import SAMPLE_RATE
+
 PITCH_DIRECTIONS = ("both", "toward_other")
 
 

@@ -11,12 +11,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from .augment import AugmentConfig
-from .features import FeatureConfig
-from .model import ModelConfig
-from .model_files import atomic_write_text
-from .progress import say
-from .train import Clip, TrainConfig, train
+from voxgender.training.augment import AugmentConfig
+from voxgender.core.features import FeatureConfig
+from voxgender.core.networks import ModelConfig
+from voxgender.io.model_dir import atomic_write_text
+from voxgender.io.progress import say
+from voxgender.training.trainer import Clip, TrainConfig, train
 
 
 def suggest(trial: Any) -> tuple[FeatureConfig, ModelConfig, TrainConfig]:

@@ -9,16 +9,17 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from .errors import ModelError, VoxgenderError
-from .output import FORMATS, RecordWriter
-from .progress import say
+from voxgender.errors import ModelError, VoxgenderError
+from voxgender.io.records import FORMATS, RecordWriter
+from voxgender.io.progress import say
+from voxgender.runtime import one_thread, use_threads
 
 if TYPE_CHECKING:
-    from .features import FeatureConfig
-    from .inference import Model
-    from .model import ModelConfig
-    from .segment import SegmentConfig
-    from .train import TrainConfig
+    from voxgender.core.features import FeatureConfig
+    from voxgender.model import Model
+    from voxgender.core.networks import ModelConfig
+    from voxgender.segment import SegmentConfig
+    from voxgender.training.trainer import TrainConfig
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -31,7 +32,7 @@ def add_inputs(p: argparse.ArgumentParser) -> None:
 
 def input_paths(args: argparse.Namespace) -> list[str]:
     """The inputs as files (folders walked); VoxgenderError if there are none."""
-    from .predict import expand_inputs
+    from voxgender.predict import expand_inputs
 
     paths = expand_inputs(args.inputs, args.files_from)
     if not paths:
@@ -48,13 +49,11 @@ def exit_status(failures: int, inputs: int) -> int:
 
 # -- predict -------------------------------------------------------------------------------------
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .inference import load_model
-    from .predict import iter_predictions
+    from voxgender.model import load_model
+    from voxgender.predict import iter_predictions
 
     paths = input_paths(args)
-    import torch
-
-    torch.set_num_threads(1)  # parallelism comes from one batch per core in iter_predictions
+    one_thread()  # parallelism comes from one batch per core in iter_predictions
     model = load_model(args.model, all_members=args.all_members, min_confidence=args.min_confidence)
     writer = RecordWriter(args.format)
     show = args.format in ("table", "json") or sys.stdout.isatty()
@@ -87,9 +86,9 @@ def add_all_members(p: argparse.ArgumentParser, note: str = "") -> None:
 def load_training_data(args: argparse.Namespace) -> tuple[list, list, dict]:
     """Read the corpora, split by speaker, drop any --exclude-speakers from train and val, record the
     split in OUT/splits.json, decode train and val."""
-    from .card import find_sources
-    from .data import read_corpora, read_speaker_list, speaker_split, summarise
-    from .train import load_clips, write_splits
+    from voxgender.training.card import find_sources
+    from voxgender.training.data import read_corpora, read_speaker_list, speaker_split, summarise
+    from voxgender.training.trainer import load_clips, write_splits
 
     listed = read_speaker_list(args.exclude_speakers) if args.exclude_speakers else set()
     utterances = read_corpora(args.data)
@@ -125,10 +124,10 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
 
 def train_recipe(args: argparse.Namespace) -> tuple[FeatureConfig, ModelConfig, TrainConfig]:
     """The feature, architecture and training configs that parsed ``train`` options ask for."""
-    from .augment import AugmentConfig
-    from .features import FeatureConfig
-    from .model import ModelConfig
-    from .train import TrainConfig
+    from voxgender.training.augment import AugmentConfig
+    from voxgender.core.features import FeatureConfig
+    from voxgender.core.networks import ModelConfig
+    from voxgender.training.trainer import TrainConfig
 
     try:  # a value a config refuses (say --hidden 0) is one line of error, not a traceback
         augment = AugmentConfig(strength=args.augment, band_masks=args.band_masks,
@@ -149,8 +148,8 @@ def train_recipe(args: argparse.Namespace) -> tuple[FeatureConfig, ModelConfig, 
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .model import member_networks
-    from .train import train_networks
+    from voxgender.core.networks import member_networks
+    from voxgender.training.trainer import train_networks
 
     if args.members < 1:
         raise VoxgenderError(f"--members {args.members}: must be 1 or more")
@@ -178,7 +177,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def named_model(name: str | None) -> Model | None:
     """The model a ``train`` option names: a model directory, 'bundled' for the shipped one, or None."""
-    from .inference import load_model
+    from voxgender.model import load_model
 
     return load_model(None if name == "bundled" else name) if name else None
 
@@ -203,8 +202,8 @@ def write_card(model_dir: str | Path, evaluations: dict[str, dict], name: str | 
     Corpus origins and licences come from the SOURCE.txt files of ``data`` when given, else from
     what training recorded.
     """
-    from .card import find_sources, render_card
-    from .model_files import CARD, CONFIG, atomic_write_text
+    from voxgender.training.card import find_sources, render_card
+    from voxgender.io.model_dir import CARD, CONFIG, atomic_write_text
 
     root = Path(model_dir)
     config = json.loads((root / CONFIG).read_text())
@@ -214,10 +213,10 @@ def write_card(model_dir: str | Path, evaluations: dict[str, dict], name: str | 
 
 
 def add_train(p: argparse.ArgumentParser) -> None:
-    from .augment import PITCH_DIRECTIONS, AugmentConfig
-    from .features import FeatureConfig
-    from .model import ModelConfig
-    from .train import TrainConfig
+    from voxgender.training.augment import PITCH_DIRECTIONS, AugmentConfig
+    from voxgender.core.features import FeatureConfig
+    from voxgender.core.networks import ModelConfig
+    from voxgender.training.trainer import TrainConfig
 
     f, m, t = FeatureConfig(), ModelConfig(), TrainConfig()
     add_data_options(p)
@@ -294,7 +293,7 @@ def add_train(p: argparse.ArgumentParser) -> None:
 
 # -- tune ----------------------------------------------------------------------------------------
 def cmd_tune(args: argparse.Namespace) -> int:
-    from .tune import run_study
+    from voxgender.training.tune import run_study
 
     train_clips, val_clips, _ = load_training_data(args)
     study = run_study(train_clips, val_clips, args.out, n_trials=args.trials, epochs=args.epochs,
@@ -320,8 +319,8 @@ def add_tune(p: argparse.ArgumentParser) -> None:
 # -- evaluate ------------------------------------------------------------------------------------
 def split_utterances(args: argparse.Namespace) -> list:
     """The utterances of ``args.data`` in ``args.split`` of the model's splits.json (or ``--splits-file``)."""
-    from .data import read_corpora
-    from .model_files import SPLITS_FILE, bundled_model_dir, split_speakers
+    from voxgender.training.data import read_corpora
+    from voxgender.io.model_dir import SPLITS_FILE, bundled_model_dir, split_speakers
 
     utterances = read_corpora(args.data)
     if args.split == "all":
@@ -346,8 +345,8 @@ def add_split_options(p: argparse.ArgumentParser, default: str) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate_model, format_summary, write_report
-    from .inference import load_model
+    from voxgender.training.evaluate import evaluate_model, format_summary, write_report
+    from voxgender.model import load_model
 
     model = load_model(args.model, all_members=args.all_members)
     result = evaluate_model(model, split_utterances(args))
@@ -358,8 +357,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from .calibrate import calibrate_model_dir
-    from .inference import load_model
+    from voxgender.calibrate import calibrate_model_dir
+    from voxgender.model import load_model
 
     if args.model is None:
         raise VoxgenderError("calibrate writes into a model directory: give --model DIR")
@@ -385,7 +384,7 @@ def add_evaluate(p: argparse.ArgumentParser) -> None:
 
 # -- ensemble ------------------------------------------------------------------------------------
 def cmd_ensemble(args: argparse.Namespace) -> int:
-    from .ensemble import build_ensemble
+    from voxgender.training.ensemble import build_ensemble
 
     out = build_ensemble(args.models, args.out)
     say(f"wrote {out} ({len(args.models)} members) and {write_card(out, {})}")
@@ -434,7 +433,7 @@ def add_card(p: argparse.ArgumentParser) -> None:
 
 # -- demo ----------------------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from voxgender.cli.demo import run_demo
 
     return run_demo(args.model)
 
@@ -446,9 +445,9 @@ def add_demo(p: argparse.ArgumentParser) -> None:
 
 # -- stream, listen, serve: real time ------------------------------------------------------------
 def cmd_stream(args: argparse.Namespace) -> int:
-    from .inference import load_model
-    from .live import one_thread, options_from_args, stream_file, stream_stdin
-    from .streaming import Stream
+    from voxgender.model import load_model
+    from voxgender.cli.live import options_from_args, stream_file, stream_stdin
+    from voxgender.streaming import Stream
 
     if args.stdin == bool(args.file):
         raise VoxgenderError("stream: give either --stdin (raw PCM) or an audio FILE")
@@ -465,7 +464,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
 
 
 def add_stream(p: argparse.ArgumentParser) -> None:
-    from .live import add_stream_options
+    from voxgender.cli.live import add_stream_options
 
     p.add_argument("file", nargs="?", help="an audio file to stream (any format)")
     p.add_argument("--stdin", action="store_true", help="read raw mono PCM from standard input")
@@ -478,9 +477,9 @@ def add_stream(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_listen(args: argparse.Namespace) -> int:
-    from .inference import load_model
-    from .live import one_thread, options_from_args
-    from .microphone import listen
+    from voxgender.model import load_model
+    from voxgender.cli.live import options_from_args
+    from voxgender.cli.microphone import listen
 
     options = options_from_args(args)
     device = int(args.device) if args.device and args.device.isdigit() else args.device
@@ -490,7 +489,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
 
 
 def add_listen(p: argparse.ArgumentParser) -> None:
-    from .live import add_stream_options
+    from voxgender.cli.live import add_stream_options
 
     p.add_argument("--device", help="input device name or number (default: the system's)")
     p.add_argument("--seconds", type=float, help="stop after this much audio (default: Ctrl-C)")
@@ -499,7 +498,7 @@ def add_listen(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .serve import serve
+    from voxgender.cli.serve import serve
 
     serve(args.host, args.port, args.model, args.max_streams, args.max_upload_mb, args.idle_timeout, args.max_duration)
     return 0
@@ -532,7 +531,7 @@ SEGMENT_OPTIONS = [
 
 
 def add_segment_options(p: argparse.ArgumentParser) -> None:
-    from .segment import SegmentConfig
+    from voxgender.segment import SegmentConfig
 
     c = SegmentConfig()
     g = p.add_argument_group("segmentation")
@@ -541,7 +540,7 @@ def add_segment_options(p: argparse.ArgumentParser) -> None:
 
 
 def segment_config(args: argparse.Namespace) -> "SegmentConfig":
-    from .segment import SegmentConfig
+    from voxgender.segment import SegmentConfig
 
     try:
         return SegmentConfig(**{field: getattr(args, field) for _, field, _ in SEGMENT_OPTIONS})
@@ -552,18 +551,18 @@ def segment_config(args: argparse.Namespace) -> "SegmentConfig":
 def cmd_segment(args: argparse.Namespace) -> int:
     import torch
 
-    from .inference import load_model
-    from .segment import Segmenter
-    from .segment_files import segment_inputs
+    from voxgender.model import load_model
+    from voxgender.segment import Segmenter
+    from voxgender.segment_files import segment_inputs
 
     paths = input_paths(args)
-    torch.set_num_threads(args.threads)
+    use_threads(args.threads)
     segmenter = Segmenter(load_model(args.model), segment_config(args))
     return exit_status(segment_inputs(segmenter, paths, args.format, args.out, args.plot), len(paths))
 
 
 def add_segment(p: argparse.ArgumentParser) -> None:
-    from .segment_formats import SEGMENT_FORMATS
+    from voxgender.io.timelines import SEGMENT_FORMATS
 
     add_inputs(p)
     p.add_argument("--format", choices=SEGMENT_FORMATS, default="csv")
@@ -576,14 +575,14 @@ def add_segment(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from .batch import BatchJob, run_batch
-    from .batch_output import output_kind
+    from voxgender.batch.local import BatchJob, run_batch
+    from voxgender.batch.output import output_kind
 
     paths = input_paths(args)
     output_kind(args.out)
     job = BatchJob(args.task, args.model, segment_config(args), args.all_members)
     if args.engine == "ray":
-        from .batch_ray import run_ray_batch
+        from voxgender.batch.ray import run_ray_batch
 
         summary = run_ray_batch(paths, job, args.out, args.workers, args.resume, args.ray_address)
     else:
@@ -597,7 +596,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def add_batch(p: argparse.ArgumentParser) -> None:
-    from .batch import TASKS, default_workers
+    from voxgender.batch.local import TASKS, default_workers
 
     add_inputs(p)
     p.add_argument("--task", choices=TASKS, default="predict")
@@ -634,7 +633,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The command-line parser. Given ``argv``, only the subcommand it names gets its options, so
     that ``voxgender --help`` and a mistyped command answer at once, without importing torch."""
-    from . import __version__
+    from voxgender import __version__
 
     parser = argparse.ArgumentParser(prog="voxgender", description="Speaker gender recognition (female/male) from audio.")
     parser.add_argument("--version", action="version", version=f"voxgender {__version__}")

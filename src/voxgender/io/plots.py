@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from .segment import Segment
+from voxgender.core.timeline import Segment
 
 COLOURS = {"female": "#d95f02", "male": "#1b9e77", "nonspeech": "#e6e6e6", "overlap": "#7570b3"}
 

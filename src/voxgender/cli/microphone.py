@@ -14,10 +14,10 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .decisions import Decision, StreamOptions, Summary
-from .errors import VoxgenderError
-from .inference import Model
-from .streaming import Stream
+from voxgender.core.decisions import Decision, StreamOptions, Summary
+from voxgender.errors import VoxgenderError
+from voxgender.model import Model
+from voxgender.streaming import Stream
 
 BLOCK_S = 0.1
 STALL_S = 5.0

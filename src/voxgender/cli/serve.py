@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from .errors import VoxgenderError
-from .inference import load_model
-from .live import one_thread
-from .progress import say
+from voxgender.errors import VoxgenderError
+from voxgender.model import load_model
+from voxgender.runtime import one_thread
+from voxgender.io.progress import say
 
 
 def serve(host: str, port: int, model_path: str | None = None, max_streams: int = 400, max_upload_mb: float = 50.0,
@@ -16,7 +16,7 @@ def serve(host: str, port: int, model_path: str | None = None, max_streams: int 
     try:
         import uvicorn
 
-        from .server import ServerSettings, create_app
+        from voxgender.server import ServerSettings, create_app
     except ImportError as err:
         raise VoxgenderError(f"serve: needs the 'serve' extra: pip install 'voxgender[serve]' ({err})") from None
     try:

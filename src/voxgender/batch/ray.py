@@ -14,10 +14,11 @@ from typing import Any, Sequence
 
 import pyarrow as pa
 
-from .batch import BatchJob, FileWorker, pending_inputs, summarise
-from .batch_output import output_kind, read_results, records_table
-from .errors import VoxgenderError
-from .progress import say
+from voxgender.batch.local import BatchJob, FileWorker, pending_inputs, summarise
+from voxgender.batch.output import output_kind, read_results, records_table
+from voxgender.errors import VoxgenderError
+from voxgender.io.progress import say
+from voxgender.runtime import one_thread
 
 FILES_PER_BATCH = 4
 
@@ -26,9 +27,7 @@ class RayFileWorker:
     """Ray Data actor: loads the model once, then maps batches of paths to result records."""
 
     def __init__(self, job: BatchJob) -> None:
-        import torch
-
-        torch.set_num_threads(1)
+        one_thread()
         self.job = job
         self.worker = FileWorker(job)
 

@@ -18,9 +18,9 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from .errors import AudioError
+from voxgender.core.labels import SAMPLE_RATE
+from voxgender.errors import AudioError
 
-SAMPLE_RATE = 16000
 MIN_DURATION_S = 0.1
 SILENCE_PEAK = 1e-4
 MIN_RATE, MAX_RATE = 8000, 384000  # the sample rates of any real recording (Hz)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .segment import Segment, SegmentationResult
+from voxgender.core.timeline import Segment, SegmentationResult
 
 SEGMENT_FORMATS = ("csv", "json", "jsonl", "rttm", "textgrid", "audacity")
 EXTENSIONS = {"csv": ".csv", "json": ".json", "jsonl": ".jsonl", "rttm": ".rttm", "textgrid": ".TextGrid",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import AudioError
+from voxgender.errors import AudioError
 
 ENCODINGS = {"s16le": np.dtype("<i2"), "f32le": np.dtype("<f4")}
 

@@ -2,7 +2,7 @@
 
 Each smoother takes the log-posteriors (frames, 2) of the speech frames of one interval and
 returns the smoothed ``p_female`` and a label. They are the incremental forms of the array
-functions in :mod:`voxgender.postprocess` (the tests check that both give the same numbers):
+functions in :mod:`voxgender.core.aggregate` (the tests check that both give the same numbers):
 
 - ``cumulative``: mean log-posterior of every speech frame since the last reset, which is what a
   batch prediction computes over the same frames;
@@ -20,15 +20,11 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from .postprocess import exponential_smoothing, mean_log_posterior, moving_majority
+from voxgender.core.labels import label_of
+from voxgender.core.aggregate import exponential_smoothing, mean_log_posterior, moving_majority
 
 SmoothingKind = Literal["cumulative", "none", "ema", "majority", "hysteresis"]
 SMOOTHINGS: tuple[str, ...] = ("cumulative", "none", "ema", "majority", "hysteresis")
-
-
-def label_of(p_female: float) -> str:
-    """The label of a probability, as batch predictions choose it (ties go to female)."""
-    return "female" if p_female >= 0.5 else "male"
 
 
 class Smoother(Protocol):

@@ -15,9 +15,9 @@ import soundfile as sf
 from rich.console import Console
 from rich.table import Table
 
-from .inference import load_model
-from .predict import iter_predictions
-from .synth import SAMPLE_RATE, random_voice, synth_speech
+from voxgender.model import load_model
+from voxgender.predict import iter_predictions
+from voxgender.synth import SAMPLE_RATE, random_voice, synth_speech
 
 DEMO_VOICES = (("female", 11), ("male", 12), ("female", 13), ("male", 14), ("female", 15), ("male", 16))
 DEMO_SECONDS = 3.0

@@ -13,6 +13,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from voxgender.core.features import FeatureConfig
+
 CHUNK = 512
 CONTEXT = 64
 STATE_SHAPE = (2, 128)
@@ -146,3 +148,14 @@ class SileroVad:
 def shared_vad() -> SileroVad:
     """One silero-vad per process (it is stateless: states are passed in)."""
     return SileroVad()
+
+
+def centre_chunks(first: int, n: int, features: FeatureConfig) -> np.ndarray:
+    """Index of the 32 ms VAD chunk that holds the centre of each frame ``first .. first + n``."""
+    return (np.arange(first, first + n) * features.hop_length + features.win_length // 2) // CHUNK
+
+
+def speech_frames(audio: np.ndarray, n_frames: int, features: FeatureConfig, threshold: float = 0.5) -> np.ndarray:
+    """Speech flag of each of the first ``n_frames`` frames of a whole waveform, as one stream sets them."""
+    probs, _ = shared_vad().probabilities(audio)
+    return probs[centre_chunks(0, n_frames, features)] >= threshold

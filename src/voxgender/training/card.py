@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable
 
-from .postprocess import CASCADE_MARGIN
+from voxgender.core.aggregate import CASCADE_MARGIN
 
 SOURCE_FILE = "SOURCE.txt"
 
@@ -144,7 +144,7 @@ def _evaluation_section(evaluation: dict[str, Any], title: str) -> list[str]:
 
 
 def _calibration_sentence(inference: dict[str, Any]) -> str:
-    """How p_female is calibrated (see ``voxgender.calibration``)."""
+    """How p_female is calibrated (see ``voxgender.core.calibration``)."""
     c = inference.get("calibration")
     if not c:
         return " p_female is the network's own, uncalibrated."

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .features import FeatureConfig
-from .smoothing import SMOOTHINGS, Cumulative, Ema, Hysteresis, Instant, Majority, Smoother, SmoothingKind
+from voxgender.core.features import FeatureConfig
+from voxgender.core.smoothing import SMOOTHINGS, Cumulative, Ema, Hysteresis, Instant, Majority, Smoother, SmoothingKind
 
 
 @dataclass(frozen=True)
