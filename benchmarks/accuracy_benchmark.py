@@ -86,12 +86,15 @@ def pooled(out: Path, model_dir: Path) -> dict:
     return results
 
 
-def train_loco_model(corpus: str, folders: dict[str, Path], out: Path, options: list[str]) -> Path:
-    """Train (or resume) the model that leaves ``corpus`` out; ``{corpus}`` in ``options`` becomes its
-    name (say, for a teacher of the same fold: --teacher runs/loco_ens2/loco/{corpus})."""
+def train_loco_model(corpus: str, folders: dict[str, Path], out: Path, options: list[str],
+                     left_out: Collection[str] | None = None) -> Path:
+    """Train (or resume) the model that leaves ``corpus`` out (or, when given, every corpus of
+    ``left_out``, a fold named ``corpus``); ``{corpus}`` in ``options`` becomes the fold's name (say,
+    for a teacher of the same fold: --teacher runs/loco_ens2/loco/{corpus})."""
     options = [option.replace("{corpus}", corpus) for option in options]
     model_dir = out / "loco" / corpus
-    others = [str(p) for name, p in folders.items() if name != corpus]
+    excluded = set(left_out) if left_out is not None else {corpus}
+    others = [str(p) for name, p in folders.items() if name not in excluded]
     cmd = [str(Path(sys.executable).parent / "voxgender"), "train", "--data", *others, "--out", str(model_dir.resolve()),
            "--exclude-children", "--test-fraction", "0", "--threads", "1", "--resume", *options]
     log = (out / "loco" / f"{corpus}.log")

@@ -180,12 +180,12 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def report_markdown(model_name: str, split: str, result: dict[str, Any], rows: Sequence[dict[str, Any]]) -> str:
+def report_markdown(title: str, command: str, result: dict[str, Any], rows: Sequence[dict[str, Any]]) -> str:
     s = result
     lines = [
-        f"# Choosing panel: {model_name}, {split} speakers",
-        f"{s['clips']} clips of {s['speakers']} speakers the model never trained on, from all twelve corpora "
-        f"(`python benchmarks/panel.py --split {split}`), without the label audit's speakers whose voice contradicts their label. A group's score is its UAR, or the recall of its one gender; "
+        f"# Choosing panel: {title}",
+        f"{s['clips']} clips of {s['speakers']} speakers the model never trained on (`{command}`), without the "
+        "label audit's speakers whose voice contradicts their label. A group's score is its UAR, or the recall of its one gender; "
         f"groups under {MIN_GROUP_CLIPS} clips are listed but do not decide the worst group.",
         "",
         "| measure | figure |",
@@ -223,16 +223,16 @@ def report_markdown(model_name: str, split: str, result: dict[str, Any], rows: S
     return "\n".join(lines) + "\n"
 
 
-def write_outputs(out: Path, model_name: str, split: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+def write_outputs(out: Path, title: str, command: str, records: list[dict[str, Any]]) -> dict[str, Any]:
     rows = group_rows(records)
     result = summary(records, rows)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps({"model": model_name, "split": split, **result, "groups": rows}, indent=1) + "\n")
+    (out / "metrics.json").write_text(json.dumps({"title": title, "command": command, **result, "groups": rows}, indent=1) + "\n")
     with (out / "scores.csv").open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=["condition", "path", "speaker", "corpus", "style", "gender", "p_female"])
         writer.writeheader()
         writer.writerows({k: v for k, v in r.items() if k != "groups"} for r in records)
-    (out / "report.md").write_text(report_markdown(model_name, split, result, rows))
+    (out / "report.md").write_text(report_markdown(title, command, result, rows))
     plot_reliability(result, out / "reliability.png")  # reads ece, reliability and coverage
     return result
 
@@ -256,7 +256,8 @@ def main() -> None:
     utterances = [u for u in split_speakers_of(adults, args.split, args.model) if u.speaker not in flagged]
     model = load_model(args.model, all_members=args.all_members)
     records = score_records(model, utterances, args.seed, show=True)
-    result = write_outputs(args.out, str(args.model), args.split, records)
+    command = f"python benchmarks/panel.py --split {args.split} --model {args.model}" + (" --all-members" if args.all_members else "")
+    result = write_outputs(args.out, f"{args.model.name}, {args.split} speakers", command, records)
     print((args.out / "report.md").read_text().split("## Groups")[0])
     print(f"worst group: {result['worst_group']} {result['worst_score']:.3f}")
 

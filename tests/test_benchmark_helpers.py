@@ -153,3 +153,41 @@ def test_segmentation_peers_scores_inas_labels_like_voxgenders_without_holding_t
     summary = {"confusion_by_speaker": {"a": {"confused_s": 6.0, "speech_s": 10.0}, "b": {"confused_s": 5.0, "speech_s": 10.0},
                                         "silent": {"confused_s": 0.0, "speech_s": 0.0}}}
     assert peers.mostly_wrong(summary) == {"a"}
+
+
+def test_panel_scores_a_group_by_its_uar_or_its_one_gender_and_names_the_worst(benchmarks_dir):
+    import panel
+
+    def record(group, gender, p, condition="full"):
+        return {"condition": condition, "groups": [group], "speaker": f"{group}-{gender}-{p}", "corpus": group,
+                "gender": gender, "p_female": p}
+
+    records = ([record("corpus a", "female", 0.9)] * 10 + [record("corpus a", "male", 0.2)] * 5
+               + [record("corpus a", "male", 0.7)] * 5  # male recall 0.5, UAR 0.75
+               + [record("synthetic arousal (male)", "male", 0.3, "arousal")] * 9
+               + [record("synthetic arousal (male)", "male", 0.6, "arousal")] * 3  # recall 0.75
+               + [record("emotion x/sad", "female", 0.1)] * 3)  # too few clips to decide
+    rows = panel.group_rows(records)
+    by_group = {r["group"]: r for r in rows}
+    assert by_group["corpus a"]["score"] == pytest.approx(0.75) and by_group["corpus a"]["male_recall"] == 0.5
+    assert by_group["synthetic arousal (male)"]["score"] == pytest.approx(0.75)
+    assert rows[0]["group"] == "emotion x/sad" and rows[0]["score"] == 0.0  # listed first ...
+    result = panel.summary(records, rows)
+    assert result["worst_group"] in {"corpus a", "synthetic arousal (male)"}  # ... but too small to decide
+    assert result["worst_score"] == pytest.approx(0.75) and result["arousal_male_recall"] == pytest.approx(0.75)
+
+
+def test_raised_effort_flattens_the_spectral_tilt_and_raises_the_level(benchmarks_dir):
+    import numpy as np
+    import panel
+
+    rng = np.random.default_rng(0)
+    audio = (0.05 * rng.standard_normal(16000)).astype(np.float32)
+    out = panel.raised_effort(audio)
+    spectrum_in, spectrum_out = np.abs(np.fft.rfft(audio)) ** 2, np.abs(np.fft.rfft(out)) ** 2
+    freqs = np.fft.rfftfreq(16000, 1 / 16000)
+    high, low = freqs > 4000, freqs < 800
+    gain_high = 10 * np.log10(spectrum_out[high].sum() / spectrum_in[high].sum())
+    gain_low = 10 * np.log10(spectrum_out[low].sum() / spectrum_in[low].sum())
+    assert gain_high - gain_low == pytest.approx(6.0 * np.log10(6.0), abs=1.0)  # about +4.7 dB at 4-8 kHz
+    assert np.sqrt(np.mean(out**2)) > 1.5 * np.sqrt(np.mean(audio**2))

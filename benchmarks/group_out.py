@@ -1,0 +1,68 @@
+"""Leave one group of corpora out: the choosing panel on speech of corpora a recipe never trained on.
+
+The corpora fall into four groups of unlike speech; for each, a model trained with the recipe on the
+other three groups scores the group's adults, apart from the test speakers of the twelve-corpus
+split (kept for reporting), on the panel's groups (``panel.py``: every corpus, every emotion, TV
+excerpts, 1-s crops, synthetic arousal). Hundreds of unseen speakers, where the validation panel
+has a handful per group, so recipes are compared here, by the worst group.
+
+    python benchmarks/group_out.py --out runs/logo_base
+    python benchmarks/group_out.py --out runs/logo_pitch --train-args='--augment-set p_pitch=0.5'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+
+from accuracy_benchmark import DATA, bundled_recipe, corpus_folders, train_loco_model
+from panel import score_records, write_outputs
+from split_clips import flagged_speakers
+from voxgender.model import load_model
+from voxgender.training.data import read_corpora, speaker_split
+
+GROUPS = {
+    "emotional": ("ased", "nemo", "emotiontts_kr_emotional", "emotiontts_kr_neutral", "baved"),
+    "crowd_and_tv": ("mexican_voices", "commonvoice_subsets"),
+    "read_and_telephone": ("librispeech_resemblyzer", "slr45_freest_en", "hyke_telephone"),
+    "non_native_and_digits": ("speechocean762", "audiomnist_az"),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--train-args", default="", help="`voxgender train` options after the bundled recipe's")
+    parser.add_argument("--jobs", type=int, default=2, help="trainings in parallel")
+    args = parser.parse_args()
+    if not DATA.is_dir():
+        print(f"skipped: no corpora at {DATA}")
+        return
+    folders = corpus_folders()
+    missing = sorted(set(folders) - {c for group in GROUPS.values() for c in group})
+    if missing:
+        raise SystemExit(f"corpora in no group: {missing}")
+    options = [*bundled_recipe(), *shlex.split(args.train_args)]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        runs = dict(zip(GROUPS, pool.map(lambda g: train_loco_model(g, folders, args.out, options, GROUPS[g]), GROUPS)))
+    torch.set_num_threads(1)
+    adults = [u for u in read_corpora(list(folders.values())) if not u.is_child]
+    test = {u.speaker for u in speaker_split(adults)["test"]}
+    flagged = flagged_speakers()
+    records = []
+    for group, model_dir in runs.items():
+        choosing = [u for u in adults if u.corpus in GROUPS[group] and u.speaker not in test | flagged]
+        records += score_records(load_model(model_dir), choosing, seed=0, show=True)
+    command = f"python benchmarks/group_out.py --out {args.out}" + (f" --train-args={shlex.quote(args.train_args)}" if args.train_args else "")
+    write_outputs(args.out / "panel", f"leave one group of corpora out, {args.train_args or 'the bundled recipe'}", command, records)
+    (args.out / "panel" / "command.json").write_text(json.dumps({"train_args": args.train_args}) + "\n")
+    print((args.out / "panel" / "report.md").read_text().split("## Groups")[0])
+
+
+if __name__ == "__main__":
+    main()
