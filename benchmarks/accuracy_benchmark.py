@@ -1,10 +1,10 @@
-"""Accuracy figures of issue 3, reproduced from a clean checkout: the bundled model on its held-out
+"""Accuracy figures reproduced from a clean checkout: the bundled model on its held-out
 test speakers (full clips and 1 s / 0.5 s crops, per corpus, children apart), and
 leave-one-corpus-out (LOCO): for each corpus, train on the others with the bundled recipe and test
 on it. Writes a Markdown report with tables and PNG plots.
 
     python benchmarks/accuracy_benchmark.py pooled            # minutes
-    python benchmarks/accuracy_benchmark.py loco --jobs 2     # five trainings: about an hour on 2 cores
+    python benchmarks/accuracy_benchmark.py loco --jobs 2     # one training per corpus, two at a time
     python benchmarks/accuracy_benchmark.py loco --out runs/loco_pitch --train-args='--pitch-bins 32'   # another recipe
 """
 
@@ -49,24 +49,6 @@ def corpus_adults(folder: Path, leave_out: Collection[str] = ()) -> tuple[list[U
     """The adults of the corpus in ``folder``, but for the speakers in ``leave_out``, and their decoded audio."""
     adults = [u for u in read_corpus(folder) if not u.is_child and u.speaker not in leave_out]
     return adults, [load_audio(u.path) for u in adults]
-
-
-def choosing_parser(doc: str) -> argparse.ArgumentParser:
-    """The parser of a script that reads LOCO runs on the choosing speakers: ``doc``'s first line,
-    and ``--model``, whose pooled test speakers are kept from choosing (see ``test_speakers``)."""
-    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=bundled_model_dir(), help="model whose test speakers are kept from choosing")
-    return parser
-
-
-def test_speakers(model_dir: Path) -> set[str] | None:
-    """The test speakers of ``model_dir``'s pooled split, which no recipe choice may look at. Inside
-    each held-out corpus of LOCO, the other adults are the *choosing speakers* that choices are made
-    on. None, after a "skipped" line, without the corpora."""
-    if not DATA.is_dir():
-        print(f"skipped: no corpora at {DATA}")
-        return None
-    return split_speakers(model_dir, "test")
 
 
 def pooled(out: Path, model_dir: Path) -> dict:

@@ -9,7 +9,7 @@ male speech is typically 85-180 Hz, adult female 165-255 Hz). A flag means "labe
 atypical", not "label is wrong": a recogniser from the voice cannot be right on such a speaker,
 so the benchmarks report their figures with and without the flagged speakers, the first being the
 headline. Writes results/label_audit.csv (every flagged speaker), results/label_audit.md, and
-results/speaker_f0.csv (every audited speaker's median F0, for analyses such as loco_agreement.py).
+results/speaker_f0.csv (every audited speaker's median F0, for analyses of the errors by pitch).
 
 Runs in the peers' venv, which has praat-parselmouth (benchmarks/peers/setup.sh):
 

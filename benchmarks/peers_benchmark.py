@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Peers, side by side, same clips, same run (issue 3).
+"""Peers, side by side, same clips, same run.
 
 Compares voxgender's bundled model with three gender recognisers people use
 today, on the bundled model's held-out TEST speakers:

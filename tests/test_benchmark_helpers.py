@@ -20,18 +20,6 @@ def test_label_ceiling_counts_the_flagged_speakers_clips_as_called_by_the_voice(
     assert split_clips.label_ceiling(clips, {"B", "C"}) == pytest.approx((2 / 3 + 0) / 2)
 
 
-def test_f0_summary_gives_each_groups_median_pitch_per_gender(benchmarks_dir):
-    import loco_agreement
-
-    f0 = {"w1": 150.0, "w2": 170.0, "w3": 210.0, "m1": 110.0, "m2": 200.0}
-    groups = {"a shared error": [("w1", "female"), ("w2", "female"), ("m2", "male")],
-              "never wrong": [("w3", "female"), ("m1", "male"), ("unknown", "male")]}
-    female, male = loco_agreement.f0_summary(groups, f0)
-    assert female == ("- female: a shared error: 2 speakers, median F0 160 Hz (quartiles 155-165); "
-                      "never wrong: 1 speakers, median F0 210 Hz (quartiles 210-210)")
-    assert male.startswith("- male: a shared error: 1 speakers, median F0 200 Hz") and "never wrong: 1 speakers, median F0 110" in male
-
-
 def test_counts_by_speaker_split_each_speakers_scored_speech_by_what_was_found(benchmarks_dir):
     import numpy as np
     from broadcast import FEMALE, MALE, NONE, Recording, Turn, counts_by_speaker
@@ -79,53 +67,6 @@ def test_loco_segmentation_sizes_each_corpus_and_rates_each_group_on_its_own_spe
         {"speakers": 2, "speech_s": 400.0, "missed": 0.02, "confusion": 0.025})
     assert segmentation_loco.speakers_subset(summary, {"b", "not there"}) == pytest.approx(
         {"speakers": 1, "speech_s": 300.0, "missed": 0.02, "confusion": 0.0})
-
-
-def test_speaker_encoder_check_uses_librosas_mel_scale_and_relabels_speech_only(benchmarks_dir):
-    import numpy as np
-    import torch
-
-    import speaker_encoder_check as check
-    from voxgender.core.timeline import Segment
-
-    filters = check.slaney_mel_filters()
-    assert filters.shape == (check.N_MELS, check.N_FFT // 2 + 1) and (filters >= 0).all()
-    peaks = np.fft.rfftfreq(check.N_FFT, 1 / 16000)[filters.argmax(axis=1)]
-    below_1k = np.diff(peaks[peaks < 1000])
-    assert below_1k.max() - below_1k.min() <= 40  # linear below 1 kHz (one FFT bin is 40 Hz) ...
-    assert np.diff(peaks[peaks > 2000]).min() > below_1k.max()  # ... and widening above it
-    wide = filters[peaks > 1500]
-    assert np.allclose(wide.sum(axis=1) * 40, 1.0, atol=0.05)  # Slaney norm: each filter's area is 1
-
-    encoder = check.SpeakerEncoder({k: torch.randn_like(v) for k, v in _ge2e_shapes().state_dict().items()})
-    for seconds in (0.3, 1.6, 4.1):
-        e = encoder.embed(np.random.default_rng(0).standard_normal(int(seconds * 16000)).astype(np.float32) * 0.1)
-        assert e.shape == (256,) and np.isclose(np.linalg.norm(e), 1.0, atol=1e-5)
-
-    segments = [Segment(0, 1, "nonspeech"), Segment(1, 2, "female", 0.9), Segment(2, 3, "male", 0.2),
-                Segment(3, 4, "nonspeech")]
-    assert [s.label for s in check.relabelled(segments, [2.0, -1.0])] == ["nonspeech", "male", "female", "nonspeech"]
-
-
-def _ge2e_shapes():
-    """A module with the GE2E encoder's parameter names and shapes (random weights stand in for Resemblyzer's)."""
-    import torch
-
-    module = torch.nn.Module()
-    module.lstm = torch.nn.LSTM(40, 256, 3, batch_first=True)
-    module.linear = torch.nn.Linear(256, 256)
-    return module
-
-
-def test_speakers_mostly_wrong_counts_a_speaker_when_most_clips_are_called_the_other_gender(benchmarks_dir):
-    import numpy as np
-
-    import speaker_encoder_check as check
-
-    clips = [Utterance("a1", "A", "male"), Utterance("a2", "A", "male"), Utterance("a3", "A", "male"),
-             Utterance("b1", "B", "female"), Utterance("b2", "B", "female")]
-    male_score = np.array([-1.0, -2.0, 3.0, 1.0, -1.0])  # A: 2 of 3 wrong; B: 1 of 2 wrong (not most)
-    assert check.speakers_mostly_wrong(clips, male_score) == {"A"}
 
 
 def test_segmentation_peers_scores_inas_labels_like_voxgenders_without_holding_the_audio(benchmarks_dir):

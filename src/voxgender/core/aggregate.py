@@ -14,7 +14,7 @@ Aggregation = Literal["mean_log", "majority", "speech_mean_log"]
 SPEECH_ONLY = "speech_mean_log"  # mean_log over the frames voice-activity detection calls speech
 # Under mean_log, an ensemble's first member alone decides a file whose mean log-odds it puts beyond
 # this margin; the other members run on the rest (Model.cascade_margin). Chosen on the bundled model's validation
-# speakers, where no decision changes from 1.5 up (benchmarks/cascade_margin.py).
+# speakers, where no decision changes from 1.5 up (experiments/LOG.md).
 CASCADE_MARGIN = 2.0
 
 

@@ -7,7 +7,7 @@ indirectly. The optional pitch bins give it directly: the real cepstrum of each 
 of the log power spectrum), where a voiced frame has a peak at the quefrency of its period,
 averaged into ``pitch_bins`` log-spaced bands between ``1/pitch_fmax`` and ``1/pitch_fmin``. A
 channel's colouring is smooth across frequency, so it lands at low quefrencies, below these bands.
-(Measured against the bundled recipe in benchmarks/results/recipes.md: not a gain there.)
+(Measured against the bundled recipe of 2026-12-03, experiments/LOG.md: not a gain there.)
 
 Frames are taken without centring (frame ``i`` covers samples ``[i*hop, i*hop + win)``), so a
 stream that feeds the same samples in pieces gets exactly the same frames as one batch call.

@@ -82,7 +82,8 @@ class SileroVad:
       call. Carrying the state from call to call, a recording cut into pieces gives what it gives
       whole.
 
-    ``benchmarks/vad_speed.py`` measures both against silero's TorchScript in the same run.
+    It gives the probabilities of silero's TorchScript run chunk by chunk within 1e-5, about 13x
+    faster (experiments/LOG.md).
     """
 
     def __init__(self) -> None:
