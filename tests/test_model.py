@@ -153,3 +153,16 @@ def test_split_speakers_reads_a_model_dir_or_a_splits_file(tmp_path):
         split_speakers(tmp_path, "dev")
     with pytest.raises(ModelError, match="no splits file"):
         split_speakers(tmp_path / "elsewhere", "test")
+
+
+def test_predict_takes_a_path_bytes_an_array_or_a_list_of_them(tmp_path, female_clip, male_clip):
+    import soundfile as sf
+
+    model = load_model()
+    path = tmp_path / "f.wav"
+    sf.write(path, female_clip, 16000)
+    by_path, by_bytes, by_array = model.predict(str(path)), model.predict(path.read_bytes()), model.predict(female_clip.copy())
+    assert by_path.p_female == by_bytes.p_female == pytest.approx(by_array.p_female, abs=1e-4)
+    assert by_path.path == str(path) and by_bytes.path == "<bytes>"
+    both = model.predict([male_clip.copy(), str(path)])
+    assert [p.p_female for p in both] == [model.predict(male_clip.copy()).p_female, by_path.p_female]

@@ -197,3 +197,14 @@ def test_a_restart_is_primed_with_the_preroll_before_it(segmenter):
         n = min(10, following - r)  # the frames until the next restart (a window's start may follow an onset)
         primed = model.feature_log_posteriors([feats[r - 25:r + n]], [25])[0]  # from 25 frames (0.5 s) before
         np.testing.assert_allclose(log_post[r:r + n], primed, atol=1e-4)
+
+
+def test_a_segmenter_is_called_on_a_file_or_an_array_and_closes_its_thread(tmp_path, female_clip):
+    import soundfile as sf
+
+    path = tmp_path / "f.wav"
+    sf.write(path, female_clip, 16000)
+    with Segmenter() as segmenter:
+        from_file, from_array = segmenter(str(path)), segmenter(female_clip.copy(), name="clip")
+    assert from_file.segments == from_array.segments and from_array.path == "clip"
+    assert segmenter._pool._shutdown

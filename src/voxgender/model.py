@@ -164,6 +164,15 @@ class Model:
         return log_posts
 
     # -- convenience: files and arrays -------------------------------------------------------
+    def predict(self, source: Source | np.ndarray | Sequence[Source | np.ndarray]) -> Prediction | list[Prediction]:
+        """The decision on one input, or a list of decisions on a list of inputs: each a path, bytes,
+        a file object or 16 kHz mono float32 audio. Raises AudioError on an input it cannot use."""
+        if isinstance(source, (list, tuple)):
+            return [self.predict(one) for one in source]
+        if isinstance(source, np.ndarray):
+            return self.predict_array(source)
+        return self.predict_file(source)
+
     def predict_array(self, audio: np.ndarray, name: str = "<array>", aggregation: Aggregation | None = None) -> Prediction:
         """Decision for one 16 kHz mono float32 waveform."""
         return self.prediction(name, self.p_female_of_arrays([audio], aggregation)[0], len(audio) / SAMPLE_RATE)

@@ -70,9 +70,11 @@ class SegmentConfig:
 class Segmenter:
     """Segments files or arrays with a model, silero-vad and an HMM.
 
-    >>> segmenter = Segmenter()                      # the bundled model, default settings
-    >>> result = segmenter.segment_file("show.flac")
+    >>> with Segmenter(load_model()) as segmenter:  # the bundled model, default settings
+    ...     result = segmenter("show.flac")         # a path, bytes, a file object or 16 kHz audio
     >>> result.summary.female_share, result.segments[:3]
+
+    Its VAD runs in a helper thread: ``close()`` (or leaving the ``with`` block) ends it.
     """
 
     def __init__(self, model: Model | None = None, config: SegmentConfig | None = None) -> None:
@@ -87,6 +89,22 @@ class Segmenter:
         unit = math.lcm(self.model.window_frames * self._hop, CHUNK)
         self.block_samples = unit * max(1, round(self.config.block_s * SAMPLE_RATE / unit))
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="voxgender-vad")
+
+    def __call__(self, source: Source | np.ndarray, name: str | None = None) -> SegmentationResult:
+        """Segment a file (path, bytes, file object) or 16 kHz mono float32 audio."""
+        if isinstance(source, np.ndarray):
+            return self.segment_array(source, name or "<array>")
+        return self.segment_file(source, name)
+
+    def __enter__(self) -> "Segmenter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End the VAD helper thread; the segmenter cannot be used after it."""
+        self._pool.shutdown(wait=True)
 
     def segment_file(self, source: Source, name: str | None = None) -> SegmentationResult:
         """Decode ``source`` block by block and segment it. Raises AudioError on bad input."""
