@@ -110,3 +110,17 @@ def max_correlation(a: np.ndarray, b: np.ndarray, max_lag: int = 0) -> float:
     corr = signal.correlate(x, y, mode="full", method="fft")
     centre = n - 1
     return float(np.max(corr[centre - max_lag : centre + max_lag + 1]) / denom)
+
+
+# -- stand-ins for a batch worker (module level, so spawned worker processes can import them) ---
+def no_model(job, parent=None) -> None:
+    """A worker initialiser that loads nothing."""
+
+
+def crash_on_marked_paths(path: str) -> dict:
+    """A batch task whose process dies, as on a native decoder crash, on paths containing 'crash'."""
+    import os
+
+    if "crash" in path:
+        os._exit(139)
+    return {"path": path, "label": "female", "p_female": 0.9, "confidence": 0.9, "duration_s": 1.0}

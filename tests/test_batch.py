@@ -107,3 +107,54 @@ def test_summary_of_predictions():
 
 def test_output_name_is_checked(tmp_path, inputs):
     assert main(["batch", inputs[0], "--out", str(tmp_path / "results.csv")]) == 2
+
+
+def test_a_worker_that_dies_costs_one_error_record_and_the_run_goes_on(tmp_path):
+    import helpers
+    from voxgender.batch.local import BatchJob, run_batch, run_local
+
+    paths = [f"clip{i}.wav" for i in range(6)] + ["crash.wav"] + [f"late{i}.wav" for i in range(3)]
+
+    def runner(todo, job, workers):
+        return run_local(todo, job, workers, helpers.crash_on_marked_paths, helpers.no_model)
+
+    out = tmp_path / "results.jsonl"
+    summary = run_batch(paths, BatchJob(), out, workers=2, show_progress=False, runner=runner)
+    records = {r["path"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert set(records) == set(paths) and summary["failures"] == 1
+    assert "worker process died" in records["crash.wav"]["error"]
+    assert all("error" not in r for p, r in records.items() if p != "crash.wav")
+    assert run_batch(paths, BatchJob(), out, workers=2, resume=True, show_progress=False, runner=runner)["files"] == 10
+
+
+def test_worker_processes_die_with_a_killed_batch(tmp_path, inputs):
+    out = tmp_path / "results.jsonl"
+    command = [sys.executable, "-m", "voxgender", "batch", *inputs, "--task", "segment", "--out", str(out), "--workers", "2"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children: list[str] = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and process.poll() is None and len(children) < 2:
+        found = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
+        children = [pid for pid in found if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")]
+        time.sleep(0.05)
+    assert len(children) >= 2, "the batch should have started its two workers"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(30)
+    def alive(pid: str) -> bool:  # a zombie waiting for init to reap it is dead
+        status = Path(f"/proc/{pid}/status")
+        return status.exists() and "\nState:\tZ" not in status.read_text()
+
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(alive(pid) for pid in children):
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in children), [Path(f"/proc/{pid}/status").read_text()[:200] for pid in children]
+
+
+def test_an_output_that_cannot_be_written_is_one_line(tmp_path, inputs, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")  # an output below it cannot be written, even by root
+    assert main(["batch", *inputs[:1], "--out", str(blocker / "results.jsonl"), "--workers", "1"]) == 2
+    assert main(["segment", *inputs[:1], "--out", str(blocker / "timelines")]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert all(line.startswith("voxgender: error:") and "cannot write" in line for line in errors[-2:])
+    assert not any("Traceback" in line for line in errors)

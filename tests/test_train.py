@@ -391,3 +391,17 @@ def test_a_teacher_over_other_features_is_a_one_line_error(tiny_model_dir, synth
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "teacher model's features differ" in err and err.count("\n") == 1
+
+
+def test_train_refuses_a_non_empty_out_unless_resumed_or_overwritten(tmp_path, synthetic_corpora, capsys):
+    out = tmp_path / "model"
+    out.mkdir()
+    (out / "MODEL_CARD.md").write_text("# an older model\n")
+    command = ["train", "--data", str(synthetic_corpora["train"]), "--out", str(out), "--epochs", "1",
+               "--steps-per-epoch", "1", "--batch-size", "2", "--hidden", "8"]
+    assert main(command) == 2
+    error = capsys.readouterr().err
+    assert f"{out}: not empty" in error and "--overwrite" in error and len(error.strip().splitlines()) == 1
+    assert main([*command, "--resume", "--overwrite"]) == 2
+    assert main([*command, "--overwrite"]) == 0
+    assert "an older model" not in (out / "MODEL_CARD.md").read_text()

@@ -41,6 +41,11 @@ def describe(result: SegmentationResult) -> str:
             f"non-speech {_span(s.nonspeech_s)}, {share}")
 
 
+def unwritable(target: Path, err: OSError) -> VoxgenderError:
+    """The one-line error for an output that cannot be written (full disk, read-only folder, ...)."""
+    return VoxgenderError(f"{target}: cannot write ({err.strerror or err})")
+
+
 def segment_inputs(segmenter: Segmenter, paths: Sequence[str], fmt: str, out: str | None = None,
                    plot: bool = False, stream: TextIO | None = None) -> int:
     """Segment every input; return the number that failed."""
@@ -48,13 +53,13 @@ def segment_inputs(segmenter: Segmenter, paths: Sequence[str], fmt: str, out: st
         raise VoxgenderError(f"{'--plot' if plot else f'--format {fmt} with several inputs'} needs --out DIR")
     folder = Path(out) if out is not None else None
     summary = None
-    if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-        summary_file = (folder / "summary.csv").open("w", newline="", encoding="utf-8")
-        summary = csv.DictWriter(summary_file, SUMMARY_FIELDS)
-        summary.writeheader()
     failures = written = 0
     try:
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            summary_file = (folder / "summary.csv").open("w", newline="", encoding="utf-8")
+            summary = csv.DictWriter(summary_file, SUMMARY_FIELDS)
+            summary.writeheader()
         for path, stem in zip(paths, output_stems(paths)):
             try:
                 result = segmenter.segment_file(path)
@@ -75,6 +80,8 @@ def segment_inputs(segmenter: Segmenter, paths: Sequence[str], fmt: str, out: st
                 from voxgender.io.plots import plot_timelines
 
                 plot_timelines([(Path(path).name, result.segments)], folder / f"{stem}.png", title=describe(result))
+    except OSError as err:
+        raise unwritable(Path(err.filename) if err.filename else folder or Path("<stdout>"), err) from None
     finally:
         if summary is not None:
             summary_file.close()

@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -68,10 +69,27 @@ class FileWorker:
 
 # -- local engine ---------------------------------------------------------------------------------
 _worker: FileWorker | None = None
+PR_SET_PDEATHSIG = 1  # Linux prctl option: a signal for this process when its parent dies
 
 
-def _init_process(job: BatchJob) -> None:
+def die_with_parent(parent: int) -> None:
+    """Have the kernel kill this worker process when the batch process ``parent`` dies (Linux), and
+    end at once if it died while this worker was starting."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: workers then end when they next read from the pool
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _init_process(job: BatchJob, parent: int | None = None) -> None:
     global _worker
+    if parent is not None:
+        die_with_parent(parent)
     one_thread()
     _worker = FileWorker(job)
 
@@ -81,26 +99,61 @@ def _run_in_process(path: str) -> dict[str, Any]:
     return _worker(path)
 
 
-def run_local(paths: Sequence[str], job: BatchJob, workers: int) -> Iterator[dict[str, Any]]:
-    """Records of ``paths`` as they complete, from ``workers`` processes (1 = this process)."""
-    if workers <= 1:
-        _init_process(job)
-        yield from map(_run_in_process, paths)
-        return
+class _PoolBroke(Exception):
+    """A worker process died; ``paths`` were in flight, one of them the cause."""
+
+    def __init__(self, paths: list[str]) -> None:
+        super().__init__(f"{len(paths)} inputs in flight")
+        self.paths = paths
+
+
+def _pool_records(paths: Iterator[str], workers: int, task: Callable[[str], dict[str, Any]],
+                  initializer: Callable[..., None], initargs: tuple) -> Iterator[dict[str, Any]]:
+    """Records from a pool of ``workers`` processes while it lasts; raises _PoolBroke with the
+    inputs in flight when a worker dies (a native crash in a decoder, or the kernel's OOM killer)."""
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_process, initargs=(job,)) as pool:
-        todo = iter(paths)
-        running: set[Future[dict[str, Any]]] = set()
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=initializer, initargs=initargs) as pool:
+        running: dict[Future[dict[str, Any]], str] = {}
         while True:
-            for path in todo:
-                running.add(pool.submit(_run_in_process, path))
+            for path in paths:
+                running[pool.submit(task, path)] = path
                 if len(running) >= workers * IN_FLIGHT_PER_WORKER:
                     break
             if not running:
                 return
-            done, running = wait(running, return_when=FIRST_COMPLETED)
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
-                yield future.result()
+                try:
+                    record = future.result()
+                except BrokenProcessPool:
+                    raise _PoolBroke(list(running.values())) from None
+                del running[future]
+                yield record
+
+
+def run_local(paths: Sequence[str], job: BatchJob, workers: int, task: Callable[[str], dict[str, Any]] = _run_in_process,
+              initializer: Callable[..., None] = _init_process) -> Iterator[dict[str, Any]]:
+    """Records of ``paths`` as they complete, from ``workers`` processes (1 = this process).
+
+    When a worker process dies, the pool is replaced and the run goes on; the inputs that were in
+    flight then run again one at a time in a pool of their own, and the one that kills its worker
+    again gets an error record (so ``--resume`` does not stop at it again)."""
+    if workers <= 1:
+        initializer(job)
+        yield from map(task, paths)
+        return
+    todo = iter(paths)
+    while True:
+        try:
+            yield from _pool_records(todo, workers, task, initializer, (job, os.getpid()))
+            return
+        except _PoolBroke as broke:
+            say(f"batch: a worker process died; running its {len(broke.paths)} inputs in flight one by one")
+            for path in broke.paths:
+                try:
+                    yield from _pool_records(iter([path]), 1, task, initializer, (job, os.getpid()))
+                except _PoolBroke:
+                    yield {"path": path, "error": f"{path}: its worker process died on it (a crash or out of memory)"}
 
 
 # -- the run ---------------------------------------------------------------------------------------
@@ -170,12 +223,15 @@ def run_batch(paths: Sequence[str], job: BatchJob, out: str | Path, workers: int
     todo = pending_inputs(paths, out, resume)
     if len(todo) < len(paths):
         say(f"batch: {len(dict.fromkeys(paths)) - len(todo)} inputs already done, {len(todo)} to go")
-    sink = open_sink(out, job.task)
     try:
-        for record in track(runner(todo, job, workers), len(todo), show_progress):
-            sink.write(record)
-    finally:
-        sink.close()
+        sink = open_sink(out, job.task)
+        try:
+            for record in track(runner(todo, job, workers), len(todo), show_progress):
+                sink.write(record)
+        finally:
+            sink.close()
+    except OSError as err:  # a full disk, a read-only folder: one line, and --resume continues later
+        raise VoxgenderError(f"{out}: cannot write ({err.strerror or err})") from None
     return summarise(read_results(out), job.task)
 
 

@@ -149,10 +149,12 @@ def train_recipe(args: argparse.Namespace) -> tuple[FeatureConfig, ModelConfig, 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from voxgender.core.networks import member_networks
-    from voxgender.training.trainer import train_networks
+    from voxgender.training.trainer import claim_out_dir, train_networks
 
     if args.members < 1:
         raise VoxgenderError(f"--members {args.members}: must be 1 or more")
+    if is_main_process():
+        claim_out_dir(args.out, args.resume, args.overwrite)
     features, arch, cfg = train_recipe(args)
     start = named_model(args.init_from)
     if start is not None and args.members > 1:
@@ -222,6 +224,7 @@ def add_train(p: argparse.ArgumentParser) -> None:
     add_data_options(p)
     p.add_argument("--out", required=True, help="output model directory")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--overwrite", action="store_true", help="delete what OUT holds and train afresh")
     p.add_argument("--members", type=int, default=1, help="train this many networks on one split, with seeds "
                    "--seed, --seed + 1, ... (each in OUT/memberI), and save their ensemble in OUT")
     p.add_argument("--init-from", metavar="MODEL_DIR",

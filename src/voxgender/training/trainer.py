@@ -386,6 +386,21 @@ def identity_changes(saved: dict[str, Any], requested: dict[str, Any], prefix: s
     return changes
 
 
+def claim_out_dir(out_dir: str | Path, resume: bool, overwrite: bool) -> None:
+    """Make sure a training run may write into ``out_dir``: empty or absent, or ``resume`` (continue
+    its run) or ``overwrite`` (delete what is there first). Raises VoxgenderError otherwise."""
+    out = Path(out_dir)
+    if resume and overwrite:
+        raise VoxgenderError("--resume continues the run in --out and --overwrite deletes it: give one of them")
+    if out.exists() and not out.is_dir():
+        raise VoxgenderError(f"{out}: is a file, not a folder for the model")
+    if not out.is_dir() or not any(out.iterdir()) or resume:
+        return
+    if not overwrite:
+        raise VoxgenderError(f"{out}: not empty; add --resume to continue its run or --overwrite to train afresh")
+    shutil.rmtree(out)
+
+
 def write_splits(out_dir: str | Path, splits: dict[str, list[Utterance]]) -> Path:
     """Record which speakers are in which split (``splits.json``), for evaluate --split."""
     out = Path(out_dir)
