@@ -241,3 +241,31 @@ def test_a_crashed_engine_is_restarted_and_the_server_goes_on(model, female_clip
         assert message["status"] == 500 and "restarted" in message["error"]
         decisions, final = stream_over_ws(client, s16(female_clip), "")
         assert final["final"] is True and len(decisions) == 20
+
+
+def test_a_token_guards_the_api_and_the_stream_but_not_health_or_the_page(model, female_clip):
+    settings = ServerSettings(token="s3cret", max_streams=2)
+    with TestClient(create_app(model, settings)) as c:
+        data = wav_bytes(female_clip)
+        refused = c.post("/v1/predict", content=data)
+        assert refused.status_code == 401 and "token" in refused.json()["error"]
+        assert c.post("/v1/predict", content=data, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert c.post("/v1/predict", content=data, headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert c.get("/metrics").status_code == 401
+        assert c.get("/healthz").status_code == 200 and c.get("/").status_code == 200
+        with pytest.raises(WebSocketDisconnect) as closed, c.websocket_connect("/v1/stream") as ws:
+            ws.receive_json()
+        assert closed.value.code == 1008
+        decisions, final = stream_over_ws(c, s16(female_clip), "sample_rate=16000&token=s3cret")
+        assert final["final"] and decisions
+
+
+def test_a_page_of_another_origin_cannot_open_a_stream(client, female_clip):
+    with pytest.raises(WebSocketDisconnect) as closed, \
+            client.websocket_connect("/v1/stream", headers={"origin": "https://elsewhere.example"}) as ws:
+        ws.receive_json()
+    assert closed.value.code == 1008
+    with client.websocket_connect("/v1/stream", headers={"origin": "http://testserver"}) as ws:
+        ws.send_bytes(s16(female_clip))
+        ws.send_text("end")
+        assert receive_until_final(ws)[1]["final"]

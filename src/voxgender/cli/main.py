@@ -503,7 +503,8 @@ def add_listen(p: argparse.ArgumentParser) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from voxgender.cli.serve import serve
 
-    serve(args.host, args.port, args.model, args.max_streams, args.max_upload_mb, args.idle_timeout, args.max_duration)
+    serve(args.host, args.port, args.model, args.max_streams, args.max_upload_mb, args.idle_timeout, args.max_duration,
+          args.token, tuple(origin.rstrip("/") for origin in args.allow_origin))
     return 0
 
 
@@ -514,6 +515,10 @@ def add_serve(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-streams", type=int, default=400, help="concurrent WebSocket streams")
     p.add_argument("--max-upload-mb", type=float, default=50.0, help="largest POST /v1/predict upload")
     p.add_argument("--max-duration", type=float, default=1800.0, help="longest decoded audio of one upload (s)")
+    p.add_argument("--token", default=os.environ.get("VOXGENDER_TOKEN"),
+                   help="require this bearer token on /v1/ and /metrics (default: $VOXGENDER_TOKEN; none: open)")
+    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                   help="a web page origin that may open streams, such as https://app.example.org (default: this server's own page)")
     p.add_argument("--idle-timeout", type=float, default=30.0, help="seconds before a silent WebSocket is closed")
     p.set_defaults(handler=cmd_serve)
 

@@ -11,7 +11,8 @@ from voxgender.io.progress import say
 
 
 def serve(host: str, port: int, model_path: str | None = None, max_streams: int = 400, max_upload_mb: float = 50.0,
-          idle_timeout_s: float = 30.0, max_duration_s: float = 1800.0) -> None:
+          idle_timeout_s: float = 30.0, max_duration_s: float = 1800.0, token: str | None = None,
+          allowed_origins: tuple[str, ...] = ()) -> None:
     """Run the service until interrupted."""
     try:
         import uvicorn
@@ -21,7 +22,8 @@ def serve(host: str, port: int, model_path: str | None = None, max_streams: int 
         raise VoxgenderError(f"serve: needs the 'serve' extra: pip install 'voxgender[serve]' ({err})") from None
     try:
         settings = ServerSettings(max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_streams=max_streams,
-                                  idle_timeout_s=idle_timeout_s, max_duration_s=max_duration_s)
+                                  idle_timeout_s=idle_timeout_s, max_duration_s=max_duration_s, token=token or None,
+                                  allowed_origins=allowed_origins)
     except ValueError as err:
         raise VoxgenderError(f"serve: {err}") from None
     one_thread()

@@ -18,6 +18,7 @@ from voxgender import __version__
 from voxgender.model import Model, load_model
 from voxgender.server.hub import StreamHub
 from voxgender.server.metrics import Metrics
+from voxgender.server.security import Guard
 from voxgender.server.settings import ServerSettings
 from voxgender.server.upload import ENDPOINT as PREDICT, predict_endpoint
 from voxgender.server.websocket import ENDPOINT as STREAM, stream_endpoint
@@ -68,6 +69,7 @@ def create_app(model: Model | None = None, settings: ServerSettings | None = Non
 
     app = FastAPI(title="voxgender", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.state.model, app.state.settings, app.state.metrics = model, settings, metrics
+    app.add_middleware(Guard, token=settings.token, allowed_origins=settings.allowed_origins)
     app.add_middleware(CountRequests, metrics=metrics)
 
     @app.exception_handler(HTTPException)

@@ -15,6 +15,8 @@ class ServerSettings:
     idle_timeout_s: float = 30.0  # a WebSocket that sends nothing for this long is closed
     max_frame_bytes: int = 1024 * 1024  # one WebSocket message
     step_interval_s: float = 0.05  # the engine steps at most this often: bigger micro-batches, a little latency
+    token: str | None = None  # if set, the API and the stream need it as a bearer token
+    allowed_origins: tuple[str, ...] = ()  # pages that may open a stream; empty: the server's own page only
 
     def __post_init__(self) -> None:
         if (self.max_upload_bytes < 1 or self.max_duration_s <= 0 or self.max_streams < 1 or self.idle_timeout_s <= 0 or self.max_frame_bytes < 4

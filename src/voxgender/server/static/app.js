@@ -2,6 +2,9 @@
 // decisions drawn as a scrolling timeline; files go to POST /v1/predict.
 "use strict";
 
+// A server started with --token: open the page as /?token=TOKEN.
+const TOKEN = new URLSearchParams(location.search).get("token");
+
 const COLORS = { female: "#c2185b", male: "#1565c0", none: "#cfcfcf" };
 const HISTORY = 300; // decisions kept on the live timeline (30 s)
 const $ = (id) => document.getElementById(id);
@@ -42,7 +45,8 @@ class LiveSession {
     mute.gain.value = 0;
     source.connect(this.node).connect(mute).connect(this.context.destination);
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    this.socket = new WebSocket(`${scheme}://${location.host}/v1/stream?sample_rate=16000&encoding=pcm_s16le`);
+    const auth = TOKEN ? `&token=${encodeURIComponent(TOKEN)}` : "";
+    this.socket = new WebSocket(`${scheme}://${location.host}/v1/stream?sample_rate=16000&encoding=pcm_s16le${auth}`);
     this.socket.binaryType = "arraybuffer";
     this.socket.onmessage = (event) => this.onMessage(JSON.parse(event.data));
     this.socket.onclose = () => this.stopAudio();
@@ -106,7 +110,8 @@ async function predictFile(file) {
   const form = new FormData();
   form.append("file", file);
   try {
-    const response = await fetch("/v1/predict", { method: "POST", body: form });
+    const headers = TOKEN ? { Authorization: `Bearer ${TOKEN}` } : {};
+    const response = await fetch("/v1/predict", { method: "POST", body: form, headers });
     const result = await response.json();
     if (!response.ok) throw new Error(result.error || response.statusText);
     out.dataset.label = result.label;
