@@ -166,3 +166,29 @@ def test_predict_takes_a_path_bytes_an_array_or_a_list_of_them(tmp_path, female_
     assert by_path.path == str(path) and by_bytes.path == "<bytes>"
     both = model.predict([male_clip.copy(), str(path)])
     assert [p.p_female for p in both] == [model.predict(male_clip.copy()).p_female, by_path.p_female]
+
+
+def test_a_long_recording_scored_block_by_block_matches_it_whole(tmp_path, female_clip, male_clip):
+    import soundfile as sf
+
+    from voxgender.predict import predict_batch
+
+    model = load_model(all_members=True)
+    talk = np.concatenate([female_clip, male_clip] * 6)  # 24 s
+    path = tmp_path / "talk.flac"
+    sf.write(path, talk, 16000)
+    whole = model.p_female_of_arrays([talk.copy()])[0]
+    for block_s in (8.0, 16.0):  # blocks of one and of two network windows
+        p_female, duration = model.p_female_of_blocks(model.blocks_of(str(path), block_s))
+        assert p_female == pytest.approx(whole, abs=2e-4) and duration == pytest.approx(24.0)
+    majority = model.p_female_of_arrays([talk.copy()], "majority")[0]
+    assert model.p_female_of_blocks(model.blocks_of(str(path), 8.0), "majority")[0] == pytest.approx(majority, abs=1e-3)
+    import voxgender.predict as predict
+
+    short, long = predict_batch(model, [str(path)])[0], None
+    predict.LONG_BLOCK_S, saved = 8.0, predict.LONG_BLOCK_S
+    try:
+        long = predict_batch(model, [str(path)])[0]
+    finally:
+        predict.LONG_BLOCK_S = saved
+    assert long["p_female"] == pytest.approx(short["p_female"], abs=2e-4) and long["duration_s"] == short["duration_s"]

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 
-from voxgender.io.audio import SAMPLE_RATE, Source, load_audio
+from voxgender.io.audio import SAMPLE_RATE, AudioBlock, Source, load_audio, read_blocks
 from voxgender.core.calibration import Calibration
 from voxgender.core.features import FeatureConfig, FeatureExtractor
 from voxgender.core.networks import GenderEnsemble, GenderRNN, combine_members
 from voxgender.io.model_dir import bundled_model_dir, load_model_dir
 from voxgender.core.vad import speech_frames
-from voxgender.core.aggregate import CASCADE_MARGIN, SPEECH_ONLY, Aggregation, aggregate, mean_log_odds
+from voxgender.core.aggregate import (CASCADE_MARGIN, SPEECH_ONLY, Aggregation, aggregate, mean_log_odds,
+                                      mean_log_posterior)
 
 DEFAULT_WINDOW_S = 8.0
 BATCH_WINDOWS = 128  # windows run through the network as one batch: larger batches amortise its per-step cost
@@ -132,6 +133,39 @@ class Model:
             log_posts = [lp[m] if m.any() else lp for lp, m in zip(log_posts, masks)]
         p_female = np.array([aggregate(lp, "mean_log" if method == SPEECH_ONLY else method) for lp in log_posts])
         return self.calibrate(p_female, method) if calibrated else p_female
+
+    def blocks_of(self, source: Source, block_s: float, name: str | None = None,
+                  max_duration_s: float | None = None) -> Iterator[AudioBlock]:
+        """``source`` decoded in blocks of whole network windows (about ``block_s`` seconds each),
+        with the context the features need on each side, for :meth:`p_female_of_blocks`."""
+        hop, unit = self.features.hop_length, self.window_frames * self.features.hop_length
+        context = self.features.lookahead_frames * hop
+        block = unit * max(1, round(block_s * SAMPLE_RATE / unit))
+        return read_blocks(source, block, context, self.features.win_length - hop + context, name=name,
+                           max_duration_s=max_duration_s)
+
+    def p_female_of_blocks(self, blocks: Iterable[AudioBlock], aggregation: Aggregation | None = None) -> tuple[float, float]:
+        """Calibrated p_female and duration (s) of a recording of any length from its ``blocks_of``:
+        memory stays that of one block. The same as the whole recording at once for ``mean_log``
+        and ``majority``, but an ensemble runs every member (no cascade)."""
+        method = aggregation or self.aggregation
+        if method == SPEECH_ONLY:
+            raise ValueError("speech_mean_log needs the whole recording: decode it with load_audio")
+        hop = self.features.hop_length
+        log_sum, female_frames, frames, samples = np.zeros(2), 0, 0, 0
+        for block in blocks:
+            first = block.lead // hop
+            feats = self.features_of(block.audio)[first:None if block.last else first + block.size // hop]
+            log_post = self.feature_log_posteriors([feats])[0]
+            log_sum += log_post.sum(axis=0, dtype=np.float64)
+            female_frames += int((log_post[:, 0] > log_post[:, 1]).sum())
+            frames += len(log_post)
+            samples = block.start + block.size
+        if method == "majority":
+            p_female = female_frames / frames if frames else 0.5
+        else:
+            p_female = mean_log_posterior((log_sum / max(frames, 1))[None, :]) if frames else 0.5
+        return float(self.calibrate(np.array([p_female]), method)[0]), samples / SAMPLE_RATE
 
     def calibrate(self, p_female: np.ndarray, aggregation: Aggregation | None = None) -> np.ndarray:
         """Calibrated p_female of a mean-log-posterior aggregation (``mean_log``, ``speech_mean_log``)

@@ -6,19 +6,22 @@ from __future__ import annotations
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from voxgender.io.audio import SAMPLE_RATE, find_audio_files, load_audio
+from voxgender.io.audio import SAMPLE_RATE, AudioBlock, find_audio_files, load_audio, validate
 from voxgender.errors import VoxgenderError
 from voxgender.model import Model
-from voxgender.core.aggregate import Aggregation
+from voxgender.core.aggregate import SPEECH_ONLY, Aggregation
 from voxgender.io.progress import progress_bar
 
 BATCH_FILES = 256  # files per parallel task: more files give the model windows of more equal lengths
-BATCH_AUDIO_S = 1200.0  # decoded audio a task holds at once (a longer file runs alone): memory stays bounded
+BATCH_AUDIO_S = 1200.0  # decoded audio a task holds at once: memory stays bounded
+LONG_BLOCK_S = 128.0  # a file longer than this is read and scored block by block, in the memory of one block
 
 
 def expand_inputs(inputs: Sequence[str], files_from: str | None = None) -> list[str]:
@@ -39,22 +42,41 @@ def expand_inputs(inputs: Sequence[str], files_from: str | None = None) -> list[
     return paths
 
 
-def _decode(path: str) -> np.ndarray | VoxgenderError:
+@dataclass
+class LongInput:
+    """A recording longer than one block: its first block, and the decoder of the rest."""
+
+    first: AudioBlock
+    rest: Iterator[AudioBlock]
+
+
+Decoded = np.ndarray | LongInput | VoxgenderError
+
+
+def _decode(model: Model, path: str, aggregation: Aggregation | None) -> Decoded:
+    """The whole audio of a file of up to one block, else a LongInput; AudioError as a value.
+    ``speech_mean_log`` needs the whole recording at once, however long."""
     try:
-        return load_audio(path)
+        if (aggregation or model.aggregation) == SPEECH_ONLY:
+            return load_audio(path)
+        blocks = model.blocks_of(path, LONG_BLOCK_S)
+        first = next(blocks)
+        if not first.last:
+            return LongInput(first, blocks)
+        return validate(first.audio, path)
     except VoxgenderError as err:
         return err
 
 
-def _decoded_groups(paths: Sequence[str]) -> Iterator[list[tuple[str, np.ndarray | VoxgenderError]]]:
-    """(path, audio or error) in input order, in groups holding at most ``BATCH_AUDIO_S`` of audio
-    (or one longer file)."""
-    group: list[tuple[str, np.ndarray | VoxgenderError]] = []
+def _decoded_groups(model: Model, paths: Sequence[str], aggregation: Aggregation | None) -> Iterator[list[tuple[str, Decoded]]]:
+    """(path, audio, long input or error) in input order, in groups holding at most ``BATCH_AUDIO_S``
+    of audio (a long input alone)."""
+    group: list[tuple[str, Decoded]] = []
     held = 0
     for path in paths:
-        audio = _decode(path)
+        audio = _decode(model, path, aggregation)
         size = len(audio) if isinstance(audio, np.ndarray) else 0
-        if group and held + size > BATCH_AUDIO_S * SAMPLE_RATE:
+        if group and (held + size > BATCH_AUDIO_S * SAMPLE_RATE or isinstance(audio, LongInput)):
             yield group
             group, held = [], 0
         group.append((path, audio))
@@ -63,19 +85,28 @@ def _decoded_groups(paths: Sequence[str]) -> Iterator[list[tuple[str, np.ndarray
         yield group
 
 
-def _group_records(model: Model, group: list[tuple[str, np.ndarray | VoxgenderError]],
-                   aggregation: Aggregation | None) -> list[dict[str, Any]]:
+def _record(model: Model, path: str, decoded: Decoded, aggregation: Aggregation | None) -> dict[str, Any]:
+    """The record of a long input or an error."""
+    if isinstance(decoded, VoxgenderError):
+        return {"path": path, "error": str(decoded)}
+    try:
+        p_female, duration_s = model.p_female_of_blocks(chain([decoded.first], decoded.rest), aggregation)
+    except VoxgenderError as err:
+        return {"path": path, "error": str(err)}
+    return model.prediction(path, p_female, duration_s).to_dict()
+
+
+def _group_records(model: Model, group: list[tuple[str, Decoded]], aggregation: Aggregation | None) -> list[dict[str, Any]]:
     good = [audio for _, audio in group if isinstance(audio, np.ndarray)]
     ps = iter(model.p_female_of_arrays(good, aggregation)) if good else iter(())
-    return [{"path": path, "error": str(audio)} if isinstance(audio, VoxgenderError)
-            else model.prediction(path, next(ps), len(audio) / SAMPLE_RATE).to_dict()
-            for path, audio in group]
+    return [model.prediction(path, next(ps), len(audio) / SAMPLE_RATE).to_dict() if isinstance(audio, np.ndarray)
+            else _record(model, path, audio, aggregation) for path, audio in group]
 
 
 def predict_batch(model: Model, paths: Sequence[str], aggregation: Aggregation | None = None) -> list[dict[str, Any]]:
     """Records for a batch of paths, in order: decode each, run the decodable ones through the model
     together, a group of at most ``BATCH_AUDIO_S`` of audio at a time."""
-    return [record for group in _decoded_groups(paths) for record in _group_records(model, group, aggregation)]
+    return [record for group in _decoded_groups(model, paths, aggregation) for record in _group_records(model, group, aggregation)]
 
 
 def iter_predictions(

@@ -226,7 +226,7 @@ def _decoded_chunks(source: Source | np.ndarray, label: str, max_duration_s: flo
 
 def read_blocks(
     source: Source | np.ndarray, block_samples: int, lead: int = 0, tail: int = 0, name: str | None = None,
-    min_duration_s: float = MIN_DURATION_S,
+    min_duration_s: float = MIN_DURATION_S, max_duration_s: float | None = None,
 ) -> Iterator[AudioBlock]:
     """Decode ``source`` block by block with memory bounded by the block size, whatever its length.
 
@@ -245,7 +245,7 @@ def read_blocks(
         first = max(0, start - lead)
         return AudioBlock(start, size, start - first, buffer[first - buffer_start:start + size + tail - buffer_start], last)
 
-    for piece in _decoded_chunks(source, label):
+    for piece in _decoded_chunks(source, label, max_duration_s):
         if not np.all(np.isfinite(piece)):
             raise AudioError(f"{label}: contains NaN or infinite samples")
         pieces.append(np.clip(piece, -1.0, 1.0))
