@@ -60,9 +60,9 @@ def test_predict_holds_bounded_audio_at_once_and_gives_the_same_records(clips, t
     model = load_model(tiny_model_dir)
     paths = [str(clips / "f.wav"), str(clips / "broken.wav"), str(clips / "sub" / "m.flac"), str(clips / "f.wav")]
     together = predict.predict_batch(model, paths)
-    assert [len(g) for g in predict._decoded_groups(paths)] == [4]
+    assert [len(g) for g in predict._decoded_groups(model, paths, None)] == [4]
     monkeypatch.setattr(predict, "BATCH_AUDIO_S", 0.5)  # less than one clip: every file alone
-    assert [len(g) for g in predict._decoded_groups(paths)] == [1, 1, 1, 1]
+    assert [len(g) for g in predict._decoded_groups(model, paths, None)] == [1, 1, 1, 1]
     alone = predict.predict_batch(model, paths)
     assert [r["path"] for r in alone] == paths and "error" in alone[1]
     for a, b in zip(together, alone):
