@@ -269,3 +269,20 @@ def test_a_page_of_another_origin_cannot_open_a_stream(client, female_clip):
         ws.send_bytes(s16(female_clip))
         ws.send_text("end")
         assert receive_until_final(ws)[1]["final"]
+
+
+def test_each_step_takes_a_slice_of_every_streams_audio_and_ends_a_stream_after_its_audio():
+    from voxgender.server.hub import PendingAudio
+
+    pending = PendingAudio()
+    pending.open(1, 16000)
+    pending.open(2, 48000)
+    pending.push(1, np.zeros(16000 * 60, np.float32))  # a flood: a minute at once
+    pending.push(2, np.zeros(4800, np.float32))  # 0.1 s
+    pending.end(1)
+    pushes, ends = pending.take(0.5)
+    assert sum(map(len, pushes[1])) == 8000 and sum(map(len, pushes[2])) == 4800 and ends == []
+    assert pending.seconds(1) == pytest.approx(59.5) and pending.seconds(2) == 0 and pending.waiting
+    for _ in range(119):
+        pushes, ends = pending.take(0.5)
+    assert ends == [1] and pending.seconds(1) == 0 and not pending.waiting

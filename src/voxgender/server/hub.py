@@ -5,6 +5,11 @@ step takes everything gathered since the last one and processes all streams toge
 at most every ``step_interval_s``, so under load they grow larger (cheaper per stream: silero-vad
 and the RNN run once per step for all streams) instead of more frequent. Each stream's updates
 come back through its own queue.
+
+Fairness: a step takes at most ``STEP_AUDIO_S`` of each stream's audio, so a client that sends
+minutes of audio at once is served a slice per step like everyone else, and a stream holding more
+than ``PENDING_AUDIO_S`` makes its handler stop reading (``wait_for_room``): TCP then slows the
+sender, and the server's memory stays bounded.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from itertools import count
 
@@ -35,6 +41,63 @@ class EngineFailed(VoxgenderError):
     """The engine process failed and is restarted; the streams it held are lost."""
 
 
+STEP_AUDIO_S = 0.5  # of one stream's audio per engine step
+PENDING_AUDIO_S = 5.0  # of one stream's audio waiting for the engine before its handler stops reading
+
+
+class PendingAudio:
+    """Each stream's audio not yet given to the engine, handed out a slice per stream per step."""
+
+    def __init__(self) -> None:
+        self._chunks: dict[int, deque[np.ndarray]] = {}
+        self._samples: dict[int, int] = {}
+        self._rates: dict[int, int] = {}
+        self._ending: set[int] = set()
+
+    def open(self, sid: int, sample_rate: int) -> None:
+        self._chunks[sid], self._samples[sid], self._rates[sid] = deque(), 0, sample_rate
+
+    def push(self, sid: int, samples: np.ndarray) -> None:
+        if sid in self._chunks:
+            self._chunks[sid].append(samples)
+            self._samples[sid] += len(samples)
+
+    def end(self, sid: int) -> None:
+        self._ending.add(sid)
+
+    def drop(self, sid: int) -> None:
+        for table in (self._chunks, self._samples, self._rates):
+            table.pop(sid, None)
+        self._ending.discard(sid)
+
+    def seconds(self, sid: int) -> float:
+        """Audio of the stream still waiting for the engine."""
+        return self._samples.get(sid, 0) / self._rates.get(sid, 1)
+
+    def take(self, step_s: float) -> tuple[dict[int, list[np.ndarray]], list[int]]:
+        """Up to ``step_s`` of each stream's audio, and the streams that have ended with nothing left."""
+        pushes: dict[int, list[np.ndarray]] = {}
+        for sid, chunks in self._chunks.items():
+            budget = int(step_s * self._rates[sid])
+            while chunks and budget > 0:
+                chunk = chunks.popleft()
+                if len(chunk) > budget:
+                    chunks.appendleft(chunk[budget:])
+                    chunk = chunk[:budget]
+                pushes.setdefault(sid, []).append(chunk)
+                budget -= len(chunk)
+                self._samples[sid] -= len(chunk)
+        ends = [sid for sid in self._ending if not self._chunks.get(sid)]
+        for sid in ends:
+            self.drop(sid)
+        return pushes, ends
+
+    @property
+    def waiting(self) -> bool:
+        """Whether audio or an end is left for a later step."""
+        return any(self._chunks.values()) or bool(self._ending)
+
+
 class StreamHub:
     """Open, feed and end streams from the event loop; one engine step serves all of them."""
 
@@ -49,6 +112,8 @@ class StreamHub:
         self._commands = Commands()
         self._ids = count()
         self._queues: dict[int, asyncio.Queue[Item]] = {}
+        self._pending = PendingAudio()
+        self._room = asyncio.Event()  # set after every step: handlers waiting for room look again
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -76,17 +141,24 @@ class StreamHub:
         self._queues[sid] = asyncio.Queue()
         with self._lock:
             self._commands.opens.append((sid, sample_rate, options))
+            self._pending.open(sid, sample_rate)
         return sid
 
     def push(self, sid: int, samples: np.ndarray) -> None:
         with self._lock:
-            self._commands.pushes.setdefault(sid, []).append(samples)
+            self._pending.push(sid, samples)
         self._wake.set()
+
+    async def wait_for_room(self, sid: int) -> None:
+        """Return once the stream holds less than ``PENDING_AUDIO_S`` of audio not yet processed."""
+        while sid in self._queues and self._pending.seconds(sid) >= PENDING_AUDIO_S:
+            self._room.clear()
+            await self._room.wait()
 
     def end(self, sid: int) -> None:
         """No more audio: the stream's last decisions and its summary will arrive on its queue."""
         with self._lock:
-            self._commands.ends.append(sid)
+            self._pending.end(sid)
         self._wake.set()
 
     def drop(self, sid: int) -> None:
@@ -94,6 +166,7 @@ class StreamHub:
         if self._queues.pop(sid, None) is not None:
             with self._lock:
                 self._commands.drops.append(sid)
+                self._pending.drop(sid)
 
     async def next(self, sid: int) -> Item:
         """The stream's next update (or its error)."""
@@ -109,6 +182,7 @@ class StreamHub:
         """On the worker thread: send what the handlers asked for to the engine, wait for its step."""
         with self._lock:
             commands, self._commands = self._commands, Commands()
+            commands.pushes, commands.ends = self._pending.take(STEP_AUDIO_S)
         assert self._engine is not None  # started
         return self._engine.step(commands)
 
@@ -133,3 +207,7 @@ class StreamHub:
                 queue = self._queues.get(sid)
                 if queue is not None:
                     queue.put_nowait(item)
+            self._room.set()
+            with self._lock:
+                if self._pending.waiting:
+                    self._wake.set()

@@ -107,6 +107,7 @@ async def _receive(ws: WebSocket, hub: StreamHub, sid: int, params: StreamParams
                 raise StreamClosed(str(err), 400, INVALID_DATA) from None
             metrics.stream_audio.inc(len(samples) / params.sample_rate)
             hub.push(sid, samples)
+            await hub.wait_for_room(sid)  # a sender faster than the engine waits here: TCP slows it
         elif text is not None and text.strip() == "end":
             hub.end(sid)
             return True
