@@ -6,7 +6,10 @@ It measures (1) the time from the start of speech to the first decision that nam
 (what a user waits for: it includes the 100 ms of a frame, the VAD onset and the server) and
 (2) for every decision at time t, its arrival minus the moment the audio up to t was recorded.
 
-    .venv/bin/python benchmarks/ws_latency.py [--trials 8]
+    .venv/bin/python benchmarks/ws_latency.py [--trials 8] [--flood 20]
+
+``--flood MIB`` adds a hostile client that sends MIB of PCM as fast as the server reads it, in
+1-MiB frames, for the whole run: the figures then show what it does to everyone else.
 """
 
 from __future__ import annotations
@@ -50,17 +53,42 @@ async def trial(url: str, frames: list[bytes], onset: int) -> tuple[float, list[
     return first, lags
 
 
-async def run(trials: int) -> None:
+async def flood(url: str, mib: float) -> float:
+    """Send ``mib`` MiB of noise as s16le PCM as fast as the server takes it; the seconds it took."""
+    frame = (np.random.default_rng(0).standard_normal(512 * 1024) * 3000).astype("<i2").tobytes()  # 1 MiB
+    start = time.monotonic()
+    async with websockets.connect(f"{url}/v1/stream?sample_rate=16000&encoding=pcm_s16le", compression=None,
+                                  max_size=None, ping_interval=None) as ws:
+        drain = asyncio.create_task(_drain(ws))
+        for _ in range(int(mib)):
+            await ws.send(frame)
+        await ws.send("end")
+        await asyncio.wait_for(drain, 600)
+    return time.monotonic() - start
+
+
+async def _drain(ws) -> None:
+    async for message in ws:
+        if json.loads(message).get("final"):
+            return
+
+
+async def run(trials: int, flood_mib: float) -> None:
     with running_server() as (url, _):
+        flooding = asyncio.create_task(flood(url, flood_mib)) if flood_mib else None
+        await asyncio.sleep(1.0 if flooding else 0.0)  # the flood is under way before the first trial
         firsts, lags = [], []
         for k in range(trials):
             frames, onset = speech_frames(("female", "male")[k % 2], 3.0, seed=k, lead_silence_s=1.0)
             first, trial_lags = await trial(url, frames, onset)
             firsts.append(first)
             lags += trial_lags
+        if flooding is not None:
+            print(f"the flooding client sent {flood_mib:g} MiB ({flood_mib * 2**20 / 32000:.0f} s of audio) in "
+                  f"{await flooding:.1f} s")
     firsts_ms, lags_ms = np.array(firsts) * 1000, np.array(lags) * 1000
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"{trials} streams in turn, 100 ms frames at real-time pace, load average {load} on {os.cpu_count()} cores")
+    print(f"{trials} streams in turn{' beside the flood' if flood_mib else ''}, 100 ms frames at real-time pace, load average {load} on {os.cpu_count()} cores")
     print(f"speech start -> first gendered decision: median {np.median(firsts_ms):.0f} ms, "
           f"max {firsts_ms.max():.0f} ms (includes the 100 ms frame)")
     print(f"decision at t -> arrival, after the audio up to t was recorded: p50 {np.percentile(lags_ms, 50):.1f} ms, "
@@ -70,7 +98,9 @@ async def run(trials: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=8)
-    asyncio.run(run(parser.parse_args().trials))
+    parser.add_argument("--flood", type=float, default=0.0, metavar="MIB", help="a client sending this much PCM at once")
+    args = parser.parse_args()
+    asyncio.run(run(args.trials, args.flood))
 
 
 if __name__ == "__main__":
