@@ -187,3 +187,29 @@ def test_formant_perturbation_moves_the_formants_and_keeps_the_pitch():
         apart = (_envelope_db(played) - _envelope_db(voice)).pow(2).mean().sqrt()
         along = (_envelope_db(moved) - _envelope_db(played)).pow(2).mean().sqrt()
         assert apart > 3.0 and along < apart / 3  # dB: the envelope went where playback at the factor puts it
+
+
+def test_raised_effort_lifts_the_highs_against_the_lows_and_keeps_the_level():
+    from voxgender.training.augment import raise_effort
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 16000, generator=gen) * 0.1
+    y = raise_effort(x, gen, (6.0, 6.0))
+    spectrum_in, spectrum_out = torch.fft.rfft(x).abs() ** 2, torch.fft.rfft(y).abs() ** 2
+    freqs = torch.fft.rfftfreq(16000, 1 / 16000)
+    high, low = freqs > 4000, freqs < 800
+    lift = 10 * torch.log10((spectrum_out[:, high].sum(1) / spectrum_in[:, high].sum(1)) /
+                            (spectrum_out[:, low].sum(1) / spectrum_in[:, low].sum(1)))
+    assert torch.allclose(lift, torch.full((4,), 6.0 * 0.78), atol=0.8)  # about 6 dB x log10(6)
+    torch.testing.assert_close(y.pow(2).mean(1), x.pow(2).mean(1), rtol=1e-4, atol=1e-8)
+
+
+def test_a_recipe_without_raised_effort_draws_what_it_drew_before():
+    from voxgender.training.augment import AugmentConfig, augment_batch
+
+    x = torch.randn(8, 8000, generator=torch.Generator().manual_seed(1)) * 0.1
+    a = augment_batch(x, AugmentConfig(), torch.Generator().manual_seed(5))
+    b = augment_batch(x, AugmentConfig(p_effort=0.0), torch.Generator().manual_seed(5))
+    c = augment_batch(x, AugmentConfig(p_effort=1.0), torch.Generator().manual_seed(5))
+    torch.testing.assert_close(a, b)
+    assert not torch.allclose(a, c)

@@ -51,6 +51,8 @@ class AugmentConfig:
     p_formant: float = 0.0
     formant_range: tuple[float, float] = (0.9, 1.1)  # formant (vocal-tract length) factors with the pitch kept
     p_onset: float = 0.0  # share of training crops that start at the clip's first speech (leading silence cut)
+    p_effort: float = 0.0  # share of crops given the spectrum of raised vocal effort (shouting, excitement)
+    effort_tilt_db: tuple[float, float] = (2.0, 8.0)  # its extra level per decade above 1 kHz
     band_masks: int = 0  # SpecAugment-style feature masks per training crop (0 = none)
     band_mask_width: int = 10  # each covers up to this many feature dimensions
 
@@ -177,6 +179,16 @@ def random_eq(x: torch.Tensor, gen: torch.Generator, depth_db: float) -> torch.T
         centre = _uniform(n, math.log10(100.0), math.log10(6000.0), gen)[:, None]
         width = _uniform(n, 0.1, 0.4, gen)[:, None]
         db = db + _uniform(n, -depth_db, depth_db, gen)[:, None] * torch.exp(-0.5 * ((log_f - centre) / width) ** 2)
+    y = torch.fft.irfft(torch.fft.rfft(x) * 10 ** (db / 20), n=samples)
+    return y * x.pow(2).mean(dim=1, keepdim=True).sqrt() / y.pow(2).mean(dim=1, keepdim=True).sqrt().clamp_min(1e-8)
+
+
+def raise_effort(x: torch.Tensor, gen: torch.Generator, tilt_db: tuple[float, float]) -> torch.Tensor:
+    """The spectrum of raised vocal effort: each row's energy above 1 kHz raised by a random
+    ``tilt_db`` per decade (a flatter spectral tilt, as in shouted or excited speech), level kept."""
+    n, samples = x.shape
+    log_f = torch.log10(torch.fft.rfftfreq(samples, 1 / SAMPLE_RATE).clamp_min(1000.0))[None, :]
+    db = _uniform(n, *tilt_db, gen)[:, None] * (log_f - 3.0)
     y = torch.fft.irfft(torch.fft.rfft(x) * 10 ** (db / 20), n=samples)
     return y * x.pow(2).mean(dim=1, keepdim=True).sqrt() / y.pow(2).mean(dim=1, keepdim=True).sqrt().clamp_min(1e-8)
 
@@ -346,6 +358,8 @@ def augment_batch(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> 
         (cfg.p_codec, lambda v: mu_law_codec(v, gen)),
         (cfg.p_gain, lambda v: gain(v, gen, cfg.gain_db)),
     ]
+    if cfg.p_effort > 0:  # drawn only when on, so that recipes without it keep their random streams
+        transforms.insert(0, (cfg.p_effort, lambda v: raise_effort(v, gen, cfg.effort_tilt_db)))
     out = x.clone()
     for prob, fn in transforms:
         rows = torch.rand(x.shape[0], generator=gen) < min(1.0, prob * cfg.strength)
