@@ -183,12 +183,13 @@ def test_a_long_recording_scored_block_by_block_matches_it_whole(tmp_path, femal
         assert p_female == pytest.approx(whole, abs=2e-4) and duration == pytest.approx(24.0)
     majority = model.p_female_of_arrays([talk.copy()], "majority")[0]
     assert model.p_female_of_blocks(model.blocks_of(str(path), 8.0), "majority")[0] == pytest.approx(majority, abs=1e-3)
-    import voxgender.predict as predict
+    import voxgender.model as model_module
 
-    short, long = predict_batch(model, [str(path)])[0], None
-    predict.LONG_BLOCK_S, saved = 8.0, predict.LONG_BLOCK_S
+    short, short_file = predict_batch(model, [str(path)])[0], model.predict_file(str(path))
+    saved, model_module.LONG_BLOCK_S = model_module.LONG_BLOCK_S, 8.0
     try:
-        long = predict_batch(model, [str(path)])[0]
+        long, long_file = predict_batch(model, [str(path)])[0], model.predict_file(str(path))
     finally:
-        predict.LONG_BLOCK_S = saved
+        model_module.LONG_BLOCK_S = saved
     assert long["p_female"] == pytest.approx(short["p_female"], abs=2e-4) and long["duration_s"] == short["duration_s"]
+    assert long_file.p_female == pytest.approx(short_file.p_female, abs=2e-4) == short["p_female"]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 
-from voxgender.io.audio import SAMPLE_RATE, AudioBlock, Source, load_audio, read_blocks
+from voxgender.io.audio import SAMPLE_RATE, AudioBlock, Source, load_audio, read_blocks, validate
 from voxgender.core.calibration import Calibration
 from voxgender.core.features import FeatureConfig, FeatureExtractor
 from voxgender.core.networks import GenderEnsemble, GenderRNN, combine_members
@@ -19,6 +20,7 @@ from voxgender.core.aggregate import (CASCADE_MARGIN, SPEECH_ONLY, Aggregation, 
                                       mean_log_posterior)
 
 DEFAULT_WINDOW_S = 8.0
+LONG_BLOCK_S = 128.0  # a recording longer than this is decoded and scored block by block, in the memory of one block
 BATCH_WINDOWS = 128  # windows run through the network as one batch: larger batches amortise its per-step cost
 
 
@@ -134,6 +136,15 @@ class Model:
         p_female = np.array([aggregate(lp, "mean_log" if method == SPEECH_ONLY else method) for lp in log_posts])
         return self.calibrate(p_female, method) if calibrated else p_female
 
+    def open_input(self, source: Source, name: str, aggregation: Aggregation | None = None) -> np.ndarray | Iterator[AudioBlock]:
+        """A short recording's whole validated audio, or a long one's blocks (``p_female_of_blocks``).
+        ``speech_mean_log`` needs the whole recording at once, however long. Raises AudioError."""
+        if (aggregation or self.aggregation) == SPEECH_ONLY:
+            return load_audio(source, name=name)
+        blocks = self.blocks_of(source, LONG_BLOCK_S, name)
+        first = next(blocks)
+        return validate(first.audio, name) if first.last else chain([first], blocks)
+
     def blocks_of(self, source: Source, block_s: float, name: str | None = None,
                   max_duration_s: float | None = None) -> Iterator[AudioBlock]:
         """``source`` decoded in blocks of whole network windows (about ``block_s`` seconds each),
@@ -222,7 +233,10 @@ class Model:
     def predict_file(self, source: Source, name: str | None = None, aggregation: Aggregation | None = None) -> Prediction:
         """Decode any supported audio (path, bytes, file object) and decide. Raises AudioError on bad input."""
         label = name if name is not None else str(source) if isinstance(source, (str, Path)) else "<bytes>"
-        return self.predict_array(load_audio(source, name=label), label, aggregation)
+        audio = self.open_input(source, label, aggregation)
+        if isinstance(audio, np.ndarray):
+            return self.predict_array(audio, label, aggregation)
+        return self.prediction(label, *self.p_female_of_blocks(audio, aggregation))
 
 
 def load_model(path: str | Path | None = None, all_members: bool = False, min_confidence: float = 0.0) -> Model:

@@ -6,22 +6,19 @@ from __future__ import annotations
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from voxgender.io.audio import SAMPLE_RATE, AudioBlock, find_audio_files, load_audio, validate
+from voxgender.io.audio import SAMPLE_RATE, AudioBlock, find_audio_files
 from voxgender.errors import VoxgenderError
 from voxgender.model import Model
-from voxgender.core.aggregate import SPEECH_ONLY, Aggregation
+from voxgender.core.aggregate import Aggregation
 from voxgender.io.progress import progress_bar
 
 BATCH_FILES = 256  # files per parallel task: more files give the model windows of more equal lengths
 BATCH_AUDIO_S = 1200.0  # decoded audio a task holds at once: memory stays bounded
-LONG_BLOCK_S = 128.0  # a file longer than this is read and scored block by block, in the memory of one block
 
 
 def expand_inputs(inputs: Sequence[str], files_from: str | None = None) -> list[str]:
@@ -42,41 +39,26 @@ def expand_inputs(inputs: Sequence[str], files_from: str | None = None) -> list[
     return paths
 
 
-@dataclass
-class LongInput:
-    """A recording longer than one block: its first block, and the decoder of the rest."""
-
-    first: AudioBlock
-    rest: Iterator[AudioBlock]
-
-
-Decoded = np.ndarray | LongInput | VoxgenderError
+Decoded = np.ndarray | Iterator[AudioBlock] | VoxgenderError  # a short file's audio, a long one's blocks, or its error
 
 
 def _decode(model: Model, path: str, aggregation: Aggregation | None) -> Decoded:
-    """The whole audio of a file of up to one block, else a LongInput; AudioError as a value.
-    ``speech_mean_log`` needs the whole recording at once, however long."""
     try:
-        if (aggregation or model.aggregation) == SPEECH_ONLY:
-            return load_audio(path)
-        blocks = model.blocks_of(path, LONG_BLOCK_S)
-        first = next(blocks)
-        if not first.last:
-            return LongInput(first, blocks)
-        return validate(first.audio, path)
+        return model.open_input(path, path, aggregation)
     except VoxgenderError as err:
         return err
 
 
 def _decoded_groups(model: Model, paths: Sequence[str], aggregation: Aggregation | None) -> Iterator[list[tuple[str, Decoded]]]:
-    """(path, audio, long input or error) in input order, in groups holding at most ``BATCH_AUDIO_S``
-    of audio (a long input alone)."""
+    """(path, decoded) in input order, in groups holding at most ``BATCH_AUDIO_S`` of audio (a long
+    recording alone)."""
     group: list[tuple[str, Decoded]] = []
     held = 0
     for path in paths:
         audio = _decode(model, path, aggregation)
         size = len(audio) if isinstance(audio, np.ndarray) else 0
-        if group and (held + size > BATCH_AUDIO_S * SAMPLE_RATE or isinstance(audio, LongInput)):
+        long = not isinstance(audio, (np.ndarray, VoxgenderError))
+        if group and (held + size > BATCH_AUDIO_S * SAMPLE_RATE or long):
             yield group
             group, held = [], 0
         group.append((path, audio))
@@ -86,11 +68,11 @@ def _decoded_groups(model: Model, paths: Sequence[str], aggregation: Aggregation
 
 
 def _record(model: Model, path: str, decoded: Decoded, aggregation: Aggregation | None) -> dict[str, Any]:
-    """The record of a long input or an error."""
+    """The record of a long recording, or of an error."""
     if isinstance(decoded, VoxgenderError):
         return {"path": path, "error": str(decoded)}
     try:
-        p_female, duration_s = model.p_female_of_blocks(chain([decoded.first], decoded.rest), aggregation)
+        p_female, duration_s = model.p_female_of_blocks(decoded, aggregation)
     except VoxgenderError as err:
         return {"path": path, "error": str(err)}
     return model.prediction(path, p_female, duration_s).to_dict()
