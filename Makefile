@@ -17,6 +17,7 @@ demo: install
 	$(BIN)/voxgender demo
 
 test: install
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q
 
 # The bundled model and its card, from ../shared/data: train with the recipe (benchmarks/bundled_recipe.args,

@@ -20,14 +20,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from split_clips import flagged_speakers, label_ceiling
 
 from voxgender.io.audio import load_audio
+from voxgender.io.model_dir import bundled_model_dir, split_speakers
+from voxgender.model import load_model
 from voxgender.training.data import CHILD_AGE, Utterance, read_corpus
 from voxgender.training.evaluate import evaluate_model, write_report
-from voxgender.model import load_model
-from voxgender.io.model_dir import bundled_model_dir, split_speakers
-
-from split_clips import flagged_speakers, label_ceiling
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"

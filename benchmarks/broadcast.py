@@ -19,10 +19,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from voxgender.io.audio import SAMPLE_RATE, frame_levels_db, load_audio
-from voxgender.training.data import Utterance
 from voxgender.core.timeline import Segment
 from voxgender.core.vad import CHUNK, SileroVad, shared_vad
+from voxgender.io.audio import SAMPLE_RATE, frame_levels_db, load_audio
+from voxgender.training.data import Utterance
 
 FRAME_S = 0.01
 FRAME = int(FRAME_S * SAMPLE_RATE)

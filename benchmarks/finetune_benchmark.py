@@ -23,15 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from split_clips import DATA
 
-from voxgender.training.data import Utterance, read_corpus
-from voxgender.training.evaluate import evaluate_model
-from voxgender.model import load_model
 from voxgender.core.networks import member_networks
 from voxgender.io.model_dir import bundled_model_dir, split_speakers
+from voxgender.model import load_model
+from voxgender.training.data import Utterance, read_corpus
+from voxgender.training.evaluate import evaluate_model
 from voxgender.training.trainer import TrainConfig, load_clips, train_networks
-
-from split_clips import DATA
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "finetune"

@@ -130,7 +130,8 @@ def run_cases(folder: Path, total: int) -> Counter:
                 process.kill()
                 process.wait()
                 counts["hang" if deadline is not None and time.monotonic() > deadline else "crash"] += 1
-                print(f"case {started_case}: {'over ' + str(TIME_LIMIT_S) + ' s' if time.monotonic() > (deadline or 0) else 'the worker died'}")
+                hung = time.monotonic() > (deadline or 0)
+                print(f"case {started_case}: {f'over {TIME_LIMIT_S:g} s' if hung else 'the worker died'}")
                 done += 1
                 break
             record = json.loads(line)

@@ -19,10 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
-
 from accuracy_benchmark import DATA, bundled_recipe, corpus_folders, train_loco_model
 from panel import score_records, write_outputs
 from split_clips import flagged_speakers
+
 from voxgender.model import load_model
 from voxgender.training.data import read_corpora, speaker_split
 
@@ -58,7 +58,9 @@ def main() -> None:
     for group, model_dir in runs.items():
         choosing = [u for u in adults if u.corpus in GROUPS[group] and u.speaker not in test | flagged]
         records += score_records(load_model(model_dir), choosing, seed=0, show=True)
-    command = f"python benchmarks/group_out.py --out {args.out}" + (f" --train-args={shlex.quote(args.train_args)}" if args.train_args else "")
+    command = f"python benchmarks/group_out.py --out {args.out}"
+    if args.train_args:
+        command += f" --train-args={shlex.quote(args.train_args)}"
     write_outputs(args.out / "panel", f"leave one group of corpora out, {args.train_args or 'the bundled recipe'}", command, records)
     (args.out / "panel" / "command.json").write_text(json.dumps({"train_args": args.train_args}) + "\n")
     print((args.out / "panel" / "report.md").read_text().split("## Groups")[0])

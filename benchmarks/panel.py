@@ -31,14 +31,14 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from voxgender.io.audio import SAMPLE_RATE, load_audio
-from voxgender.training.augment import shift_pitch
 from voxgender.core.calibration import coverage_curve, expected_calibration_error, reliability
-from voxgender.training.data import Utterance, read_corpora, read_speaker_list, speaker_split
-from voxgender.training.evaluate import plot_reliability
-from voxgender.model import Model, load_model
+from voxgender.io.audio import SAMPLE_RATE, load_audio
 from voxgender.io.model_dir import SPLITS_FILE, bundled_model_dir
 from voxgender.io.progress import progress_bar
+from voxgender.model import Model, load_model
+from voxgender.training.augment import shift_pitch
+from voxgender.training.data import Utterance, read_corpora, read_speaker_list, speaker_split
+from voxgender.training.evaluate import plot_reliability
 from voxgender.training.trainer import speech_onset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,7 +123,7 @@ def score_records(model: Model, utterances: Sequence[Utterance], seed: int, show
             if not waves:
                 continue
             for utt, p in zip(utts, model.p_female_of_arrays(waves)):
-                groups = (clip_groups(utt) if condition == "full" else [f"1-s crops from speech onset"]
+                groups = (clip_groups(utt) if condition == "full" else ["1-s crops from speech onset"]
                           if condition == "crop" else [f"synthetic arousal ({utt.gender})"])
                 records.append({"condition": condition, "groups": groups, "path": utt.path, "speaker": utt.speaker,
                                 "corpus": utt.corpus, "style": utt.style, "gender": utt.gender, "p_female": float(p)})

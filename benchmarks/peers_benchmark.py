@@ -442,7 +442,7 @@ def bundled_model_info(splits: Path):
     return info
 
 
-def main(argv=None):
+def main(argv=None):  # noqa: C901 - the run of every peer tool, in order
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA,
@@ -614,7 +614,7 @@ def main(argv=None):
             for t in tools)
         + " — versus speechocean762 speakers aged 13 and over: "
         + "; ".join(
-            f"{t} {fmt(results[t]['metrics']['speechocean762_13_and_over']['uar'] if results[t]['metrics']['speechocean762_13_and_over'] else None)}"
+            f"{t} {fmt((results[t]['metrics']['speechocean762_13_and_over'] or {}).get('uar'))}"
             for t in tools)
         + ".",
         "",

@@ -18,13 +18,12 @@ from typing import Callable
 import numpy as np
 import torch
 from sklearn.metrics import balanced_accuracy_score, recall_score
-
-from voxgender.training.augment import add_noise, band_limit, mu_law_codec, reverberate, shift_pitch
-from voxgender.model import load_model
-from voxgender.io.model_dir import bundled_model_dir
-from voxgender.core.vad import CHUNK, shared_vad
-
 from split_clips import split_from_command_line
+
+from voxgender.core.vad import CHUNK, shared_vad
+from voxgender.io.model_dir import bundled_model_dir
+from voxgender.model import load_model
+from voxgender.training.augment import add_noise, band_limit, mu_law_codec, reverberate, shift_pitch
 
 RESULTS = Path(__file__).resolve().parent / "results" / "robustness.json"  # the bundled model's test figures
 Condition = Callable[[torch.Tensor, torch.Generator], torch.Tensor]

@@ -35,18 +35,31 @@ import soundfile as sf
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from broadcast import (  # noqa: E402
+    FRAME_S,
+    SPEAKER_COUNTS,
+    ClipPool,
+    Recording,
+    build_speech,
+    counts_by_speaker,
+    frame_errors,
+    hypothesis_frames,
+    rates,
+    speaker_bootstrap,
+    total,
+    with_background,
+)
 from split_clips import flagged_speakers  # noqa: E402
-from broadcast import (FRAME_S, SPEAKER_COUNTS, ClipPool, Recording, build_speech, counts_by_speaker,  # noqa: E402
-                       frame_errors, hypothesis_frames, rates, speaker_bootstrap, total, with_background)
 
-from voxgender.io.audio import SAMPLE_RATE  # noqa: E402
 from voxgender.batch.local import BatchJob, run_batch  # noqa: E402
-from voxgender.training.data import read_corpora  # noqa: E402
-from voxgender.model import Model, load_model  # noqa: E402
+from voxgender.core.timeline import TIMELINE_LABELS as LABELS  # noqa: E402
+from voxgender.core.timeline import Segment
+from voxgender.io.audio import SAMPLE_RATE  # noqa: E402
 from voxgender.io.model_dir import bundled_model_dir, split_speakers  # noqa: E402
-from voxgender.core.timeline import TIMELINE_LABELS as LABELS, Segment  # noqa: E402
-from voxgender.segment import SegmentConfig, Segmenter  # noqa: E402
 from voxgender.io.plots import plot_timelines  # noqa: E402
+from voxgender.model import Model, load_model  # noqa: E402
+from voxgender.segment import SegmentConfig, Segmenter  # noqa: E402
+from voxgender.training.data import read_corpora  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 HEADLINE_SNRS = (20.0, 10.0, 5.0)
@@ -259,7 +272,8 @@ def memory_by_length(recs: list[Recording], model_dir: Path, minutes: list[float
     rows = []
     for m in minutes:
         path = long_file(recs, m, tmp / f"long-{m:g}min.wav")
-        cli = [sys.executable, "-m", "voxgender", "segment", str(path), "--model", str(model_dir), "--format", "jsonl", "--out", str(tmp / "long")]
+        cli = [sys.executable, "-m", "voxgender", "segment", str(path), "--model", str(model_dir), "--format", "jsonl",
+               "--out", str(tmp / "long")]
         out = subprocess.run([sys.executable, "-c", MEASURE, *cli], capture_output=True, text=True, check=True).stdout
         code, wall, maxrss_kb = out.split()
         if code != "0":

@@ -36,19 +36,31 @@ import soundfile as sf
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from segmentation_benchmark import (CONDITIONS, DATA, TARGETS, build, condition_name, evaluate,  # noqa: E402
-                                    interval_text, load_pool, pct, reference_segments, scored_row, summarise)
-from broadcast import Recording  # noqa: E402
 from accuracy_benchmark import corpus_folders  # noqa: E402
+from broadcast import Recording  # noqa: E402
+from segmentation_benchmark import (  # noqa: E402
+    CONDITIONS,
+    DATA,
+    TARGETS,
+    build,
+    condition_name,
+    evaluate,
+    interval_text,
+    load_pool,
+    pct,
+    reference_segments,
+    scored_row,
+    summarise,
+)
 from segmentation_loco import corpus_broadcasts  # noqa: E402
 from split_clips import flagged_speakers  # noqa: E402
 
-from voxgender.io.audio import SAMPLE_RATE  # noqa: E402
-from voxgender.model import Model, load_model  # noqa: E402
-from voxgender.io.model_dir import bundled_model_dir  # noqa: E402
 from voxgender.core.timeline import Segment  # noqa: E402
-from voxgender.segment import SegmentConfig  # noqa: E402
+from voxgender.io.audio import SAMPLE_RATE  # noqa: E402
+from voxgender.io.model_dir import bundled_model_dir  # noqa: E402
 from voxgender.io.plots import plot_timelines  # noqa: E402
+from voxgender.model import Model, load_model  # noqa: E402
+from voxgender.segment import SegmentConfig  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 INA_GENDERS = {"female", "male"}  # its other labels (noEnergy, noise, music) are non-speech

@@ -28,13 +28,12 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
+from split_clips import DATA
 
-from voxgender.training.data import read_corpus
 from voxgender.model import load_model
 from voxgender.predict import iter_predictions
 from voxgender.synth import synth_clip
-
-from split_clips import DATA
+from voxgender.training.data import read_corpus
 
 OUT = Path(__file__).resolve().parent / "results" / "speed.json"
 

@@ -11,8 +11,8 @@ import numpy as np
 from sklearn.metrics import balanced_accuracy_score
 
 from voxgender.io.audio import load_audio
-from voxgender.training.data import Utterance, read_corpus, read_speaker_list
 from voxgender.io.model_dir import bundled_model_dir, split_speakers
+from voxgender.training.data import Utterance, read_corpus, read_speaker_list
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 AUDIT = Path(__file__).resolve().parent / "results" / "label_audit.csv"

@@ -16,15 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from voxgender.io.audio import load_audio
-from voxgender.training.data import read_corpus
+from voxgender.core.aggregate import aggregate
 from voxgender.core.decisions import StreamOptions
-from voxgender.model import Model, load_model
-from voxgender.io.model_dir import bundled_model_dir, split_speakers
+from voxgender.core.labels import label_of
 from voxgender.core.vad import speech_frames
 from voxgender.engine import StreamEngine
-from voxgender.core.aggregate import aggregate
-from voxgender.core.labels import label_of
+from voxgender.io.audio import load_audio
+from voxgender.io.model_dir import bundled_model_dir, split_speakers
+from voxgender.model import Model, load_model
+from voxgender.training.data import read_corpus
 
 FIRST_SPEECH_S = 1.0
 

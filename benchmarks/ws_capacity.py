@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import websockets
-
 from live_server import FRAME_S, running_server, server_cpu_seconds, speech_frames
 
 TALKS = 8  # different recordings, dealt out to the streams in turn

@@ -22,7 +22,6 @@ import time
 
 import numpy as np
 import websockets
-
 from live_server import FRAME_S, running_server, speech_frames
 
 
@@ -88,7 +87,8 @@ async def run(trials: int, flood_mib: float) -> None:
                   f"{await flooding:.1f} s")
     firsts_ms, lags_ms = np.array(firsts) * 1000, np.array(lags) * 1000
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"{trials} streams in turn{' beside the flood' if flood_mib else ''}, 100 ms frames at real-time pace, load average {load} on {os.cpu_count()} cores")
+    beside = " beside the flood" if flood_mib else ""
+    print(f"{trials} streams in turn{beside}, 100 ms frames at real-time pace, load average {load} on {os.cpu_count()} cores")
     print(f"speech start -> first gendered decision: median {np.median(firsts_ms):.0f} ms, "
           f"max {firsts_ms.max():.0f} ms (includes the 100 ms frame)")
     print(f"decision at t -> arrival, after the audio up to t was recorded: p50 {np.percentile(lags_ms, 50):.1f} ms, "

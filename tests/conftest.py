@@ -48,8 +48,8 @@ def _write_synthetic_corpus(root: Path, name: str, speakers_per_gender: int, cli
     """A corpus folder of synthetic voices with a labels.csv (the ../shared/data layout)."""
     import soundfile as sf
 
-    from voxgender.training.data import Utterance, write_manifest
     from voxgender.synth import random_voice, synth_speech
+    from voxgender.training.data import Utterance, write_manifest
 
     folder = root / name
     folder.mkdir(parents=True)

@@ -6,15 +6,15 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import helpers
 import numpy as np
 import pytest
 import soundfile as sf
 import soxr
 
-import helpers
+from voxgender.errors import AudioError
 from voxgender.io import audio
 from voxgender.io.audio import SAMPLE_RATE, audio_duration, find_audio_files, load_audio
-from voxgender.errors import AudioError
 from voxgender.synth import Voice, random_voice, synth_clip, synth_speech
 
 RATES = [8000, 22050, 44100, 48000]

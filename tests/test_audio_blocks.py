@@ -5,8 +5,8 @@ import pytest
 import soundfile as sf
 from helpers import encode_with_pyav
 
-from voxgender.io.audio import load_audio, read_blocks
 from voxgender.errors import AudioError
+from voxgender.io.audio import load_audio, read_blocks
 
 
 def reassemble(blocks) -> np.ndarray:

@@ -116,8 +116,8 @@ def test_pitch_perturbation_moves_the_pitch_and_keeps_the_formants():
     import numpy as np
     import soxr
 
-    from voxgender.training.augment import pitch_factors, restore_formants, shift_pitch
     from voxgender.synth import synth_clip
+    from voxgender.training.augment import pitch_factors, restore_formants, shift_pitch
 
     rng = np.random.default_rng(0)
     assert np.all(pitch_factors(8, AugmentConfig(), rng, np.ones(8, bool)) == 1.0)  # off by default
@@ -149,8 +149,8 @@ def test_settings_by_name_parse_numbers_and_ranges_and_name_what_is_wrong():
 def test_onset_crops_start_where_the_leading_silence_ends():
     import numpy as np
 
-    from voxgender.training.augment import onset_crops
     from voxgender.synth import synth_clip
+    from voxgender.training.augment import onset_crops
     from voxgender.training.trainer import Clip, crop_batch, speech_onset
 
     rng = np.random.default_rng(0)
@@ -171,8 +171,8 @@ def test_formant_perturbation_moves_the_formants_and_keeps_the_pitch():
     import numpy as np
     import soxr
 
-    from voxgender.training.augment import formant_factors, restore_formants
     from voxgender.synth import synth_clip
+    from voxgender.training.augment import formant_factors, restore_formants
 
     rng = np.random.default_rng(0)
     assert np.all(formant_factors(8, AugmentConfig(), rng) == 1.0)  # off by default

@@ -111,6 +111,7 @@ def test_output_name_is_checked(tmp_path, inputs):
 
 def test_a_worker_that_dies_costs_one_error_record_and_the_run_goes_on(tmp_path):
     import helpers
+
     from voxgender.batch.local import BatchJob, run_batch, run_local
 
     paths = [f"clip{i}.wav" for i in range(6)] + ["crash.wav"] + [f"late{i}.wav" for i in range(3)]

@@ -6,13 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from voxgender.core.calibration import (Calibration, coverage_curve, expected_calibration_error, fit_calibration, logit,
-                                   reliability, sigmoid)
 from voxgender.cli.main import main
+from voxgender.core.calibration import Calibration, coverage_curve, expected_calibration_error, fit_calibration, logit, reliability, sigmoid
 from voxgender.core.features import FeatureConfig
-from voxgender.model import Prediction, load_model
 from voxgender.core.networks import GenderRNN, ModelConfig
 from voxgender.io.model_dir import save_model_dir, update_inference
+from voxgender.model import Prediction, load_model
 
 
 def over_confident_scores(n: int = 4000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -12,10 +12,10 @@ import pytest
 import soundfile as sf
 
 from voxgender.cli.main import build_parser, main, train_recipe
-from voxgender.training.data import read_speaker_list
 from voxgender.core.features import FeatureConfig
 from voxgender.core.networks import ModelConfig
 from voxgender.io.model_dir import bundled_model_dir, member_train_settings
+from voxgender.training.data import read_speaker_list
 from voxgender.training.trainer import TrainConfig
 
 

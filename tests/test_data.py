@@ -11,11 +11,18 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from voxgender.errors import DataError
 from voxgender.training.data import (
-    GENDERS, Utterance, normalise_gender, read_corpora, read_corpus, read_manifest, speaker_split, summarise,
+    GENDERS,
+    Utterance,
+    normalise_gender,
+    read_corpora,
+    read_corpus,
+    read_manifest,
+    speaker_split,
+    summarise,
     write_manifest,
 )
-from voxgender.errors import DataError
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 _TONE = (0.3 * np.sin(2 * np.pi * 220 * np.arange(3200) / 16000)).astype(np.float32)  # 0.2 s at 16 kHz

@@ -8,12 +8,12 @@ import soundfile as sf
 import torch
 
 from voxgender.cli.main import main
-from voxgender.training.ensemble import build_ensemble
-from voxgender.errors import ModelError
 from voxgender.core.features import FeatureConfig
-from voxgender.model import load_model
 from voxgender.core.networks import GenderRNN, ModelConfig
+from voxgender.errors import ModelError
 from voxgender.io.model_dir import SPLITS_FILE, save_model_dir
+from voxgender.model import load_model
+from voxgender.training.ensemble import build_ensemble
 
 FEATURES = FeatureConfig(kind="mfcc", deltas=True)
 SPLITS = {"train": ["c:1", "c:2"], "val": ["c:3"], "test": ["c:4"]}

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from voxgender.training import evaluate as ev
-from voxgender.io.audio import SAMPLE_RATE
-from voxgender.training.data import Utterance
 from voxgender.errors import DataError
+from voxgender.io.audio import SAMPLE_RATE
+from voxgender.training import evaluate as ev
+from voxgender.training.data import Utterance
 
 F, M = "female", "male"
 

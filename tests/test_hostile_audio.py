@@ -5,13 +5,13 @@ import struct
 import subprocess
 import sys
 
+import helpers
 import numpy as np
 import pytest
 import soundfile as sf
 
-import helpers
-from voxgender.io.audio import MAX_RATE, MIN_RATE, SAMPLE_RATE, load_audio, read_blocks
 from voxgender.errors import AudioError
+from voxgender.io.audio import MAX_RATE, MIN_RATE, SAMPLE_RATE, load_audio, read_blocks
 
 
 def wav_bytes(audio: np.ndarray, rate: int = SAMPLE_RATE) -> bytearray:

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from voxgender.errors import ModelError
 from voxgender.core.features import FeatureConfig
-from voxgender.model import Model, load_model
 from voxgender.core.networks import GenderRNN, ModelConfig
+from voxgender.errors import ModelError
 from voxgender.io.model_dir import save_model_dir, split_speakers
+from voxgender.model import Model, load_model
 
 
 @pytest.fixture(params=[("gru", "global"), ("lstm", "global"), ("gru", "causal"), ("lstm", "causal")],
@@ -132,8 +132,8 @@ def test_broken_model_dirs_raise_model_error(tmp_path, net, damage):
 
 
 def test_speech_only_aggregation_averages_the_frames_vad_calls_speech(net, female_clip):
-    from voxgender.core.vad import speech_frames
     from voxgender.core.aggregate import mean_log_posterior
+    from voxgender.core.vad import speech_frames
 
     model = Model(net, FeatureConfig(n_mels=40), {"inference": {"window_s": 30.0}})
     audio = np.concatenate([np.zeros(16000, np.float32), female_clip, np.zeros(16000, np.float32)])

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from voxgender.core.aggregate import (
-    aggregate, exponential_smoothing, hysteresis, majority_vote, mean_log_posterior, moving_majority, viterbi_binary,
+    aggregate,
+    exponential_smoothing,
+    hysteresis,
+    majority_vote,
+    mean_log_posterior,
+    moving_majority,
+    viterbi_binary,
 )
 
 

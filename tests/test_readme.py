@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import helpers
 import numpy as np
 import soundfile as sf
-
-import helpers
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

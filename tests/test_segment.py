@@ -2,14 +2,14 @@
 
 import numpy as np
 import pytest
-import torch
 import soundfile as sf
+import torch
 from recordings import conversation, label_at
 
-from voxgender.errors import AudioError
 from voxgender.core.timeline import SegmentSummary
-from voxgender.segment import SegmentConfig, Segmenter
 from voxgender.core.vad import SileroVad
+from voxgender.errors import AudioError
+from voxgender.segment import SegmentConfig, Segmenter
 
 TURNS = [("female", 4.0), ("male", 5.0), ("female", 3.0), ("male", 6.0), ("female", 5.0), ("male", 3.0)]
 

@@ -18,8 +18,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 from starlette.websockets import WebSocketDisconnect  # noqa: E402
 
 from voxgender.model import load_model  # noqa: E402
-from voxgender.streaming import Stream  # noqa: E402
 from voxgender.server import ServerSettings, create_app  # noqa: E402
+from voxgender.streaming import Stream  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,13 @@ import pytest
 import soxr
 import torch
 
-from voxgender.errors import AudioError, ModelError
-from voxgender.core.features import FeatureConfig
-from voxgender.model import Model, load_model
-from voxgender.core.networks import GenderRNN, ModelConfig, build_net
-from voxgender.engine import StreamEngine
 from voxgender.core.aggregate import exponential_smoothing, hysteresis, mean_log_posterior, moving_majority
+from voxgender.core.features import FeatureConfig
+from voxgender.core.networks import GenderRNN, ModelConfig, build_net
 from voxgender.core.smoothing import Ema, Hysteresis, Majority
+from voxgender.engine import StreamEngine
+from voxgender.errors import AudioError, ModelError
+from voxgender.model import Model, load_model
 from voxgender.streaming import Stream, stream_chunks
 from voxgender.synth import synth_clip
 

@@ -7,19 +7,30 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from conftest import TINY_TRAIN_ARGS
-from voxgender.training.adversary import CorpusAdversary
-from voxgender.training.augment import AugmentConfig
+
 from voxgender.cli.main import main
-from voxgender.training.data import read_corpus
 from voxgender.core.features import FeatureConfig, FeatureExtractor
-from voxgender.model import load_model
 from voxgender.core.networks import GenderRNN, ModelConfig
 from voxgender.io.model_dir import load_model_dir, save_model_dir
+from voxgender.model import load_model
 from voxgender.training import trainer as train_module
-from voxgender.training.trainer import (BalancedSampler, Clip, TrainConfig, identity_changes, is_better, learning_rate, load_clips,
-                             run_identity, train, upgraded_identity, validate)
+from voxgender.training.adversary import CorpusAdversary
+from voxgender.training.augment import AugmentConfig
+from voxgender.training.data import read_corpus
+from voxgender.training.trainer import (
+    BalancedSampler,
+    Clip,
+    TrainConfig,
+    identity_changes,
+    is_better,
+    learning_rate,
+    load_clips,
+    run_identity,
+    train,
+    upgraded_identity,
+    validate,
+)
 
 
 def test_tiny_model_separates_held_out_synthetic_speakers(tiny_model_dir, synthetic_corpora):
@@ -367,7 +378,8 @@ def test_a_student_distilled_from_a_teacher_follows_the_teacher_not_the_labels(t
         last.bias.copy_(last.bias.flip(0))
     swapped = save_model_dir(tmp_path / "swapped", net, features, config["inference"], config["metadata"])
     assert main(["train", "--data", str(synthetic_corpora["train"]), *TINY_TRAIN_ARGS, "--out", str(tmp_path / "student"),
-                 "--teacher", str(swapped), "--distill", "1", "--keep", "final", "--epochs", "6"]) == 0  # validation (by the labels) would keep epoch 1
+                 "--teacher", str(swapped), "--distill", "1", "--keep", "final",
+                 "--epochs", "6"]) == 0  # validation (by the labels) would keep epoch 1
     student, teacher = load_model(tmp_path / "student"), load_model(swapped)
     heldout = read_corpus(synthetic_corpora["heldout"])
     student_labels = [student.predict_file(u.path).label for u in heldout]

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from voxgender.training import tune
 from voxgender.cli.main import main
+from voxgender.training import tune
 
 optuna = pytest.importorskip("optuna")
 

@@ -7,13 +7,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from voxgender.io.audio import load_audio
 from voxgender.core.calibration import Calibration, expected_calibration_error, fit_calibration
-from voxgender.training.data import Utterance
 from voxgender.errors import DataError, VoxgenderError
-from voxgender.model import Model
+from voxgender.io.audio import load_audio
 from voxgender.io.model_dir import update_inference
 from voxgender.io.progress import progress_bar, say
+from voxgender.model import Model
+from voxgender.training.data import Utterance
 
 CHUNK = 64  # clips decoded and scored together
 

@@ -21,10 +21,10 @@ import soxr
 import torch
 
 from voxgender.core.decisions import Decision, DecisionTracker, StreamOptions, Summary
-from voxgender.errors import AudioError, ModelError
 from voxgender.core.features import FeatureExtractor, deltas
-from voxgender.model import Model
 from voxgender.core.vad import CHUNK, SileroVad, VadState, centre_chunks, shared_vad
+from voxgender.errors import AudioError, ModelError
+from voxgender.model import Model
 
 MIN_RATE, MAX_RATE = 8000, 192000
 

@@ -10,14 +10,13 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from voxgender.io.audio import SAMPLE_RATE, AudioBlock, Source, load_audio, read_blocks, validate
+from voxgender.core.aggregate import CASCADE_MARGIN, SPEECH_ONLY, Aggregation, aggregate, mean_log_odds, mean_log_posterior
 from voxgender.core.calibration import Calibration
 from voxgender.core.features import FeatureConfig, FeatureExtractor
 from voxgender.core.networks import GenderEnsemble, GenderRNN, combine_members
-from voxgender.io.model_dir import bundled_model_dir, load_model_dir
 from voxgender.core.vad import speech_frames
-from voxgender.core.aggregate import (CASCADE_MARGIN, SPEECH_ONLY, Aggregation, aggregate, mean_log_odds,
-                                      mean_log_posterior)
+from voxgender.io.audio import SAMPLE_RATE, AudioBlock, Source, load_audio, read_blocks, validate
+from voxgender.io.model_dir import bundled_model_dir, load_model_dir
 
 DEFAULT_WINDOW_S = 8.0
 LONG_BLOCK_S = 128.0  # a recording longer than this is decoded and scored block by block, in the memory of one block

@@ -11,11 +11,11 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from voxgender.io.audio import SAMPLE_RATE, AudioBlock, find_audio_files
-from voxgender.errors import VoxgenderError
-from voxgender.model import Model
 from voxgender.core.aggregate import Aggregation
+from voxgender.errors import VoxgenderError
+from voxgender.io.audio import SAMPLE_RATE, AudioBlock, find_audio_files
 from voxgender.io.progress import progress_bar
+from voxgender.model import Model
 
 BATCH_FILES = 256  # files per parallel task: more files give the model windows of more equal lengths
 BATCH_AUDIO_S = 1200.0  # decoded audio a task holds at once: memory stays bounded

@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from voxgender.io.audio import SAMPLE_RATE, AudioBlock, Source, read_blocks
-from voxgender.core.hmm import SegmentDecoder
-from voxgender.model import Model, load_model
 from voxgender.core.aggregate import mean_log_posterior
+from voxgender.core.hmm import SegmentDecoder
 from voxgender.core.timeline import TIMELINE_LABELS, Segment, SegmentationResult, SegmentSummary
 from voxgender.core.vad import CHUNK, VadState, shared_vad
+from voxgender.io.audio import SAMPLE_RATE, AudioBlock, Source, read_blocks
+from voxgender.model import Model, load_model
 
 NONSPEECH = TIMELINE_LABELS.index("nonspeech")  # the decoder's non-speech state
 RESET_ALWAYS = 1 << 30  # "a long pause": speech at the very start is an onset

@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 from typing import Sequence, TextIO
 
+from voxgender.core.timeline import SegmentationResult, SegmentSummary
 from voxgender.errors import VoxgenderError
 from voxgender.io.progress import say
-from voxgender.core.timeline import SegmentationResult, SegmentSummary
-from voxgender.segment import Segmenter
 from voxgender.io.timelines import EXTENSIONS, render
+from voxgender.segment import Segmenter
 
 STREAMABLE = ("csv", "jsonl", "rttm")  # formats whose outputs for several inputs simply follow each other
 SUMMARY_FIELDS = ("path", *SegmentSummary.__dataclass_fields__, "error")

@@ -19,8 +19,8 @@ import numpy as np
 
 from voxgender.core.decisions import Decision, StreamOptions, Summary
 from voxgender.core.labels import SAMPLE_RATE
-from voxgender.model import Model
 from voxgender.engine import StreamEngine
+from voxgender.model import Model
 
 
 class Stream:

@@ -162,7 +162,7 @@ def _smooth_noise(rng: np.random.Generator, n: int, rate_hz: float, sample_rate:
     return np.interp(np.linspace(0, knots - 1, n), np.arange(knots), rng.standard_normal(knots))
 
 
-def synth_speech(
+def synth_speech(  # noqa: C901 - one source-filter recipe, step by step
     voice: Voice, duration_s: float, rng: np.random.Generator, sample_rate: int = SAMPLE_RATE
 ) -> np.ndarray:
     """Synthesise ``duration_s`` seconds of speech-like audio in ``voice``.

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-
 from voxgender.batch.output import open_sink, read_results
 from voxgender.errors import VoxgenderError
 from voxgender.io.progress import console, say

@@ -11,12 +11,12 @@ from typing import BinaryIO, Iterable, Iterator, TextIO
 
 import numpy as np
 
-from voxgender.io.audio import SAMPLE_RATE, load_audio
 from voxgender.core.decisions import Decision, StreamOptions, Summary
+from voxgender.core.smoothing import SMOOTHINGS
 from voxgender.errors import VoxgenderError
+from voxgender.io.audio import SAMPLE_RATE, load_audio
 from voxgender.io.pcm import PcmReader
 from voxgender.io.progress import say
-from voxgender.core.smoothing import SMOOTHINGS
 from voxgender.streaming import Stream, stream_chunks
 
 READ_BYTES = 4096

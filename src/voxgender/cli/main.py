@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from voxgender.errors import ModelError, VoxgenderError
-from voxgender.io.records import FORMATS, RecordWriter
 from voxgender.io.progress import say
+from voxgender.io.records import FORMATS, RecordWriter
 from voxgender.runtime import one_thread, use_threads
 
 if TYPE_CHECKING:
     from voxgender.core.features import FeatureConfig
-    from voxgender.model import Model
     from voxgender.core.networks import ModelConfig
+    from voxgender.model import Model
     from voxgender.segment import SegmentConfig
     from voxgender.training.trainer import TrainConfig
 
@@ -124,9 +124,9 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
 
 def train_recipe(args: argparse.Namespace) -> tuple[FeatureConfig, ModelConfig, TrainConfig]:
     """The feature, architecture and training configs that parsed ``train`` options ask for."""
-    from voxgender.training.augment import AugmentConfig
     from voxgender.core.features import FeatureConfig
     from voxgender.core.networks import ModelConfig
+    from voxgender.training.augment import AugmentConfig
     from voxgender.training.trainer import TrainConfig
 
     try:  # a value a config refuses (say --hidden 0) is one line of error, not a traceback
@@ -204,8 +204,8 @@ def write_card(model_dir: str | Path, evaluations: dict[str, dict], name: str | 
     Corpus origins and licences come from the SOURCE.txt files of ``data`` when given, else from
     what training recorded.
     """
-    from voxgender.training.card import find_sources, render_card
     from voxgender.io.model_dir import CARD, CONFIG, atomic_write_text
+    from voxgender.training.card import find_sources, render_card
 
     root = Path(model_dir)
     config = json.loads((root / CONFIG).read_text())
@@ -215,9 +215,9 @@ def write_card(model_dir: str | Path, evaluations: dict[str, dict], name: str | 
 
 
 def add_train(p: argparse.ArgumentParser) -> None:
-    from voxgender.training.augment import PITCH_DIRECTIONS, AugmentConfig
     from voxgender.core.features import FeatureConfig
     from voxgender.core.networks import ModelConfig
+    from voxgender.training.augment import PITCH_DIRECTIONS, AugmentConfig
     from voxgender.training.trainer import TrainConfig
 
     f, m, t = FeatureConfig(), ModelConfig(), TrainConfig()
@@ -322,8 +322,8 @@ def add_tune(p: argparse.ArgumentParser) -> None:
 # -- evaluate ------------------------------------------------------------------------------------
 def split_utterances(args: argparse.Namespace) -> list:
     """The utterances of ``args.data`` in ``args.split`` of the model's splits.json (or ``--splits-file``)."""
-    from voxgender.training.data import read_corpora
     from voxgender.io.model_dir import SPLITS_FILE, bundled_model_dir, split_speakers
+    from voxgender.training.data import read_corpora
 
     utterances = read_corpora(args.data)
     if args.split == "all":
@@ -348,8 +348,8 @@ def add_split_options(p: argparse.ArgumentParser, default: str) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from voxgender.training.evaluate import evaluate_model, format_summary, write_report
     from voxgender.model import load_model
+    from voxgender.training.evaluate import evaluate_model, format_summary, write_report
 
     model = load_model(args.model, all_members=args.all_members)
     result = evaluate_model(model, split_utterances(args))
@@ -448,8 +448,8 @@ def add_demo(p: argparse.ArgumentParser) -> None:
 
 # -- stream, listen, serve: real time ------------------------------------------------------------
 def cmd_stream(args: argparse.Namespace) -> int:
-    from voxgender.model import load_model
     from voxgender.cli.live import options_from_args, stream_file, stream_stdin
+    from voxgender.model import load_model
     from voxgender.streaming import Stream
 
     if args.stdin == bool(args.file):
@@ -480,9 +480,9 @@ def add_stream(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_listen(args: argparse.Namespace) -> int:
-    from voxgender.model import load_model
     from voxgender.cli.live import options_from_args
     from voxgender.cli.microphone import listen
+    from voxgender.model import load_model
 
     options = options_from_args(args)
     device = int(args.device) if args.device and args.device.isdigit() else args.device
@@ -557,7 +557,6 @@ def segment_config(args: argparse.Namespace) -> "SegmentConfig":
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
-    import torch
 
     from voxgender.model import load_model
     from voxgender.segment import Segmenter

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 
 from voxgender.errors import VoxgenderError
+from voxgender.io.progress import say
 from voxgender.model import load_model
 from voxgender.runtime import one_thread
-from voxgender.io.progress import say
 
 
 def serve(host: str, port: int, model_path: str | None = None, max_streams: int = 400, max_upload_mb: float = 50.0,

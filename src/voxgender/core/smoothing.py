@@ -20,8 +20,8 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from voxgender.core.labels import label_of
 from voxgender.core.aggregate import exponential_smoothing, mean_log_posterior, moving_majority
+from voxgender.core.labels import label_of
 
 SmoothingKind = Literal["cumulative", "none", "ema", "majority", "hysteresis"]
 SMOOTHINGS: tuple[str, ...] = ("cumulative", "none", "ema", "majority", "hysteresis")

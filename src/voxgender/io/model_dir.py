@@ -14,9 +14,9 @@ from typing import Any
 
 from safetensors.torch import load_file, save_file
 
-from voxgender.errors import ModelError
 from voxgender.core.features import FeatureConfig
 from voxgender.core.networks import GenderEnsemble, GenderRNN, ModelConfig, build_net
+from voxgender.errors import ModelError
 
 FORMAT = "voxgender-model"
 FORMAT_VERSION = 1

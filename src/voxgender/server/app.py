@@ -20,8 +20,10 @@ from voxgender.server.hub import StreamHub
 from voxgender.server.metrics import Metrics
 from voxgender.server.security import Guard
 from voxgender.server.settings import ServerSettings
-from voxgender.server.upload import ENDPOINT as PREDICT, predict_endpoint
-from voxgender.server.websocket import ENDPOINT as STREAM, stream_endpoint
+from voxgender.server.upload import ENDPOINT as PREDICT
+from voxgender.server.upload import predict_endpoint
+from voxgender.server.websocket import ENDPOINT as STREAM
+from voxgender.server.websocket import stream_endpoint
 
 COUNTED = frozenset({PREDICT, "/healthz", "/metrics"})
 

@@ -16,9 +16,9 @@ from multiprocessing.connection import Connection
 import numpy as np
 
 from voxgender.core.decisions import StreamOptions
+from voxgender.engine import StreamEngine, Update
 from voxgender.errors import VoxgenderError
 from voxgender.model import Model
-from voxgender.engine import StreamEngine, Update
 
 Item = Update | VoxgenderError
 STOP_TIMEOUT_S = 5.0

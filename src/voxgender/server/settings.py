@@ -19,6 +19,7 @@ class ServerSettings:
     allowed_origins: tuple[str, ...] = ()  # pages that may open a stream; empty: the server's own page only
 
     def __post_init__(self) -> None:
-        if (self.max_upload_bytes < 1 or self.max_duration_s <= 0 or self.max_streams < 1 or self.idle_timeout_s <= 0 or self.max_frame_bytes < 4
+        if (self.max_upload_bytes < 1 or self.max_duration_s <= 0 or self.max_streams < 1 or self.idle_timeout_s <= 0
+                or self.max_frame_bytes < 4
                 or self.step_interval_s < 0):
             raise ValueError("server limits must be positive")

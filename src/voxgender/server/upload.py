@@ -16,12 +16,12 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from voxgender.io.audio import SAMPLE_RATE, load_audio
-from voxgender.errors import AudioError
-from voxgender.model import Model, Prediction
-from voxgender.core.vad import speech_frames
 from voxgender.core.aggregate import aggregate, mean_log_posterior
 from voxgender.core.labels import label_of
+from voxgender.core.vad import speech_frames
+from voxgender.errors import AudioError
+from voxgender.io.audio import SAMPLE_RATE, load_audio
+from voxgender.model import Model, Prediction
 
 ENDPOINT = "/v1/predict"
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from voxgender.core.decisions import StreamOptions
-from voxgender.errors import VoxgenderError
-from voxgender.engine import MAX_RATE, MIN_RATE
-from voxgender.io.pcm import decode_pcm
 from voxgender.core.smoothing import SMOOTHINGS
+from voxgender.engine import MAX_RATE, MIN_RATE
+from voxgender.errors import VoxgenderError
+from voxgender.io.pcm import decode_pcm
 from voxgender.server.hub import EngineFailed, StreamHub, TooManyStreams
 from voxgender.server.metrics import Metrics
 from voxgender.server.settings import ServerSettings

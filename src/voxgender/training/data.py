@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from voxgender.io.audio import find_audio_files
 from voxgender.errors import DataError
+from voxgender.io.audio import find_audio_files
 
 PathLike = str | os.PathLike
 

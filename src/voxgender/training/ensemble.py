@@ -13,9 +13,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from voxgender.errors import ModelError
 from voxgender.core.features import FeatureConfig
 from voxgender.core.networks import GenderEnsemble, GenderRNN
+from voxgender.errors import ModelError
 from voxgender.io.model_dir import SPLITS_FILE, load_model_dir, save_model_dir
 
 MEMBER_KEYS = ("train", "best_epoch", "kept_epoch", "val_uar", "val_loss")  # what differs between members

@@ -14,14 +14,14 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
-from voxgender.io.audio import SAMPLE_RATE, load_audio
 from voxgender.core.calibration import coverage_curve, expected_calibration_error, reliability
-from voxgender.training.data import CHILD_AGE, Utterance
-from voxgender.errors import DataError, VoxgenderError
-from voxgender.model import Model
 from voxgender.core.labels import LABELS
+from voxgender.errors import DataError, VoxgenderError
+from voxgender.io.audio import SAMPLE_RATE, load_audio
 from voxgender.io.model_dir import atomic_write_text
 from voxgender.io.progress import progress_bar
+from voxgender.model import Model
+from voxgender.training.data import CHILD_AGE, Utterance
 
 CROP_LENGTHS_S = (0.5, 1.0, 2.0, 4.0)
 EVAL_CHUNK = 64  # clips decoded and scored together

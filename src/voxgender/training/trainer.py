@@ -23,21 +23,30 @@ import numpy as np
 import torch
 from sklearn.metrics import balanced_accuracy_score
 
-from voxgender.training.adversary import CorpusAdversary, adversary_scale
+from voxgender.core.aggregate import aggregate
+from voxgender.core.features import FeatureConfig, FeatureExtractor
+from voxgender.core.labels import FEMALE, MALE
+from voxgender.core.networks import GenderRNN, ModelConfig
+from voxgender.errors import VoxgenderError
 from voxgender.io.audio import SAMPLE_RATE, frame_levels_db, load_audio
-from voxgender.training.augment import (AugmentConfig, augment_batch, augment_features, formant_factors, onset_crops, pitch_factors,
-                      play_faster, restore_formants, speed_factors)
+from voxgender.io.model_dir import SPLITS_FILE, atomic_write_text, save_model_dir
+from voxgender.io.progress import progress_bar, say
+from voxgender.model import Model
+from voxgender.runtime import use_threads
+from voxgender.training.adversary import CorpusAdversary, adversary_scale
+from voxgender.training.augment import (
+    AugmentConfig,
+    augment_batch,
+    augment_features,
+    formant_factors,
+    onset_crops,
+    pitch_factors,
+    play_faster,
+    restore_formants,
+    speed_factors,
+)
 from voxgender.training.data import Utterance
 from voxgender.training.distributed import join, wait_for_all
-from voxgender.errors import VoxgenderError
-from voxgender.core.features import FeatureConfig, FeatureExtractor
-from voxgender.model import Model
-from voxgender.core.labels import FEMALE, MALE
-from voxgender.runtime import use_threads
-from voxgender.core.networks import GenderRNN, ModelConfig
-from voxgender.io.model_dir import SPLITS_FILE, atomic_write_text, save_model_dir
-from voxgender.core.aggregate import aggregate
-from voxgender.io.progress import progress_bar, say
 
 OptimizerKind = Literal["adam", "rmsprop"]
 ScheduleKind = Literal["cosine", "constant"]
@@ -419,7 +428,7 @@ def seed_epoch(seed: int, rank: int, epoch: int) -> tuple[np.random.Generator, t
     return np.random.default_rng(sequence), torch.Generator().manual_seed(augment_seed)
 
 
-def train(
+def train(  # noqa: C901 - one loop with its options interleaved; splitting it into parts is open work
     train_clips: Sequence[Clip],
     val_clips: Sequence[Clip],
     out_dir: str | Path,

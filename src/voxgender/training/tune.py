@@ -11,11 +11,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from voxgender.training.augment import AugmentConfig
 from voxgender.core.features import FeatureConfig
 from voxgender.core.networks import ModelConfig
 from voxgender.io.model_dir import atomic_write_text
 from voxgender.io.progress import say
+from voxgender.training.augment import AugmentConfig
 from voxgender.training.trainer import Clip, TrainConfig, train
 
 
