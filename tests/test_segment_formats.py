@@ -89,3 +89,17 @@ def test_cli_settings_reach_the_segmenter_and_bad_ones_are_one_line(tmp_path, ca
     assert (config.reset_after_s, config.preroll_s) == (0.6, 0.25)
     assert main(["segment", str(tmp_path / "a.wav"), "--preroll", "-1"]) == 2
     assert "preroll_s" in capsys.readouterr().err
+
+
+def test_the_summary_gives_turns_their_median_and_a_resampled_interval_of_the_share():
+    from voxgender.core.timeline import Segment, SegmentSummary, share_interval
+
+    turns = [Segment(0, 2, "female"), Segment(2, 3, "nonspeech"), Segment(3, 7, "male"), Segment(7, 8, "female"),
+             Segment(8, 11, "male"), Segment(11, 12, "female")]
+    s = SegmentSummary.of(turns, 12.0)
+    assert (s.female_turns, s.male_turns, s.median_turn_s) == (3, 2, 2.0)
+    assert s.female_share == pytest.approx(4 / 11, abs=1e-4)
+    assert s.female_share_low < s.female_share < s.female_share_high
+    assert 0 <= s.female_share_low and s.female_share_high <= 1
+    assert share_interval([5.0, 5.0], [5.0, 5.0]) == (0.5, 0.5)  # alike units: no spread
+    assert share_interval([], []) is None and SegmentSummary.of([Segment(0, 3, "nonspeech")], 3.0).female_share_low is None

@@ -36,7 +36,9 @@ def _span(seconds: float) -> str:
 def describe(result: SegmentationResult) -> str:
     """One line: duration, speaking times and the female share of speech."""
     s = result.summary
-    share = "no speech" if s.female_share is None else f"female share {100 * s.female_share:.1f}% of speech"
+    share = "no speech" if s.female_share is None else (
+        f"female share {100 * s.female_share:.1f}% of speech (95% interval {100 * s.female_share_low:.1f}-"
+        f"{100 * s.female_share_high:.1f}%, {s.female_turns} female and {s.male_turns} male turns, median {s.median_turn_s:.1f} s)")
     return (f"{result.path}: {_span(s.duration_s)}, female {_span(s.female_s)}, male {_span(s.male_s)}, "
             f"non-speech {_span(s.nonspeech_s)}, {share}")
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from voxgender.batch.output import open_sink, read_results
+from voxgender.core.timeline import share_interval
 from voxgender.errors import VoxgenderError
 from voxgender.io.progress import console, say
 from voxgender.runtime import one_thread
@@ -235,18 +236,21 @@ def run_batch(paths: Sequence[str], job: BatchJob, out: str | Path, workers: int
 
 
 def summarise(records: Sequence[dict[str, Any]], task: str) -> dict[str, Any]:
-    """Files, failures, audio hours and the female share: of speech time (segment) or of audio
-    time of the files labelled female (predict)."""
+    """Files, failures, audio hours and the female share: of speech time (segment, with its 95%
+    interval from resampling the files) or of audio time of the files labelled female (predict)."""
     ok = [r for r in records if "error" not in r]
     hours = sum(float(r.get("duration_s") or 0.0) for r in ok) / 3600
     if task == "segment":
-        female = sum(r["female_s"] for r in ok)
-        speech = female + sum(r["male_s"] for r in ok)
+        female_s, male_s = [r["female_s"] for r in ok], [r["male_s"] for r in ok]
     else:
-        female = sum(r["duration_s"] for r in ok if r["label"] == "female")
-        speech = sum(r["duration_s"] for r in ok)
-    return {"files": len(records), "failures": len(records) - len(ok), "hours": round(hours, 4),
-            "female_share": round(female / speech, 4) if speech > 0 else None}
+        female_s = [r["duration_s"] * (r["label"] == "female") for r in ok]
+        male_s = [r["duration_s"] * (r["label"] != "female") for r in ok]
+    speech = sum(female_s) + sum(male_s)
+    summary = {"files": len(records), "failures": len(records) - len(ok), "hours": round(hours, 4),
+               "female_share": round(sum(female_s) / speech, 4) if speech > 0 else None}
+    if task == "segment":
+        summary["female_share_95"] = share_interval(female_s, male_s)
+    return summary
 
 
 def default_workers() -> int:

@@ -33,6 +33,8 @@ SCHEMAS = {
                           ("confidence", pa.float64()), ("duration_s", pa.float64()), ("error", pa.string())]),
     "segment": pa.schema([("path", pa.string()), ("duration_s", pa.float64()), ("female_s", pa.float64()),
                           ("male_s", pa.float64()), ("nonspeech_s", pa.float64()), ("female_share", pa.float64()),
+                          ("female_share_low", pa.float64()), ("female_share_high", pa.float64()),
+                          ("female_turns", pa.int64()), ("male_turns", pa.int64()), ("median_turn_s", pa.float64()),
                           ("segments", pa.list_(_SEGMENT)), ("error", pa.string())]),
 }
 

@@ -595,6 +595,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     else:
         summary = run_batch(paths, job, args.out, args.workers, args.resume)
     share = "n/a" if summary["female_share"] is None else f"{100 * summary['female_share']:.1f}%"
+    if summary.get("female_share_95"):
+        low, high = summary["female_share_95"]
+        share += f" (95% interval over the files {100 * low:.1f}-{100 * high:.1f}%)"
     what = "speech time" if args.task == "segment" else "audio of files labelled female"
     print(f"files: {summary['files']}, failures: {summary['failures']}, audio: {summary['hours']:.3f} h, "
           f"female share: {share} ({what})")
