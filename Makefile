@@ -26,17 +26,19 @@ test: install
 DATA ?= ../shared/data
 RUN ?= runs/bundled
 BUNDLED := src/voxgender/pretrained/voxgender-gru
+PANEL := benchmarks/results/panel
 RECIPE := $(shell grep -v '^\#' benchmarks/bundled_recipe.args)
 model: install
 	$(BIN)/voxgender train --data $(DATA) --exclude-children --out $(RUN) --threads 1 $(RECIPE)
 	$(BIN)/voxgender calibrate --model $(RUN) --data $(DATA) --split val
 	$(BIN)/python benchmarks/accuracy_benchmark.py pooled --model $(RUN) --out $(RUN)/benchmark
-	$(BIN)/python benchmarks/panel.py --model $(RUN) --split val --out $(RUN)/panel_val
-	$(BIN)/python benchmarks/panel.py --model $(RUN) --split test --out $(RUN)/panel_test
+	$(BIN)/python benchmarks/panel.py --model $(RUN) --split val --out $(PANEL)/bundled_val
+	$(BIN)/python benchmarks/panel.py --model $(RUN) --split test --out $(PANEL)/bundled_test
+	$(BIN)/python benchmarks/panel_summary.py --results $(PANEL)
 	$(BIN)/voxgender card --model $(RUN) --name voxgender-gru --data $(DATA) \
 		--evaluation "Held-out test speakers (adults)=$(RUN)/benchmark/pooled_test/metrics.json" \
 		"Children under 13 (never trained on)=$(RUN)/benchmark/pooled_children/metrics.json" \
-		--figures $(RUN)/panel_test/report.md
+		--figures $(PANEL)/README.md
 	mkdir -p $(BUNDLED)
 	cp $(RUN)/model.safetensors $(RUN)/config.json $(RUN)/splits.json $(RUN)/MODEL_CARD.md $(BUNDLED)/
 

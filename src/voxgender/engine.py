@@ -103,7 +103,7 @@ class StreamEngine:
         if sample_rate != self.features.sample_rate:
             resampler = soxr.ResampleStream(sample_rate, self.features.sample_rate, 1, dtype="float32", quality="HQ")
         sid = next(self._ids)
-        tracker = DecisionTracker(options, self.features)
+        tracker = DecisionTracker(options, self.features, self.model.calibration)
         self._streams[sid] = _Stream(sid, options, tracker, resampler, self._take_slot())
         return sid
 

@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from voxgender.core.calibration import Calibration
 from voxgender.core.features import FeatureConfig
+from voxgender.core.labels import label_of
 from voxgender.core.smoothing import SMOOTHINGS, Cumulative, Ema, Hysteresis, Instant, Majority, Smoother, SmoothingKind
 
 
@@ -95,10 +97,16 @@ def _confidence(p: float, label: str) -> float:
 
 
 class DecisionTracker:
-    """Turns one stream's frames into decisions at fixed times and a final summary."""
+    """Turns one stream's frames into decisions at fixed times and a final summary.
 
-    def __init__(self, options: StreamOptions, features: FeatureConfig) -> None:
+    With a model's ``calibration``, the summary and the ``cumulative`` decisions (both mean
+    log-posteriors over the speech heard, as a file's prediction is) are calibrated, so that a
+    stream ends with what ``predict`` says of the same audio; the other smoothings stay frame-level.
+    """
+
+    def __init__(self, options: StreamOptions, features: FeatureConfig, calibration: Calibration | None = None) -> None:
         self.options = options
+        self._calibrated = (lambda p: (float(calibration(p)), label_of(float(calibration(p))))) if calibration else None
         self._rate, self._hop_s = features.sample_rate, features.hop_ms / 1000
         self._num_frames = features.num_frames
         self._interval = max(1, round(options.interval_s * features.sample_rate))
@@ -152,6 +160,8 @@ class DecisionTracker:
         if speech.any():
             voiced = lp[speech]
             self._current = self._smoother.update(voiced)
+            if self._calibrated is not None and self.options.smoothing == "cumulative":
+                self._current = self._calibrated(self._current[0])
             self._overall.update(voiced)
             self._speech_frames += len(voiced)
             self._last_speech = first + int(np.flatnonzero(speech)[-1])
@@ -167,4 +177,6 @@ class DecisionTracker:
         if not self._speech_frames:
             return Summary("none", None, None, speech_s, duration_s)
         p, label = self._overall.value()
+        if self._calibrated is not None:
+            p, label = self._calibrated(p)
         return Summary(label, _rounded(p), _rounded(_confidence(p, label)), speech_s, duration_s)
