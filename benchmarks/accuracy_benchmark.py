@@ -11,6 +11,7 @@ on it. Writes a Markdown report with tables and PNG plots.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import shlex
 import subprocess
@@ -211,16 +212,22 @@ def main() -> int:
         results["pooled"] = pooled(args.out, args.model)
     if "loco" in parts:
         results["loco"] = loco(args.out, args.jobs, split_speakers(args.model, "test"), shlex.split(args.train_args))
-    results.setdefault("commands", {}).update(dict.fromkeys(parts, f"python benchmarks/accuracy_benchmark.py {shlex.join(sys.argv[1:])}"))
+    ran = f"python benchmarks/accuracy_benchmark.py {shlex.join(sys.argv[1:])}` on {datetime.date.today()}, model `{args.model}"
+    results.setdefault("commands", {}).update(dict.fromkeys(parts, ran))
     results_file.write_text(json.dumps(results, indent=1))
+    print(write_report(results, args.out))
+    return 0
+
+
+def write_report(results: dict, out: Path) -> str:
+    """report.md from results.json: each part's figures, ending with the command and date that made them."""
     lines = ["# voxgender accuracy benchmark", "", "Reproduce: `python benchmarks/accuracy_benchmark.py all` "
              "(figures below from the last run of each part, which ends with its command).", ""]
-    for part, markdown in (("pooled", pooled_markdown), ("loco", lambda r: loco_markdown(r, args.out))):
+    for part, markdown in (("pooled", pooled_markdown), ("loco", lambda r: loco_markdown(r, out))):
         if part in results:
             lines += markdown(results[part]) + command_line(results, part)
-    (args.out / "report.md").write_text("\n".join(lines))
-    print("\n".join(lines))
-    return 0
+    (out / "report.md").write_text("\n".join(lines))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
