@@ -215,11 +215,11 @@ def main() -> int:
     ran = f"python benchmarks/accuracy_benchmark.py {shlex.join(sys.argv[1:])}` on {datetime.date.today()}, model `{args.model}"
     results.setdefault("commands", {}).update(dict.fromkeys(parts, ran))
     results_file.write_text(json.dumps(results, indent=1))
-    print(write_report(results, args.out))
+    print(benchmark_report(results, args.out))
     return 0
 
 
-def write_report(results: dict, out: Path) -> str:
+def benchmark_report(results: dict, out: Path) -> str:
     """report.md from results.json: each part's figures, ending with the command and date that made them."""
     lines = ["# voxgender accuracy benchmark", "", "Reproduce: `python benchmarks/accuracy_benchmark.py all` "
              "(figures below from the last run of each part, which ends with its command).", ""]
