@@ -103,3 +103,13 @@ def test_the_summary_gives_turns_their_median_and_a_resampled_interval_of_the_sh
     assert 0 <= s.female_share_low and s.female_share_high <= 1
     assert share_interval([5.0, 5.0], [5.0, 5.0]) == (0.5, 0.5)  # alike units: no spread
     assert share_interval([], []) is None and SegmentSummary.of([Segment(0, 3, "nonspeech")], 3.0).female_share_low is None
+
+
+def test_inputs_of_one_name_in_two_folders_get_two_timelines(tmp_path, female_clip, male_clip):
+    for folder, clip in (("a", female_clip), ("b", male_clip)):
+        (tmp_path / folder).mkdir()
+        sf.write(tmp_path / folder / "x.wav", clip, 16000)
+    out = tmp_path / "timelines"
+    assert main(["segment", str(tmp_path / "a" / "x.wav"), str(tmp_path / "b" / "x.wav"), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["summary.csv", "x-2.csv", "x.csv"]
+    assert (out / "x.csv").read_text() != (out / "x-2.csv").read_text()
