@@ -106,7 +106,7 @@ class DecisionTracker:
 
     def __init__(self, options: StreamOptions, features: FeatureConfig, calibration: Calibration | None = None) -> None:
         self.options = options
-        self._calibrated = (lambda p: (float(calibration(p)), label_of(float(calibration(p))))) if calibration else None
+        self._calibration = calibration
         self._rate, self._hop_s = features.sample_rate, features.hop_ms / 1000
         self._num_frames = features.num_frames
         self._interval = max(1, round(options.interval_s * features.sample_rate))
@@ -160,8 +160,8 @@ class DecisionTracker:
         if speech.any():
             voiced = lp[speech]
             self._current = self._smoother.update(voiced)
-            if self._calibrated is not None and self.options.smoothing == "cumulative":
-                self._current = self._calibrated(self._current[0])
+            if self.options.smoothing == "cumulative":
+                self._current = self._calibrated(self._current)
             self._overall.update(voiced)
             self._speech_frames += len(voiced)
             self._last_speech = first + int(np.flatnonzero(speech)[-1])
@@ -171,12 +171,17 @@ class DecisionTracker:
         p, label = self._current
         return Decision(t, label, _rounded(p), _rounded(_confidence(p, label)), True, speech_s)
 
+    def _calibrated(self, decision: tuple[float, str]) -> tuple[float, str]:
+        """A mean-log-posterior decision through the model's calibration, if it has one."""
+        if self._calibration is None:
+            return decision
+        p = float(self._calibration(decision[0]))
+        return p, label_of(p)
+
     def _summary(self, audio_end: int) -> Summary:
         speech_s = round(self._speech_frames * self._hop_s, 3)
         duration_s = round(audio_end / self._rate, 3)
         if not self._speech_frames:
             return Summary("none", None, None, speech_s, duration_s)
-        p, label = self._overall.value()
-        if self._calibrated is not None:
-            p, label = self._calibrated(p)
+        p, label = self._calibrated(self._overall.value())
         return Summary(label, _rounded(p), _rounded(_confidence(p, label)), speech_s, duration_s)
