@@ -50,16 +50,17 @@ def server_url(model):
 
 
 def voice(model, gender: str, seed: int, path: Path) -> Path:
-    """A 4 s synthetic voice that the model itself labels as ``gender`` with confidence (checked)."""
+    """A 4 s synthetic voice that the model itself labels as ``gender`` with confidence (checked): the
+    test is of the page and the stream, not of the model on a voice it finds ambiguous."""
     clip = synth_clip(gender, 4.0, seed)
     prediction = model.predict_array(clip)
-    assert prediction.label == gender and prediction.confidence > 0.8, f"pick another seed: {prediction}"
+    assert prediction.label == gender and prediction.confidence > 0.95, f"pick another seed: {prediction}"
     sf.write(path, clip, 16000, subtype="PCM_16")
     return path
 
 
 def test_page_shows_the_label_of_the_microphone_voice_and_of_a_file(tmp_path, model, server_url):
-    microphone = voice(model, "female", 0, tmp_path / "female.wav")
+    microphone = voice(model, "female", 1, tmp_path / "female.wav")
     upload = voice(model, "male", 0, tmp_path / "male.wav")
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM),
