@@ -62,7 +62,7 @@ def _pyav(audio: np.ndarray, codec: str, container: str) -> bytes:
         data = (samples.T if fmt.endswith("p") else samples.reshape(1, -1)).astype(np.float32)
         if fmt.startswith("s16"):
             data = (data * 32767).astype(np.int16)
-        frame = __import__("av").AudioFrame.from_ndarray(np.ascontiguousarray(data), format=fmt, layout=layout)
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data), format=fmt, layout=layout)
         frame.sample_rate = stream.codec_context.sample_rate
         for packet in stream.encode(frame):
             out.mux(packet)
