@@ -114,11 +114,18 @@ def test_vad_gives_silero_own_probabilities_in_both_ways_and_does_not_depend_on_
     batch = VadState.zeros(2)  # two live streams stepped together: the same audio, and silence
     stepped = []
     for chunk in chunks:
-        p, batch = vad.step(torch.cat([chunk, torch.zeros(1, CHUNK)]), batch)
-        stepped.append(p)
+        p, batch = vad.step(torch.cat([chunk, torch.zeros(1, CHUNK)])[:, None], batch)
+        stepped.append(p[:, 0])
     stepped = torch.stack(stepped).numpy()
     np.testing.assert_allclose(stepped[:, 0], reference, atol=1e-4)
     assert stepped[:, 1].max() < 0.1 and whole.max() > 0.5 and whole.min() < 0.2  # speech, pauses, silence
+    rounds = 3  # several chunks of each stream in one call: as that many calls of one
+    at_once, states = [], VadState.zeros(2)
+    for first in range(0, len(chunks) - rounds + 1, rounds):
+        block = chunks[first:first + rounds].reshape(1, rounds, CHUNK)
+        p, states = vad.step(torch.cat([block, torch.zeros(1, rounds, CHUNK)]), states)
+        at_once.append(p[0])
+    np.testing.assert_allclose(torch.cat(at_once).numpy(), stepped[:len(at_once) * rounds, 0], atol=1e-5)
 
 
 def test_settings_are_checked():

@@ -172,23 +172,32 @@ class StreamEngine:
         return slot
 
     def _run_vad(self) -> None:
-        """One batched silero-vad call per round; each round takes one 32 ms chunk of every stream that has one."""
-        while True:
-            batch = [s for s in self._streams.values()
-                     if s.options.vad and (s.received - s.vad_pos >= CHUNK or (s.ending and s.received > s.vad_pos))]
-            if not batch:
-                return
-            chunks = np.zeros((len(batch), CHUNK), np.float32)
+        """silero-vad on every 32 ms chunk the streams hold: one batched call for all the streams
+        with the same number of chunks waiting, over all those chunks at once."""
+        waiting: dict[int, list[_Stream]] = {}
+        for s in self._streams.values():
+            if s.options.vad and (rounds := self._vad_rounds(s)):
+                waiting.setdefault(rounds, []).append(s)
+        for rounds, batch in waiting.items():
+            chunks = np.zeros((len(batch), rounds * CHUNK), np.float32)
             for row, s in enumerate(batch):
-                piece = s.samples(s.vad_pos, s.vad_pos + CHUNK)
+                piece = s.samples(s.vad_pos, s.vad_pos + rounds * CHUNK)
                 chunks[row, :len(piece)] = piece  # the last chunk of an ending stream is zero-padded
             rows = [s.slot for s in batch]
             assert self._vad is not None  # opened streams with VAD loaded it
-            probs, state = self._vad.step(torch.from_numpy(chunks), self._vad_state.select(rows))
+            probs, state = self._vad.step(torch.from_numpy(chunks).reshape(len(batch), rounds, CHUNK),
+                                          self._vad_state.select(rows))
             self._vad_state.state[:, rows] = state.state
             self._vad_state.context[rows] = state.context
-            for s, p in zip(batch, probs.tolist()):
-                self._on_vad(s, p)
+            for s, stream_probs in zip(batch, probs.tolist()):
+                for p in stream_probs:
+                    self._on_vad(s, p)
+
+    @staticmethod
+    def _vad_rounds(s: _Stream) -> int:
+        """The stream's whole chunks not yet through the VAD, and its last partial one once it ends."""
+        waiting = s.received - s.vad_pos
+        return waiting // CHUNK + (1 if s.ending and waiting % CHUNK else 0)
 
     def _on_vad(self, s: _Stream, p: float) -> None:
         s.probs.append(p)

@@ -106,10 +106,14 @@ class SileroVad:
 
     @torch.no_grad()
     def step(self, chunks: torch.Tensor, state: VadState) -> tuple[torch.Tensor, VadState]:
-        """``chunks`` (B, 512) float32 -> speech probabilities (B,) and the new state."""
-        x = torch.cat([state.context, chunks], dim=1)
-        out, (h, c) = self._lstm(self._encode(x)[:, None], state.lstm_state)
-        return self._probability(out[:, 0]), VadState(torch.cat([h, c]), x[:, -CONTEXT:])
+        """``chunks`` (B, R, 512) float32, R chunks in a row of each of B streams -> speech
+        probabilities (B, R) and the state after them: one call for R rounds."""
+        rows, rounds, _ = chunks.shape
+        wave = torch.cat([state.context, chunks.reshape(rows, rounds * CHUNK)], dim=1)
+        windows = wave.unfold(1, CONTEXT + CHUNK, CHUNK).reshape(rows * rounds, CONTEXT + CHUNK)
+        out, (h, c) = self._lstm(self._encode(windows).reshape(rows, rounds, -1), state.lstm_state)
+        probs = self._probability(out.reshape(rows * rounds, -1)).reshape(rows, rounds)
+        return probs, VadState(torch.cat([h, c]), wave[:, -CONTEXT:].clone())
 
     @torch.no_grad()
     def probabilities(self, audio: np.ndarray, state: VadState | None = None) -> tuple[np.ndarray, VadState]:
