@@ -52,18 +52,23 @@ async def trial(url: str, frames: list[bytes], onset: int) -> tuple[float, list[
     return first, lags
 
 
-async def flood(url: str, mib: float) -> float:
-    """Send ``mib`` MiB of noise as s16le PCM as fast as the server takes it; the seconds it took."""
+async def flood(url: str, mib: float) -> str:
+    """Send ``mib`` MiB of noise as s16le PCM as fast as the server takes it; what became of it. A
+    server that stops reading (backpressure) may close it when its pongs cannot get through."""
     frame = (np.random.default_rng(0).standard_normal(512 * 1024) * 3000).astype("<i2").tobytes()  # 1 MiB
-    start = time.monotonic()
-    async with websockets.connect(f"{url}/v1/stream?sample_rate=16000&encoding=pcm_s16le", compression=None,
-                                  max_size=None, ping_interval=None) as ws:
-        drain = asyncio.create_task(_drain(ws))
-        for _ in range(int(mib)):
-            await ws.send(frame)
-        await ws.send("end")
-        await asyncio.wait_for(drain, 600)
-    return time.monotonic() - start
+    start, sent = time.monotonic(), 0
+    try:
+        async with websockets.connect(f"{url}/v1/stream?sample_rate=16000&encoding=pcm_s16le", compression=None,
+                                      max_size=None, ping_interval=None) as ws:
+            drain = asyncio.create_task(_drain(ws))
+            for _ in range(int(mib)):
+                await ws.send(frame)
+                sent += 1
+            await ws.send("end")
+            await asyncio.wait_for(drain, 600)
+    except websockets.ConnectionClosed as closed:
+        return f"was closed by the server after {sent} MiB and {time.monotonic() - start:.1f} s ({closed})"
+    return f"sent {mib:g} MiB ({mib * 2**20 / 32000:.0f} s of audio) in {time.monotonic() - start:.1f} s"
 
 
 async def _drain(ws) -> None:
@@ -83,8 +88,7 @@ async def run(trials: int, flood_mib: float) -> None:
             firsts.append(first)
             lags += trial_lags
         if flooding is not None:
-            print(f"the flooding client sent {flood_mib:g} MiB ({flood_mib * 2**20 / 32000:.0f} s of audio) in "
-                  f"{await flooding:.1f} s")
+            print(f"the flooding client {await flooding}")
     firsts_ms, lags_ms = np.array(firsts) * 1000, np.array(lags) * 1000
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     beside = " beside the flood" if flood_mib else ""
