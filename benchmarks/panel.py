@@ -36,7 +36,7 @@ from voxgender.io.audio import SAMPLE_RATE, load_audio
 from voxgender.io.model_dir import SPLITS_FILE, bundled_model_dir
 from voxgender.io.progress import progress_bar
 from voxgender.model import Model, load_model
-from voxgender.training.augment import shift_pitch
+from voxgender.training.augment import raise_effort, shift_pitch
 from voxgender.training.data import Utterance, read_corpora, read_speaker_list, speaker_split
 from voxgender.training.evaluate import plot_reliability
 from voxgender.training.trainer import speech_onset
@@ -68,13 +68,10 @@ def split_speakers_of(utterances: Sequence[Utterance], split: str, model_dir: Pa
 
 
 def raised_effort(audio: np.ndarray) -> np.ndarray:
-    """A flatter spectral tilt (+``EFFORT_TILT_DB_PER_DECADE`` per decade above 1 kHz) and
-    ``EFFORT_GAIN_DB`` more level, clipped to [-1, 1]: the spectrum of raised vocal effort."""
-    freqs = np.fft.rfftfreq(len(audio), 1 / SAMPLE_RATE)
-    tilt_db = EFFORT_TILT_DB_PER_DECADE * np.log10(np.maximum(freqs, 1000.0) / 1000.0)
-    spectrum = np.fft.rfft(audio) * 10 ** (tilt_db / 20)
-    tilted = np.fft.irfft(spectrum, n=len(audio))
-    tilted *= np.sqrt(np.mean(audio**2) / max(np.mean(tilted**2), 1e-12))
+    """A flatter spectral tilt (+``EFFORT_TILT_DB_PER_DECADE`` per decade above 1 kHz, the training
+    augmentation's transform at a fixed tilt) and ``EFFORT_GAIN_DB`` more level, clipped to [-1, 1]."""
+    tilt = (EFFORT_TILT_DB_PER_DECADE, EFFORT_TILT_DB_PER_DECADE)
+    tilted = raise_effort(torch.from_numpy(audio[None, :]), torch.Generator(), tilt)[0].numpy()
     return np.clip(tilted * 10 ** (EFFORT_GAIN_DB / 20), -1.0, 1.0).astype(np.float32)
 
 
@@ -115,7 +112,8 @@ def score_records(model: Model, utterances: Sequence[Utterance], seed: int, show
     for start in progress_bar(range(0, len(utterances), CHUNK), "panel", show):
         batch = utterances[start:start + CHUNK]
         audios = [load_audio(u.path) for u in batch]
-        crops = [a[speech_onset(a):speech_onset(a) + int(CROP_S * SAMPLE_RATE)] for a in audios]
+        onsets = [speech_onset(a) for a in audios]
+        crops = [a[start:start + int(CROP_S * SAMPLE_RATE)] for a, start in zip(audios, onsets)]
         shifted = [(u, aroused(a, u.gender, rng)) for u, a in zip(batch, audios) if id(u) in arousal]
         conditions = [("full", batch, audios), ("crop", batch, crops),
                       ("arousal", [u for u, _ in shifted], [a for _, a in shifted])]
