@@ -40,7 +40,7 @@ model: install
 		"Children under 13 (never trained on)=$(RUN)/benchmark/pooled_children/metrics.json" \
 		--figures $(PANEL)/README.md
 	mkdir -p $(BUNDLED)
-	cp $(RUN)/model.safetensors $(RUN)/config.json $(RUN)/splits.json $(RUN)/MODEL_CARD.md $(BUNDLED)/
+	cp $(RUN)/model.safetensors $(RUN)/model.onnx $(RUN)/config.json $(RUN)/splits.json $(RUN)/MODEL_CARD.md $(BUNDLED)/
 
 # Every benchmark figure of the bundled model, and its card rewritten with them (leave-one-corpus-out
 # trains five models of two networks each, the most of its time). Run after `make model`.

@@ -25,11 +25,12 @@ from typing import Any
 import numpy as np
 from split_clips import DATA
 
-from voxgender.core.networks import member_networks
 from voxgender.io.model_dir import bundled_model_dir, split_speakers
 from voxgender.model import load_model
 from voxgender.training.data import Utterance, read_corpus
 from voxgender.training.evaluate import evaluate_model
+from voxgender.training.model_files import load_torch_model
+from voxgender.training.networks import member_networks
 from voxgender.training.trainer import TrainConfig, load_clips, train_networks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +66,7 @@ def fine_tune(corpus: str, per_gender: int, loco_dir: Path, out: Path, cfg: Trai
     bundled_test = split_speakers(bundled_model_dir(), "test")
     others_test = [u for folder in sorted(DATA.iterdir()) if (folder / "labels.csv").is_file() and folder.name != corpus
                    for u in read_corpus(folder) if u.speaker in bundled_test and not u.is_child]
-    start = load_model(loco_dir / corpus)
+    start = load_torch_model(loco_dir / corpus)
     model_dir = out / f"{corpus}_{per_gender}"
     # An ensemble is fine-tuned member by member, each from its own weights (as `voxgender train --init-from`).
     summaries = train_networks(load_clips(part["train"], "fine-tuning"), load_clips(part["val"], "validation"), model_dir,

@@ -18,12 +18,12 @@ import shlex
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import torch
 from accuracy_benchmark import DATA, bundled_recipe, corpus_folders, train_loco_model
 from panel import score_records, write_outputs
 from split_clips import flagged_speakers
 
 from voxgender.model import load_model
+from voxgender.runtime import one_thread
 from voxgender.training.data import read_corpora, speaker_split
 
 GROUPS = {
@@ -50,7 +50,7 @@ def main() -> None:
     options = [*bundled_recipe(), *shlex.split(args.train_args)]
     with ThreadPoolExecutor(args.jobs) as pool:
         runs = dict(zip(GROUPS, pool.map(lambda g: train_loco_model(g, folders, args.out, options, GROUPS[g]), GROUPS)))
-    torch.set_num_threads(1)
+    one_thread()  # one thread per network call, as voxgender predict runs
     adults = [u for u in read_corpora(list(folders.values())) if not u.is_child]
     test = {u.speaker for u in speaker_split(adults)["test"]}
     flagged = flagged_speakers()

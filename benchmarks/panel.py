@@ -36,6 +36,7 @@ from voxgender.io.audio import SAMPLE_RATE, load_audio
 from voxgender.io.model_dir import SPLITS_FILE, bundled_model_dir
 from voxgender.io.progress import progress_bar
 from voxgender.model import Model, load_model
+from voxgender.runtime import one_thread
 from voxgender.training.augment import raise_effort, shift_pitch
 from voxgender.training.data import Utterance, read_corpora, read_speaker_list, speaker_split
 from voxgender.training.evaluate import plot_reliability
@@ -247,7 +248,7 @@ def main() -> None:
     if not args.data.is_dir():
         print(f"skipped: {args.data} not present")
         return
-    torch.set_num_threads(1)
+    one_thread()  # one thread per network call, as voxgender predict runs
     folders = sorted(p for p in args.data.iterdir() if (p / "labels.csv").is_file())
     adults = [u for u in read_corpora(folders) if not u.is_child]
     flagged = read_speaker_list(LABEL_AUDIT)

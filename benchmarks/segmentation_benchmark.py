@@ -32,7 +32,6 @@ from typing import Any, Iterable
 
 import numpy as np
 import soundfile as sf
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from broadcast import (  # noqa: E402
@@ -58,6 +57,7 @@ from voxgender.io.audio import SAMPLE_RATE  # noqa: E402
 from voxgender.io.model_dir import bundled_model_dir, split_speakers  # noqa: E402
 from voxgender.io.plots import plot_timelines  # noqa: E402
 from voxgender.model import Model, load_model  # noqa: E402
+from voxgender.runtime import one_thread
 from voxgender.segment import SegmentConfig, Segmenter  # noqa: E402
 from voxgender.training.data import read_corpora  # noqa: E402
 
@@ -382,7 +382,7 @@ def write_report(out: Path, args: argparse.Namespace, summary: dict[str, Any], s
               "## Speed and memory", "",
               f"Load average during the run: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min) on "
               f"{os.cpu_count()} cores; other jobs share the machine, so wall-clock figures are lower bounds.", "",
-              f"- one process (1 torch thread + the VAD thread), in-process, all recordings: "
+              f"- one process (one thread per network call), in-process, all recordings: "
               f"{summary['xrt_1_process_wall']:.0f}× real time (wall), {summary['xrt_1_process_cpu']:.0f}× per CPU-second"]
     if speed:
         lines.append(f"- `batch --task segment --workers {speed['workers']}` over {speed['files']} FLAC files "
@@ -482,7 +482,7 @@ def main() -> int:
     if not DATA.is_dir():
         print(f"skipped: {DATA} is absent (the benchmark builds its recordings from it)")
         return 0
-    torch.set_num_threads(1)
+    one_thread()  # one thread per network call, as voxgender predict runs
     out = Path(args.out or Path(__file__).resolve().parent / "results" / "segmentation" / args.split)
     out.mkdir(parents=True, exist_ok=True)
     model = load_model(args.model)

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy_benchmark import corpus_folders  # noqa: E402
@@ -39,6 +38,7 @@ from split_clips import flagged_speakers  # noqa: E402
 from voxgender.io.model_dir import bundled_model_dir, split_speakers  # noqa: E402
 from voxgender.io.progress import progress_bar  # noqa: E402
 from voxgender.model import load_model  # noqa: E402
+from voxgender.runtime import one_thread
 from voxgender.segment import SegmentConfig  # noqa: E402
 from voxgender.training.data import read_corpus  # noqa: E402
 
@@ -158,7 +158,7 @@ def main() -> int:
     if missing:
         parser.error(f"{args.runs}: no finished LOCO model for {', '.join(missing)}; "
                      f"train them with `python benchmarks/accuracy_benchmark.py loco --out {args.runs}`")
-    torch.set_num_threads(1)
+    one_thread()  # one thread per network call, as voxgender predict runs
     exclude = flagged_speakers() if args.exclude_flagged else set()
     rows_by_corpus, summaries = {}, {}
     for corpus, folder in folders.items():

@@ -13,7 +13,7 @@ background conditions (inaSpeechSegmenter runs at about 10-25x real time: all of
 
 inaSpeechSegmenter runs in its own venv (it needs TensorFlow) through peers/ina_segment.py, with its
 default settings (speech/music/noise detector, batch size 32) and TensorFlow's default threads;
-voxgender runs in this process with SegmentConfig's defaults, one torch thread plus the VAD thread.
+voxgender runs in this process with SegmentConfig's defaults, one thread per network call.
 Speed is given per wall-clock second and per CPU-second of each tool's segmentation calls, models
 loaded and warmed up beforehand. Writes report.md, metrics.json and PNG plots into --out.
 """
@@ -33,7 +33,6 @@ from typing import Any, Iterable
 
 import numpy as np
 import soundfile as sf
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy_benchmark import corpus_folders  # noqa: E402
@@ -60,6 +59,7 @@ from voxgender.io.audio import SAMPLE_RATE  # noqa: E402
 from voxgender.io.model_dir import bundled_model_dir  # noqa: E402
 from voxgender.io.plots import plot_timelines  # noqa: E402
 from voxgender.model import Model, load_model  # noqa: E402
+from voxgender.runtime import one_thread
 from voxgender.segment import SegmentConfig  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -199,7 +199,7 @@ def write_report(out: Path, args: argparse.Namespace, summaries: dict[str, dict[
               "seconds over the reference speech the tool did not miss, its gender decisions apart from its speech "
               "detection. The intervals resample the speakers 2000 times (false alarm held at its rate). Speed: audio "
               "seconds over the seconds spent in each tool's segmentation calls, models loaded and warmed up (wall "
-              "clock, and CPU time of the process: inaSpeechSegmenter's TensorFlow uses both cores, voxgender one torch "
+              "clock, and CPU time of the process: inaSpeechSegmenter's TensorFlow uses both cores, voxgender one thread per network call "
               f"thread and the VAD thread). Load average at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on "
               f"{os.cpu_count()} cores.", "",
               "## By condition", "",
@@ -265,7 +265,7 @@ def main() -> int:
         return 0
     if not (args.ina_venv / "bin" / "python").is_file():
         parser.error(f"{args.ina_venv}: no inaSpeechSegmenter venv (run benchmarks/peers/setup_ina.sh)")
-    torch.set_num_threads(1)
+    one_thread()  # one thread per network call, as voxgender predict runs
     out = args.out or HERE / "results" / "segmentation" / "peers"
     out.mkdir(parents=True, exist_ok=True)
     exclude = flagged_speakers() if args.exclude_flagged else set()

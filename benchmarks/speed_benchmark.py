@@ -27,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import torch
 from split_clips import DATA
 
 from voxgender.model import load_model
 from voxgender.predict import iter_predictions
+from voxgender.runtime import one_thread
 from voxgender.synth import synth_clip
 from voxgender.training.data import read_corpus
 
@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--model", help="model directory (default: bundled)")
     parser.add_argument("--out", type=Path, default=OUT, help="JSON file for the figures")
     args = parser.parse_args()
-    torch.set_num_threads(1)  # as voxgender predict does: parallel batches, one torch thread each
+    one_thread()  # one thread per network call, as voxgender predict runs
     with tempfile.TemporaryDirectory() as tmp:
         paths = pick_clips(args.clips, Path(tmp))
         audio_s = sum(sf.info(p).duration for p in paths)

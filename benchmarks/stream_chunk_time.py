@@ -14,9 +14,9 @@ import time
 
 import numpy as np
 import soxr
-import torch
 
 from voxgender.model import load_model
+from voxgender.runtime import use_threads
 from voxgender.streaming import Stream
 from voxgender.synth import synth_clip
 
@@ -52,7 +52,7 @@ def time_stream(model, audio: np.ndarray, rate: int, step: int) -> tuple[list[fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=120.0, help="audio to stream")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--threads", type=int, default=1, help="threads per network call")
     parser.add_argument("--rate", type=int, default=16000, help="input sample rate (others are resampled)")
     parser.add_argument("--chunk-ms", type=float, default=100.0)
     parser.add_argument("--models", nargs="+", default=[None], metavar="DIR",
@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="passes over the models, alternating")
     args = parser.parse_args()
 
-    torch.set_num_threads(args.threads)
+    use_threads(args.threads)
     audio = conversation(args.seconds)
     if args.rate != 16000:
         audio = soxr.resample(audio, 16000, args.rate).astype(np.float32)
@@ -75,7 +75,7 @@ def main() -> None:
             timed[name][1].extend(cpu[WARMUP_CHUNKS:])
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"one stream at a time, {args.rate} Hz input, {args.chunk_ms:g} ms chunks, {args.rounds} round(s), "
-          f"torch threads {args.threads}, load average {load} on {os.cpu_count()} cores")
+          f"threads per call {args.threads}, load average {load} on {os.cpu_count()} cores")
     for name, (wall, cpu) in timed.items():
         for kind, times in (("wall", wall), ("CPU", cpu)):
             ms = np.array(times) * 1000

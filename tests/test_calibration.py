@@ -9,9 +9,11 @@ import torch
 from voxgender.cli.main import main
 from voxgender.core.calibration import Calibration, coverage_curve, expected_calibration_error, fit_calibration, logit, reliability, sigmoid
 from voxgender.core.features import FeatureConfig
-from voxgender.core.networks import GenderRNN, ModelConfig
-from voxgender.io.model_dir import save_model_dir, update_inference
+from voxgender.core.networks import ModelConfig
+from voxgender.io.model_dir import update_inference
 from voxgender.model import Prediction, load_model
+from voxgender.training.model_files import save_model_dir
+from voxgender.training.networks import GenderRNN
 
 
 def over_confident_scores(n: int = 4000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from voxgender.core.features import FeatureConfig, FeatureExtractor, dct_matrix, deltas, extract, mel_filterbank, pitch_bin_hz
+from voxgender.core.features import FeatureConfig, dct_matrix, deltas, extract, mel_filterbank, pitch_bin_hz
 from voxgender.synth import synth_clip
 
 
@@ -43,7 +43,7 @@ def test_chunked_frames_equal_whole_signal_frames():
     whole = extract(audio, cfg)
     split = cfg.num_frames(9000)
     tail = extract(audio[split * cfg.hop_length:], cfg)
-    np.testing.assert_allclose(torch.cat([extract(audio[:9000], cfg), tail]).numpy(), whole.numpy(), atol=1e-5)
+    np.testing.assert_allclose(np.concatenate([extract(audio[:9000], cfg), tail]), whole, atol=1e-5)
 
 
 def test_long_inputs_are_computed_in_pieces_with_the_same_frames():
@@ -56,18 +56,22 @@ def test_long_inputs_are_computed_in_pieces_with_the_same_frames():
     whole = extract(audio, cfg)
     assert whole.shape[0] == cfg.num_frames(samples) > FRAMES_AT_A_TIME
     second = extract(audio[FRAMES_AT_A_TIME * cfg.hop_length:], cfg)  # starts at a piece boundary
-    np.testing.assert_allclose(whole[FRAMES_AT_A_TIME:].numpy(), second.numpy(), atol=1e-5)
-    np.testing.assert_allclose(whole[:100].numpy(), extract(audio[:100 * cfg.hop_length + cfg.win_length], cfg)[:100].numpy(),
+    np.testing.assert_allclose(whole[FRAMES_AT_A_TIME:], second, atol=1e-5)
+    np.testing.assert_allclose(whole[:100], extract(audio[:100 * cfg.hop_length + cfg.win_length], cfg)[:100],
                                atol=1e-5)
 
 
-def test_batch_equals_single():
-    """Training (batched waveforms) and inference (one waveform) compute the same features."""
-    cfg = FeatureConfig(kind="mfcc", deltas=True)
-    batch = np.random.default_rng(3).standard_normal((3, 12000)).astype(np.float32)
+@pytest.mark.parametrize("cfg", [FeatureConfig(kind="mfcc", deltas=True), FeatureConfig(), FeatureConfig(kind="mfcc", pitch_bins=16)],
+                         ids=["mfcc+deltas", "logmel", "mfcc+pitch"])
+def test_training_features_in_torch_equal_the_numpy_features_of_inference(cfg):
+    """Training (torch, batched waveforms) and inference (NumPy, one waveform) compute the same features."""
+    from voxgender.training.features import FeatureExtractor
+
+    rng = np.random.default_rng(3)
+    batch = np.stack([synth_clip("female", 0.75, 1), synth_clip("male", 0.75, 2), 0.1 * rng.standard_normal(12000)]).astype(np.float32)
     together = FeatureExtractor(cfg)(torch.from_numpy(batch))
     for row in range(3):
-        np.testing.assert_allclose(together[row].numpy(), extract(batch[row], cfg).numpy(), atol=1e-5)
+        np.testing.assert_allclose(together[row].numpy(), extract(batch[row], cfg), atol=2e-4, rtol=1e-4)
 
 
 def test_dct_is_orthonormal():
@@ -76,9 +80,9 @@ def test_dct_is_orthonormal():
 
 
 def test_deltas_of_a_ramp_are_its_slope():
-    ramp = torch.arange(20, dtype=torch.float32)[:, None] * 0.5
+    ramp = np.arange(20, dtype=np.float32)[:, None] * 0.5
     d = deltas(ramp)
-    np.testing.assert_allclose(d[2:-2, 0].numpy(), 0.5, atol=1e-6)
+    np.testing.assert_allclose(d[2:-2, 0], 0.5, atol=1e-6)
 
 
 def test_config_round_trip_and_validation():
@@ -100,7 +104,7 @@ def test_pitch_bins_peak_at_the_fundamental(f0):
     cfg = FeatureConfig(pitch_bins=32)
     feats = extract(_harmonic_tone(f0), cfg)
     assert feats.shape[1] == cfg.base_dim == 48 + 32
-    peak_hz = pitch_bin_hz(cfg)[feats[:, 48:].argmax(dim=1).numpy()]
+    peak_hz = pitch_bin_hz(cfg)[feats[:, 48:].argmax(axis=1)]
     assert np.median(peak_hz) == pytest.approx(f0, rel=0.05)
 
 
@@ -110,8 +114,8 @@ def test_pitch_bins_separate_synthetic_female_and_male_voices():
 
     def median_peak_hz(gender: str, seed: int) -> float:
         feats = extract(synth_clip(gender, 2.0, seed), cfg)
-        loud = feats[:, :48].mean(dim=1) > feats[:, :48].mean(dim=1).median()  # voiced parts, roughly
-        return float(np.median(centres[feats[loud, 48:].argmax(dim=1).numpy()]))
+        loud = feats[:, :48].mean(axis=1) > np.median(feats[:, :48].mean(axis=1))  # voiced parts, roughly
+        return float(np.median(centres[feats[loud, 48:].argmax(axis=1)]))
 
     for seed in range(3):
         assert median_peak_hz("female", seed) > 165 > median_peak_hz("male", seed)
@@ -122,9 +126,8 @@ def test_pitch_bins_are_framed_like_the_spectrum():
     cfg = FeatureConfig(kind="mfcc", pitch_bins=16, deltas=True)
     audio = _harmonic_tone(120.0, 1.5) + 0.01 * np.random.default_rng(5).standard_normal(24000).astype(np.float32)
     split = cfg.num_frames(9000)
-    pieces = torch.cat([extract(audio[:9000], cfg).narrow(1, 0, cfg.base_dim),
-                        extract(audio[split * cfg.hop_length:], cfg).narrow(1, 0, cfg.base_dim)])
-    np.testing.assert_allclose(pieces.numpy(), extract(audio, cfg)[:, :cfg.base_dim].numpy(), atol=1e-4)
+    pieces = np.concatenate([extract(audio[:9000], cfg)[:, :cfg.base_dim], extract(audio[split * cfg.hop_length:], cfg)[:, :cfg.base_dim]])
+    np.testing.assert_allclose(pieces, extract(audio, cfg)[:, :cfg.base_dim], atol=1e-4)
     assert cfg.dim == 3 * (20 + 16)
 
 

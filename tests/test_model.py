@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from voxgender.core.features import FeatureConfig
-from voxgender.core.networks import GenderRNN, ModelConfig
+from voxgender.core.features import FeatureConfig, extract
+from voxgender.core.networks import ModelConfig
 from voxgender.errors import ModelError
-from voxgender.io.model_dir import save_model_dir, split_speakers
+from voxgender.io.model_dir import split_speakers
 from voxgender.model import Model, load_model
+from voxgender.training.model_files import load_torch_model, save_model_dir
+from voxgender.training.networks import GenderRNN, torch_network
 
 
 @pytest.fixture(params=[("gru", "global"), ("lstm", "global"), ("gru", "causal"), ("lstm", "causal")],
@@ -80,44 +82,52 @@ def test_normalisation_is_applied():
     torch.testing.assert_close(before, after, atol=1e-5, rtol=1e-4)
 
 
-def test_save_load_round_trip(tmp_path, net):
+def test_a_saved_model_runs_on_onnx_as_the_torch_network_does_state_included(tmp_path, net):
     features = FeatureConfig(n_mels=40)
     net.set_normalisation(torch.linspace(-1, 1, 40), torch.linspace(0.5, 2, 40))
     save_model_dir(tmp_path / "m", net, features, {"window_s": 4.0}, {"note": "test"}, card="# card\n")
     model = load_model(tmp_path / "m")
     assert model.features == features and model.window_s == 4.0
-    x = torch.randn(2, 20, 40)
-    torch.testing.assert_close(model.net(x)[0], net(x)[0])
+    x = np.random.default_rng(0).standard_normal((2, 20, 40)).astype(np.float32)
+    onnx_first, onnx_state = model.network(x[:, :12])
+    torch_first, torch_state = torch_network(net)(x[:, :12])
+    np.testing.assert_allclose(onnx_first, torch_first, atol=1e-5)
+    for a, b in zip(onnx_state, torch_state):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+    np.testing.assert_allclose(model.network(x[:, 12:], onnx_state)[0], torch_network(net)(x[:, 12:], torch_state)[0], atol=1e-5)
+    torch.testing.assert_close(load_torch_model(tmp_path / "m").net.state_dict(), net.state_dict())
     assert (tmp_path / "m" / "MODEL_CARD.md").read_text() == "# card\n"
     assert json.loads((tmp_path / "m" / "config.json").read_text())["metadata"] == {"note": "test"}
 
 
 def test_windowed_inference_matches_direct_call_within_a_window(net):
     features = FeatureConfig(n_mels=40)
-    model = Model(net, features, {"inference": {"window_s": 30.0}})
+    model = Model(torch_network(net), features, {"inference": {"window_s": 30.0}})
     audio = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
     lp = model.frame_log_posteriors([audio])[0]
-    direct = torch.log_softmax(net(model._extractor(torch.from_numpy(audio))[None])[0][0], -1).detach().numpy()
+    direct = torch_network(net)(extract(audio, features)[None])[0][0]
     np.testing.assert_allclose(lp, direct, atol=1e-5)
 
 
 def test_primer_frames_prime_the_first_window_only_and_get_no_output(net):
-    model = Model(net, FeatureConfig(n_mels=40), {"inference": {"window_s": 0.5}})  # windows of 25 frames
-    feats = torch.randn(7 + 60, 40)
+    model = Model(torch_network(net), FeatureConfig(n_mels=40), {"inference": {"window_s": 0.5}})  # windows of 25 frames
+    feats = np.random.default_rng(0).standard_normal((7 + 60, 40)).astype(np.float32)
     lp = model.feature_log_posteriors([feats], [7])[0]
     assert lp.shape == (60, 2)
-    whole_first = torch.log_softmax(net(feats[None, :7 + 25])[0][0], -1).detach().numpy()
+    whole_first = torch_network(net)(feats[None, :7 + 25])[0][0]
     np.testing.assert_allclose(lp[:25], whole_first[7:], atol=1e-5)  # the first window ran on from the primer
     unprimed = model.feature_log_posteriors([feats[7:]])[0]
     np.testing.assert_allclose(lp[25:], unprimed[25:], atol=1e-5)  # later windows start afresh at the same frames
     assert not np.allclose(lp[:25], unprimed[:25], atol=1e-3)
 
 
-@pytest.mark.parametrize("damage", ["missing_weights", "bad_json", "wrong_shape", "not_a_dir"])
+@pytest.mark.parametrize("damage", ["missing_graph", "damaged_graph", "bad_json", "wrong_shape", "not_a_dir"])
 def test_broken_model_dirs_raise_model_error(tmp_path, net, damage):
-    root = save_model_dir(tmp_path / "m", net, FeatureConfig())
-    if damage == "missing_weights":
-        (root / "model.safetensors").unlink()
+    root = save_model_dir(tmp_path / "m", net, FeatureConfig(n_mels=40))
+    if damage == "missing_graph":
+        (root / "model.onnx").unlink()
+    elif damage == "damaged_graph":
+        (root / "model.onnx").write_bytes(b"\x00" * 100)
     elif damage == "bad_json":
         (root / "config.json").write_text("{not json")
     elif damage == "wrong_shape":
@@ -131,11 +141,19 @@ def test_broken_model_dirs_raise_model_error(tmp_path, net, damage):
     assert str(root) in str(err.value) and "\n" not in str(err.value)
 
 
+def test_a_model_without_torch_weights_cannot_be_fine_tuned_and_says_so(tmp_path, net):
+    root = save_model_dir(tmp_path / "m", net, FeatureConfig(n_mels=40))
+    (root / "model.safetensors").unlink()
+    load_model(root)  # inference needs only the graph
+    with pytest.raises(ModelError, match="missing model.safetensors"):
+        load_torch_model(root)
+
+
 def test_speech_only_aggregation_averages_the_frames_vad_calls_speech(net, female_clip):
     from voxgender.core.aggregate import mean_log_posterior
     from voxgender.core.vad import speech_frames
 
-    model = Model(net, FeatureConfig(n_mels=40), {"inference": {"window_s": 30.0}})
+    model = Model(torch_network(net), FeatureConfig(n_mels=40), {"inference": {"window_s": 30.0}})
     audio = np.concatenate([np.zeros(16000, np.float32), female_clip, np.zeros(16000, np.float32)])
     lp = model.frame_log_posteriors([audio])[0]
     mask = speech_frames(audio, len(lp), model.features)

@@ -1,9 +1,11 @@
 """Segmentation of synthetic conversations with a known timeline, block by block and in one piece."""
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 from recordings import conversation, label_at
 
 from voxgender.core.timeline import SegmentSummary
@@ -92,18 +94,27 @@ def test_bad_input_is_a_one_line_error_naming_it(segmenter, tmp_path):
         segmenter.segment_array(np.full(16000, np.nan, np.float32), name="clip")
 
 
+def silero_onnx_file(name: str) -> Path:
+    """One of the ONNX files that the silero-vad package ships (found without importing it: it imports torch)."""
+    spec = importlib.util.find_spec("silero_vad")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("the silero-vad package is not installed (the train extra has it)")
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / name
+
+
 def test_vad_gives_silero_own_probabilities_in_both_ways_and_does_not_depend_on_the_cut(female_clip, male_clip):
-    from voxgender.core.vad import CHUNK, CONTEXT, VadState, silero_network
+    from voxgender.core.onnx_runtime import new_session
+    from voxgender.core.vad import CHUNK, CONTEXT, VadState
 
     audio = np.concatenate([female_clip, np.zeros(8000, np.float32), male_clip, female_clip[:1234]] * 3)
-    chunks = torch.from_numpy(np.pad(audio, (0, -len(audio) % CHUNK)).reshape(-1, 1, CHUNK))
-    silero, state, context, reference = silero_network(), VadState.zeros(1).state, torch.zeros(1, CONTEXT), []
-    with torch.no_grad():  # silero's own TorchScript network, one chunk per call
-        for chunk in chunks:
-            x = torch.cat([context, chunk], dim=1)
-            p, state = silero(x, state)
-            context = x[:, -CONTEXT:]
-            reference.append(float(p[0, 0]))
+    chunks = np.pad(audio, (0, -len(audio) % CHUNK)).reshape(-1, 1, CHUNK)
+    silero = new_session(str(silero_onnx_file("silero_vad.onnx")))  # silero's own graph, one chunk per call
+    state, context, reference = np.zeros((2, 1, 128), np.float32), np.zeros((1, CONTEXT), np.float32), []
+    for chunk in chunks:
+        x = np.concatenate([context, chunk], axis=1)
+        p, state = silero.run(None, {"input": x, "state": state, "sr": np.array(16000, np.int64)})
+        context = x[:, -CONTEXT:]
+        reference.append(float(p[0, 0]))
     vad = SileroVad()
     whole, _ = vad.probabilities(audio)
     np.testing.assert_allclose(whole, reference, atol=1e-4)
@@ -114,18 +125,18 @@ def test_vad_gives_silero_own_probabilities_in_both_ways_and_does_not_depend_on_
     batch = VadState.zeros(2)  # two live streams stepped together: the same audio, and silence
     stepped = []
     for chunk in chunks:
-        p, batch = vad.step(torch.cat([chunk, torch.zeros(1, CHUNK)])[:, None], batch)
+        p, batch = vad.step(np.concatenate([chunk, np.zeros((1, CHUNK), np.float32)])[:, None], batch)
         stepped.append(p[:, 0])
-    stepped = torch.stack(stepped).numpy()
+    stepped = np.stack(stepped)
     np.testing.assert_allclose(stepped[:, 0], reference, atol=1e-4)
     assert stepped[:, 1].max() < 0.1 and whole.max() > 0.5 and whole.min() < 0.2  # speech, pauses, silence
     rounds = 3  # several chunks of each stream in one call: as that many calls of one
     at_once, states = [], VadState.zeros(2)
     for first in range(0, len(chunks) - rounds + 1, rounds):
         block = chunks[first:first + rounds].reshape(1, rounds, CHUNK)
-        p, states = vad.step(torch.cat([block, torch.zeros(1, rounds, CHUNK)]), states)
+        p, states = vad.step(np.concatenate([block, np.zeros((1, rounds, CHUNK), np.float32)]), states)
         at_once.append(p[0])
-    np.testing.assert_allclose(torch.cat(at_once).numpy(), stepped[:len(at_once) * rounds, 0], atol=1e-5)
+    np.testing.assert_allclose(np.concatenate(at_once), stepped[:len(at_once) * rounds, 0], atol=1e-5)
 
 
 def test_settings_are_checked():

@@ -9,13 +9,15 @@ import torch
 
 from voxgender.core.aggregate import exponential_smoothing, hysteresis, mean_log_posterior, moving_majority
 from voxgender.core.features import FeatureConfig
-from voxgender.core.networks import GenderRNN, ModelConfig, build_net
+from voxgender.core.networks import ModelConfig
 from voxgender.core.smoothing import Ema, Hysteresis, Majority
 from voxgender.engine import StreamEngine
 from voxgender.errors import AudioError, ModelError
 from voxgender.model import Model, load_model
 from voxgender.streaming import Stream, stream_chunks
 from voxgender.synth import synth_clip
+from voxgender.training.model_files import save_model_dir
+from voxgender.training.networks import GenderRNN, build_net, torch_network
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +76,7 @@ def test_without_vad_the_stream_reproduces_batch_frame_posteriors(model, female_
     (FeatureConfig(), "causal", 1),
     (FeatureConfig(kind="mfcc", deltas=True), "causal", 2),
 ], ids=["mfcc", "logmel+pitch", "causal-normalisation", "ensemble"])
-def test_other_models_stream_exactly(female_clip, features, normalisation, members):
+def test_other_models_stream_exactly(tmp_path, female_clip, features, normalisation, members):
     """A model with Δ/ΔΔ features (and pitch bands), a running mean in its state, or several
     networks (an ensemble): frames wait for their look-ahead, the state is carried, and the stream
     matches batch, edges included."""
@@ -83,7 +85,7 @@ def test_other_models_stream_exactly(female_clip, features, normalisation, membe
                                 normalisation=normalisation, members=members))
     for i, member in enumerate(net.members if members > 1 else [net]):
         member.set_normalisation(torch.linspace(-12, -2, features.dim) + i, torch.linspace(1, 3, features.dim))
-    tiny = Model(net, features)
+    tiny = load_model(save_model_dir(tmp_path / "tiny", net, features))  # on onnxruntime, as users run it
     clip = female_clip[:16000]
     options = dict(vad=False, interval_s=features.hop_ms / 1000, smoothing="none", hold_s=0)
     decisions, _ = run(Stream(tiny, **options), clip, [999, 17])
@@ -187,6 +189,6 @@ def test_bad_input_is_refused_with_a_clear_error(model):
     stream = Stream(model)
     with pytest.raises(AudioError, match="NaN"):
         stream.feed(np.array([0.0, np.nan], np.float32))
-    bidirectional = Model(GenderRNN(ModelConfig(bidirectional=True)), FeatureConfig())
+    bidirectional = Model(torch_network(GenderRNN(ModelConfig(bidirectional=True))), FeatureConfig())
     with pytest.raises(ModelError, match="bidirectional"):
         Stream(bidirectional)

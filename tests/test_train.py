@@ -10,14 +10,16 @@ import torch
 from conftest import TINY_TRAIN_ARGS
 
 from voxgender.cli.main import main
-from voxgender.core.features import FeatureConfig, FeatureExtractor
-from voxgender.core.networks import GenderRNN, ModelConfig
-from voxgender.io.model_dir import load_model_dir, save_model_dir
+from voxgender.core.features import FeatureConfig
+from voxgender.core.networks import ModelConfig
 from voxgender.model import load_model
 from voxgender.training import trainer as train_module
 from voxgender.training.adversary import CorpusAdversary
 from voxgender.training.augment import AugmentConfig
 from voxgender.training.data import read_corpus
+from voxgender.training.features import FeatureExtractor
+from voxgender.training.model_files import load_torch_model, save_model_dir
+from voxgender.training.networks import GenderRNN
 from voxgender.training.trainer import (
     BalancedSampler,
     Clip,
@@ -142,7 +144,7 @@ def test_keep_final_runs_the_whole_schedule_and_saves_its_last_epoch(synthetic_c
     meta = model.config["metadata"]
     assert meta["kept_epoch"] == 3 and meta["val_uar"] == pytest.approx(float(rows[-1]["val_uar"]))
     average = torch.load(tmp_path / "final" / "checkpoint.pt", weights_only=True)["average"]
-    for key, value in model.net.state_dict().items():
+    for key, value in load_torch_model(tmp_path / "final").net.state_dict().items():
         torch.testing.assert_close(value, average[f"module.{key}"])
     assert "The weights of the last epoch (3)" in (tmp_path / "final" / "MODEL_CARD.md").read_text()
 
@@ -156,7 +158,7 @@ def test_fine_tuning_starts_from_a_model_and_keeps_its_design(tiny_model_dir, sy
               "--val-fraction", "0.3", "--test-fraction", "0", "--threads", "1", "--hidden", "8", "--n-mels", "20"]
     assert main([*common, "--out", str(tmp_path / "frozen"), "--lr", "0"]) == 0
     assert main([*common, "--out", str(tmp_path / "tuned"), "--lr", "0.01"]) == 0
-    start, frozen, tuned = (load_model(d) for d in (tiny_model_dir, tmp_path / "frozen", tmp_path / "tuned"))
+    start, frozen, tuned = (load_torch_model(d) for d in (tiny_model_dir, tmp_path / "frozen", tmp_path / "tuned"))
     assert frozen.features == start.features and frozen.net.cfg == start.net.cfg
     for key, value in start.net.state_dict().items():
         torch.testing.assert_close(frozen.net.state_dict()[key], value)
@@ -257,7 +259,7 @@ def test_torchrun_trains_data_parallel_on_two_cpu_processes(synthetic_corpora, t
         assert [r["epoch"] for r in csv.DictReader((run / "history.csv").open())] == ["1", "2"]
         adversary = torch.load(run / "checkpoint.pt", weights_only=True)["adversary"]
         assert (adversary is not None) == adversarial
-    assert load_model(out).net.cfg.members == len(trained)
+    assert load_model(out).network.cfg.members == len(trained)
 
 
 def test_exclude_speakers_leaves_the_listed_speakers_out_of_training_and_validation_not_out_of_test(
@@ -371,12 +373,13 @@ def test_a_student_distilled_from_a_teacher_follows_the_teacher_not_the_labels(t
                                                                               capsys):
     """A teacher with its two outputs swapped calls every voice the other gender: a student that
     learns from it alone (--distill 1) does the same on held-out speakers, against the labels."""
-    net, features, config = load_model_dir(tiny_model_dir)
-    last = net.head[-1]
+    teacher = load_torch_model(tiny_model_dir)
+    last = teacher.net.head[-1]
     with torch.no_grad():
         last.weight.copy_(last.weight.flip(0))
         last.bias.copy_(last.bias.flip(0))
-    swapped = save_model_dir(tmp_path / "swapped", net, features, config["inference"], config["metadata"])
+    swapped = save_model_dir(tmp_path / "swapped", teacher.net, teacher.features, teacher.config["inference"],
+                             teacher.config["metadata"])
     assert main(["train", "--data", str(synthetic_corpora["train"]), *TINY_TRAIN_ARGS, "--out", str(tmp_path / "student"),
                  "--teacher", str(swapped), "--distill", "1", "--keep", "final",
                  "--epochs", "6"]) == 0  # validation (by the labels) would keep epoch 1

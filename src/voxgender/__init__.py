@@ -13,13 +13,13 @@ from typing import Any
 
 from voxgender.runtime import passive_wait
 
-passive_wait()  # before anything imports torch
+passive_wait()  # before any runtime starts its threads
 
 from voxgender.errors import AudioError, DataError, ModelError, VoxgenderError  # noqa: E402
 
 __version__ = "0.1.0"
 
-# The rest of the API imports torch, so it loads on first use (``voxgender --help`` stays instant).
+# The rest of the API loads onnxruntime, so it loads on first use (``voxgender --help`` stays instant).
 _LAZY = {
     "load_audio": "io.audio",
     "Model": "model", "Prediction": "model", "load_model": "model",

@@ -18,10 +18,10 @@ from itertools import count
 
 import numpy as np
 import soxr
-import torch
 
 from voxgender.core.decisions import Decision, DecisionTracker, StreamOptions, Summary
-from voxgender.core.features import FeatureExtractor, deltas
+from voxgender.core.features import frame_features, with_deltas
+from voxgender.core.networks import network_state
 from voxgender.core.vad import CHUNK, SileroVad, VadState, centre_chunks, shared_vad
 from voxgender.errors import AudioError, ModelError
 from voxgender.model import Model
@@ -74,18 +74,17 @@ class StreamEngine:
     """
 
     def __init__(self, model: Model, vad: SileroVad | None = None) -> None:
-        if model.net.cfg.bidirectional:
+        if model.network.cfg.bidirectional:
             raise ModelError("this model is bidirectional (batch-only): it cannot stream")
         self.model = model
         self.features = model.features
         self._hop, self._win = model.features.hop_length, model.features.win_length
         self._vad = vad
-        self._extractor = FeatureExtractor(model.features)
         self._streams: dict[int, _Stream] = {}
         self._ids = count()
         self._free: list[int] = []
         self._capacity = 0
-        self._net_state: list[torch.Tensor] = []
+        self._net_state: list[np.ndarray] = []
         self._vad_state = VadState.zeros(0)
 
     def __len__(self) -> int:
@@ -159,8 +158,8 @@ class StreamEngine:
     def _take_slot(self) -> int:
         if not self._free:
             grow = max(8, self._capacity)
-            self._net_state = [torch.cat([t, torch.zeros(t.shape[0], grow, t.shape[2])], dim=1)
-                               for t in self._net_state or self.model.net.zero_state(0)]
+            self._net_state = [np.concatenate([t, np.zeros((t.shape[0], grow, t.shape[2]), np.float32)], axis=1)
+                               for t in self._net_state or network_state(self.model.network.cfg, 0)]
             self._vad_state = VadState.stack([self._vad_state, VadState.zeros(grow)])
             self._free = list(range(self._capacity + grow - 1, self._capacity - 1, -1))
             self._capacity += grow
@@ -185,8 +184,7 @@ class StreamEngine:
                 chunks[row, :len(piece)] = piece  # the last chunk of an ending stream is zero-padded
             rows = [s.slot for s in batch]
             assert self._vad is not None  # opened streams with VAD loaded it
-            probs, state = self._vad.step(torch.from_numpy(chunks).reshape(len(batch), rounds, CHUNK),
-                                          self._vad_state.select(rows))
+            probs, state = self._vad.step(chunks.reshape(len(batch), rounds, CHUNK), self._vad_state.select(rows))
             self._vad_state.state[:, rows] = state.state
             self._vad_state.context[rows] = state.context
             for s, stream_probs in zip(batch, probs.tolist()):
@@ -224,8 +222,7 @@ class StreamEngine:
             index_in_piece = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
             starts = np.repeat(piece_starts, counts) + index_in_piece * hop
             frames = np.concatenate(pieces)[starts[:, None] + np.arange(win)]
-            with torch.no_grad():
-                base = self._extractor.base(torch.from_numpy(frames))[:, 0].numpy()
+            base = frame_features(frames, self.features)
             first = 0
             for s, n in todo:
                 s.base_done += n
@@ -254,9 +251,7 @@ class StreamEngine:
         stop = s.base_done if s.ending else s.base_done - look
         if stop <= s.final_done:
             return
-        history = torch.from_numpy(s.history)
-        d1 = deltas(history)
-        full = torch.cat([history, d1, deltas(d1)], dim=-1).numpy()
+        full = with_deltas(s.history)
         s.ready.append(full[s.final_done - hist_start: stop - hist_start])
         s.final_done = stop
         s.history = s.history[max(0, s.final_done - look - hist_start):]
@@ -264,8 +259,8 @@ class StreamEngine:
     def _run_rnn(self, updates: dict[int, Update]) -> None:
         """One RNN call for every stream with new features (a second only where a reset splits a stream's frames).
 
-        Per-stream work stays in numpy: torch calls release the GIL, and on a server each release
-        lets the event loop in, so only the batched calls go through torch.
+        Per-stream work stays in numpy: onnxruntime calls release the GIL, and on a server each
+        release lets the event loop in, so only the batched calls go through onnxruntime.
         """
         while True:
             batch: list[tuple[_Stream, np.ndarray]] = []
@@ -286,26 +281,22 @@ class StreamEngine:
             self._rnn_batch(batch, updates)
 
     def _rnn_batch(self, batch: list[tuple[_Stream, np.ndarray]], updates: dict[int, Update]) -> None:
-        lengths = np.array([len(x) for _, x in batch])
-        x = np.zeros((len(batch), lengths.max(), batch[0][1].shape[1]), np.float32)
-        for row, (_, frames) in enumerate(batch):
-            x[row, :len(frames)] = frames
-        rows = torch.tensor([s.slot for s, _ in batch])
-        state = [t[:, rows] for t in self._net_state]
-        uniform = bool((lengths == lengths[0]).all())
-        with torch.no_grad():
-            logits, new = self.model.net(torch.from_numpy(x), tuple(state),
-                                         lengths=None if uniform else torch.from_numpy(lengths))
-            logp = torch.log_softmax(logits, dim=-1).numpy()
-        for t, n in zip(self._net_state, new):
-            t[:, rows] = n
-        for row, (s, frames) in enumerate(batch):
-            n = len(frames)
-            speech = self._speech_flags(s, s.rnn_done, n)
-            s.rnn_done += n
-            decisions = s.tracker.add(logp[row, :n], speech, s.received)
-            if decisions:
-                updates.setdefault(s.sid, Update()).decisions += decisions
+        """The new frames of these streams through the network: one call per number of frames
+        (no padding, so every stream's state after the call is exact)."""
+        by_count: dict[int, list[tuple[_Stream, np.ndarray]]] = {}
+        for s, frames in batch:
+            by_count.setdefault(len(frames), []).append((s, frames))
+        for same_count in by_count.values():
+            rows = [s.slot for s, _ in same_count]
+            logp, new = self.model.network(np.stack([frames for _, frames in same_count]), tuple(t[:, rows] for t in self._net_state))
+            for t, n in zip(self._net_state, new):
+                t[:, rows] = n
+            for row, (s, frames) in enumerate(same_count):
+                speech = self._speech_flags(s, s.rnn_done, len(frames))
+                s.rnn_done += len(frames)
+                decisions = s.tracker.add(logp[row], speech, s.received)
+                if decisions:
+                    updates.setdefault(s.sid, Update()).decisions += decisions
 
     def _speech_flags(self, s: _Stream, first: int, n: int) -> np.ndarray:
         """Speech flag of frames ``first .. first + n``: the VAD decision of the chunk holding each frame's centre."""

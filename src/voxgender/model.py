@@ -8,19 +8,18 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
-import torch
 
 from voxgender.core.aggregate import CASCADE_MARGIN, SPEECH_ONLY, Aggregation, aggregate, mean_log_odds, mean_log_posterior
 from voxgender.core.calibration import Calibration
-from voxgender.core.features import FeatureConfig, FeatureExtractor
-from voxgender.core.networks import GenderEnsemble, GenderRNN, combine_members
+from voxgender.core.features import FeatureConfig, extract
+from voxgender.core.networks import FrameNetwork, combine_members
 from voxgender.core.vad import speech_frames
 from voxgender.io.audio import SAMPLE_RATE, AudioBlock, Source, load_audio, read_blocks, validate
 from voxgender.io.model_dir import bundled_model_dir, load_model_dir
 
 DEFAULT_WINDOW_S = 8.0
 LONG_BLOCK_S = 128.0  # a recording longer than this is decoded and scored block by block, in the memory of one block
-BATCH_WINDOWS = 128  # windows run through the network as one batch: larger batches amortise its per-step cost
+BATCH_WINDOWS = 128  # windows of one length run through the network as one batch
 
 
 @dataclass(frozen=True)
@@ -51,8 +50,8 @@ class Model:
     >>> model.predict_file("talk.wav").label
     """
 
-    def __init__(self, net: GenderRNN, features: FeatureConfig, config: dict[str, Any] | None = None) -> None:
-        self.net = net.eval()
+    def __init__(self, network: FrameNetwork, features: FeatureConfig, config: dict[str, Any] | None = None) -> None:
+        self.network = network
         self.features = features
         self.config = config or {}
         inference = self.config.get("inference", {})
@@ -61,14 +60,12 @@ class Model:
         self.cascade_margin: float | None = inference.get("cascade_margin", CASCADE_MARGIN)  # None: every member on every clip
         self.calibration: Calibration | None = Calibration.from_dict(inference.get("calibration"))
         self.min_confidence: float = 0.0  # below it a file's label is "unknown"
-        self._extractor = FeatureExtractor(features)
 
     @property
     def window_frames(self) -> int:
         return max(1, int(round(self.window_s * 1000 / self.features.hop_ms)))
 
     # -- core: arrays in, arrays out -------------------------------------------------------
-    @torch.no_grad()
     def frame_log_posteriors(self, audios: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Per-frame log-posteriors (frames, 2) for each 16 kHz waveform.
 
@@ -77,23 +74,23 @@ class Model:
         """
         return self.feature_log_posteriors([self.features_of(a) for a in audios])
 
-    def features_of(self, audio: np.ndarray) -> torch.Tensor:
+    def features_of(self, audio: np.ndarray) -> np.ndarray:
         """Feature frames (frames, dim) of one 16 kHz waveform."""
-        return self._extractor(torch.from_numpy(np.require(audio, np.float32, ["C", "W"])))
+        return extract(audio, self.features)
 
-    @torch.no_grad()
-    def feature_log_posteriors(self, feats: Sequence[torch.Tensor], primers: Sequence[int] | None = None,
-                               net: GenderRNN | GenderEnsemble | None = None) -> list[np.ndarray]:
+    def feature_log_posteriors(self, feats: Sequence[np.ndarray], primers: Sequence[int] | None = None,
+                               network: FrameNetwork | None = None) -> list[np.ndarray]:
         """Per-frame log-posteriors (frames, 2) of feature sequences, cut into windows of
-        ``window_frames`` from each sequence's start and run as padded batches.
+        ``window_frames`` from each sequence's start and run in batches of windows of one length
+        (no padding, so a bidirectional network sees each window exactly as it is).
 
         ``primers[i]`` leading frames of ``feats[i]`` only prime the network for its first window
         (its state and causal normalisation): they get no output and do not count in the window.
-        ``net`` runs instead of the model's own network (say, one member of its ensemble).
+        ``network`` runs instead of the model's own (say, one member of its ensemble).
         """
-        net = net if net is not None else self.net
+        network = network if network is not None else self.network
         primers = primers if primers is not None else [0] * len(feats)
-        pieces: list[tuple[int, int, int, torch.Tensor]] = []  # (input index, start frame, primer, window)
+        pieces: list[tuple[int, int, int, np.ndarray]] = []  # (input index, start frame, primer, window)
         for i, (f, primer) in enumerate(zip(feats, primers)):
             for start in range(0, max(1, f.shape[0] - primer), self.window_frames):
                 lead = primer if start == 0 else 0
@@ -101,16 +98,15 @@ class Model:
                 if window.shape[0] > lead:
                     pieces.append((i, start, lead, window))
         out = [np.zeros((f.shape[0] - primer, 2), dtype=np.float32) for f, primer in zip(feats, primers)]
-        pieces.sort(key=lambda p: p[3].shape[0])
-        for b in range(0, len(pieces), BATCH_WINDOWS):
-            batch = pieces[b:b + BATCH_WINDOWS]
-            lengths = torch.tensor([p[3].shape[0] for p in batch])
-            x = torch.nn.utils.rnn.pad_sequence([p[3] for p in batch], batch_first=True)
-            uniform = bool((lengths == lengths[0]).all())
-            logits, _ = net(x, lengths=None if uniform else lengths)
-            logp = torch.log_softmax(logits, dim=-1).numpy()
-            for (i, start, lead, window), lp in zip(batch, logp):
-                out[i][start:start + window.shape[0] - lead] = lp[lead:window.shape[0]]
+        by_length: dict[int, list[tuple[int, int, int, np.ndarray]]] = {}
+        for piece in pieces:
+            by_length.setdefault(piece[3].shape[0], []).append(piece)
+        for same_length in by_length.values():
+            for b in range(0, len(same_length), BATCH_WINDOWS):
+                batch = same_length[b:b + BATCH_WINDOWS]
+                logp, _ = network(np.stack([p[3] for p in batch]))
+                for (i, start, lead, window), lp in zip(batch, logp):
+                    out[i][start:start + window.shape[0] - lead] = lp[lead:]
         return out
 
     def p_female_of_arrays(self, audios: Sequence[np.ndarray], aggregation: Aggregation | None = None,
@@ -125,7 +121,7 @@ class Model:
         """
         method = aggregation or self.aggregation
         feats = [self.features_of(a) for a in audios]
-        if method == "mean_log" and isinstance(self.net, GenderEnsemble) and self.cascade_margin is not None:
+        if method == "mean_log" and len(self.network.members) > 1 and self.cascade_margin is not None:
             log_posts = self._cascade(feats)
         else:
             log_posts = self.feature_log_posteriors(feats)
@@ -188,7 +184,7 @@ class Model:
         """The decision on a file of calibrated ``p_female``, with the model's ``min_confidence``."""
         return Prediction.from_p_female(name, float(p_female), duration_s, self.min_confidence)
 
-    def _cascade(self, feats: Sequence[torch.Tensor]) -> list[np.ndarray]:
+    def _cascade(self, feats: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Frame log-posteriors: the first member's where its mean log-odds exceed
         ``cascade_margin`` in size, else the whole ensemble's.
 
@@ -197,14 +193,13 @@ class Model:
         mean_log decision can change only if the other members lean the other way by more than the
         first member's margin: on the validation speakers and every LOCO corpus, none did.
         """
-        first, *others = self.net.members
-        log_posts = self.feature_log_posteriors(feats, net=first)
+        first, *others = self.network.members
+        log_posts = self.feature_log_posteriors(feats, network=first)
         unsure = [i for i, lp in enumerate(log_posts) if abs(mean_log_odds(lp)) <= self.cascade_margin]
         if unsure:
-            rest = [self.feature_log_posteriors([feats[i] for i in unsure], net=member) for member in others]
+            rest = [self.feature_log_posteriors([feats[i] for i in unsure], network=member) for member in others]
             for k, i in enumerate(unsure):
-                logits = combine_members([torch.from_numpy(log_posts[i]), *(torch.from_numpy(lp[k]) for lp in rest)])
-                log_posts[i] = torch.log_softmax(logits, dim=-1).numpy()
+                log_posts[i] = combine_members([log_posts[i], *(lp[k] for lp in rest)])
         return log_posts
 
     # -- convenience: files and arrays -------------------------------------------------------
@@ -244,8 +239,8 @@ def load_model(path: str | Path | None = None, all_members: bool = False, min_co
     ``min_confidence``: files whose calibrated confidence falls below it are labelled ``unknown``."""
     if not 0 <= min_confidence <= 1:
         raise ValueError(f"min_confidence must be in [0, 1], not {min_confidence}")
-    net, features, config = load_model_dir(path if path is not None else bundled_model_dir())
-    model = Model(net, features, config)
+    network, features, config = load_model_dir(path if path is not None else bundled_model_dir())
+    model = Model(network, features, config)
     if all_members:
         model.cascade_margin = None
     model.min_confidence = min_confidence

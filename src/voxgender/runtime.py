@@ -1,4 +1,5 @@
-"""Process policy in one place: OpenMP's wait policy and how many threads torch uses.
+"""Process policy in one place: OpenMP's wait policy and how many threads onnxruntime (and, in
+training, torch) use.
 
 Small recurrent models spend their time in many tiny matrix products. With OpenMP's default
 busy-waiting, two threads on a loaded machine slow each other down by an order of magnitude, and
@@ -10,6 +11,7 @@ streams at once instead.
 from __future__ import annotations
 
 import os
+import sys
 
 
 def passive_wait() -> None:
@@ -18,13 +20,16 @@ def passive_wait() -> None:
 
 
 def use_threads(threads: int) -> None:
-    """Run torch's operations on ``threads`` threads (0 leaves torch's default)."""
+    """Run each network call on ``threads`` threads (0 leaves the runtimes' defaults): the
+    onnxruntime sessions made from now on, and torch if training has imported it."""
     if threads > 0:
-        import torch
+        from voxgender.core.onnx_runtime import set_threads
 
-        torch.set_num_threads(threads)
+        set_threads(threads)
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(threads)
 
 
 def one_thread() -> None:
-    """One torch thread: for live work and for workers that each run their own batch."""
+    """One thread per network call: for live work and for workers that each run their own batch."""
     use_threads(1)

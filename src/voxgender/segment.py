@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from voxgender.core.aggregate import mean_log_posterior
 from voxgender.core.hmm import SegmentDecoder
@@ -179,7 +178,7 @@ class _Run:
         self.vad_base = 0
         self.log_post = np.zeros((0, 2), dtype=np.float32)  # frames [lp_base, ...)
         self.age = np.zeros(0, dtype=np.int64)  # frames since the RNN's restart, for the same frames
-        self.feat_tail = torch.zeros(0, seg.model.net.cfg.input_dim)  # the last feature frames, to prime a restart
+        self.feat_tail = np.zeros((0, seg.model.features.dim), np.float32)  # the last feature frames, to prime a restart
         self.lp_base = 0
         self.pushed = 0  # frames given to the decoder
         self.segments: list[Segment] = []
@@ -199,7 +198,7 @@ class _Run:
         start = block.start // hop
         bounds = sorted(set(range(0, len(feats), self.seg.model.window_frames)) | self._onsets(block, probs, start, len(feats)))
         ends = bounds[1:] + [len(feats)]
-        feats = torch.cat([self.feat_tail, feats])  # frame a of the block is now frame a + tail
+        feats = np.concatenate([self.feat_tail, feats])  # frame a of the block is now frame a + tail
         tail, preroll = len(self.feat_tail), self.seg.preroll_frames
         starts = [max(0, a + tail - preroll) for a in bounds]
         pieces = [feats[lo:b + tail] for lo, b in zip(starts, ends)]

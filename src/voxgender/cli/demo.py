@@ -28,8 +28,7 @@ def run_demo(model_path: str | None = None) -> int:
     model = load_model(model_path)
     console = Console()
     console.print(f"[bold]voxgender demo[/]: model {model_path or 'bundled'} "
-                  f"({model.net.cfg.cell.upper()}{f' × {model.net.cfg.members}' if model.net.cfg.members > 1 else ''}, "
-                  f"{model.net.num_parameters():,} parameters, "
+                  f"({model.network.cfg.describe()}, "
                   f"{model.features.kind} features)")
     with tempfile.TemporaryDirectory(prefix="voxgender-demo-") as tmp:
         paths, expected, f0s = [], [], []

@@ -17,8 +17,8 @@ from voxgender.runtime import one_thread, use_threads
 if TYPE_CHECKING:
     from voxgender.core.features import FeatureConfig
     from voxgender.core.networks import ModelConfig
-    from voxgender.model import Model
     from voxgender.segment import SegmentConfig
+    from voxgender.training.model_files import TorchModel
     from voxgender.training.trainer import TrainConfig
 
 Handler = Callable[[argparse.Namespace], int]
@@ -148,7 +148,7 @@ def train_recipe(args: argparse.Namespace) -> tuple[FeatureConfig, ModelConfig, 
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from voxgender.core.networks import member_networks
+    from voxgender.training.networks import member_networks
     from voxgender.training.trainer import claim_out_dir, train_networks
 
     if args.members < 1:
@@ -177,14 +177,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def named_model(name: str | None) -> Model | None:
+def named_model(name: str | None) -> TorchModel | None:
     """The model a ``train`` option names: a model directory, 'bundled' for the shipped one, or None."""
-    from voxgender.model import load_model
+    from voxgender.io.model_dir import bundled_model_dir
+    from voxgender.training.model_files import load_torch_model
 
-    return load_model(None if name == "bundled" else name) if name else None
+    return load_torch_model(bundled_model_dir() if name == "bundled" else name) if name else None
 
 
-def record_origin(metadata: dict[str, Any], key: str, name: str, model: Model) -> None:
+def record_origin(metadata: dict[str, Any], key: str, name: str, model: TorchModel) -> None:
     """Record in ``metadata[key]`` a model that the new one learns from (the start of a fine-tuning,
     a distillation's teacher) with that model's training data, and add its corpora's sources."""
     earlier = model.config.get("metadata", {})
@@ -371,6 +372,19 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     say(f"{args.model}: p_female = sigmoid({c['scale']:.4f} * log-odds + {c['bias']:+.4f}) on {fit['clips']} "
         f"{args.split} clips; expected calibration error {fit['ece_before']:.4f} -> {fit['ece_after']:.4f}")
     return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from voxgender.training.model_files import export_model_dir
+
+    for path in export_model_dir(args.model):
+        say(f"wrote {path}")
+    return 0
+
+
+def add_export(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="model directory whose torch weights to export")
+    p.set_defaults(handler=cmd_export)
 
 
 def add_calibrate(p: argparse.ArgumentParser) -> None:
@@ -622,7 +636,7 @@ def add_batch(p: argparse.ArgumentParser) -> None:
 
 
 # -- entry point ---------------------------------------------------------------------------------
-# The subcommands: help line and the function that adds their options (which may import torch).
+# The subcommands: help line and the function that adds their options (which may import heavy modules).
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "predict": ("gender of each audio file (folders are walked)", add_predict),
     "train": ("train a model on corpora or manifests (speaker-disjoint splits)", add_train),
@@ -630,6 +644,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "evaluate": ("metrics, per-corpus and per-length tables, plots", add_evaluate),
     "calibrate": ("fit calibrated probabilities on validation speakers and store them in the model", add_calibrate),
     "ensemble": ("one model that averages several trained on the same split", add_ensemble),
+    "export": ("write a model directory's ONNX graphs (what inference runs) from its torch weights", add_export),
     "card": ("write a model directory's MODEL_CARD.md from its config and evaluations", add_card),
     "demo": ("the bundled model on voices that the demo synthesises itself", add_demo),
     "stream": ("live decisions as JSON lines, from raw PCM on stdin or from a file", add_stream),
@@ -642,7 +657,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The command-line parser. Given ``argv``, only the subcommand it names gets its options, so
-    that ``voxgender --help`` and a mistyped command answer at once, without importing torch."""
+    that ``voxgender --help`` and a mistyped command answer at once, without loading a runtime."""
     from voxgender import __version__
 
     parser = argparse.ArgumentParser(prog="voxgender", description="Speaker gender recognition (female/male) from audio.")

@@ -1,5 +1,6 @@
-"""Log-mel and MFCC (+Δ, ΔΔ) features, optionally with cepstral pitch bins: the one implementation
-used by training, batch and streaming.
+"""Log-mel and MFCC (+Δ, ΔΔ) features, optionally with cepstral pitch bins, in NumPy: the features
+of batch, streaming and the server. Training computes the same numbers with torch on batches of
+augmented clips (``voxgender.training.features``); a test holds the two equal.
 
 Mel bands 30-70 Hz wide smear the harmonics of a voice, so the pitch (the strongest and most
 channel-independent cue that separates female from male voices) reaches a log-mel model only
@@ -17,10 +18,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
-import torch
 
 FeatureKind = Literal["logmel", "mfcc"]
 DELTA_WIDTH = 2  # regression half-width of the Δ and ΔΔ filters (frames)
@@ -151,65 +152,72 @@ def pitch_bin_hz(cfg: FeatureConfig) -> np.ndarray:
     return cfg.sample_rate / np.exp(_pitch_edges(cfg)[1][1:-1])
 
 
-def deltas(x: torch.Tensor, width: int = DELTA_WIDTH) -> torch.Tensor:
-    """Regression deltas along the frame axis (-2) of ``x``, edges padded by repetition.
-
-    Computed in NumPy on the tensor's memory: a handful of array operations, several times faster
-    than the same operations in torch on the short sequences of clips and streams.
-    """
-    a = x.numpy()
-    if a.shape[-2] == 0:
-        return x.clone()
-    padded = np.concatenate([np.repeat(a[..., :1, :], width, axis=-2), a, np.repeat(a[..., -1:, :], width, axis=-2)], axis=-2)
-    frames = a.shape[-2]
+def deltas(x: np.ndarray, width: int = DELTA_WIDTH) -> np.ndarray:
+    """Regression deltas along the frame axis (-2) of ``x``, edges padded by repetition."""
+    if x.shape[-2] == 0:
+        return x.copy()
+    padded = np.concatenate([np.repeat(x[..., :1, :], width, axis=-2), x, np.repeat(x[..., -1:, :], width, axis=-2)], axis=-2)
+    frames = x.shape[-2]
     num = sum(n * (padded[..., width + n: width + n + frames, :] - padded[..., width - n: width - n + frames, :])
               for n in range(1, width + 1))
-    return torch.from_numpy(num / np.float32(2 * sum(n * n for n in range(1, width + 1))))
+    return (num / np.float32(2 * sum(n * n for n in range(1, width + 1)))).astype(np.float32)
 
 
-class FeatureExtractor(torch.nn.Module):
-    """Waveform ``(..., samples)`` at 16 kHz -> features ``(..., frames, dim)``."""
+def with_deltas(base: np.ndarray) -> np.ndarray:
+    """Base frames followed by their Δ and ΔΔ."""
+    d1 = deltas(base)
+    return np.concatenate([base, d1, deltas(d1)], axis=-1)
 
-    def __init__(self, cfg: FeatureConfig) -> None:
-        super().__init__()
-        self.cfg = cfg
-        self.register_buffer("window", torch.hann_window(cfg.win_length, periodic=True), persistent=False)
-        self.register_buffer("mel", torch.from_numpy(mel_filterbank(cfg)), persistent=False)
+
+@dataclass(frozen=True)
+class FeatureTables:
+    """The constant matrices of a feature config: window, mel filters, DCT and pitch pooling."""
+
+    window: np.ndarray
+    mel: np.ndarray
+    dct: np.ndarray
+    first_quefrency: int
+    pitch: np.ndarray
+
+    @classmethod
+    def of(cls, cfg: FeatureConfig) -> "FeatureTables":
+        n = np.arange(cfg.win_length)
+        window = 0.5 - 0.5 * np.cos(2 * math.pi * n / cfg.win_length)  # periodic Hann, float64 (see frame_features)
         dct = dct_matrix(cfg.n_mels, cfg.n_mfcc) if cfg.kind == "mfcc" else np.zeros((0, 0), np.float32)
-        self.register_buffer("dct", torch.from_numpy(dct), persistent=False)
-        self.q_lo, pitch = pitch_pooling(cfg) if cfg.pitch_bins else (0, np.zeros((0, 0), np.float32))
-        self.register_buffer("pitch", torch.from_numpy(pitch), persistent=False)
-
-    def base(self, wave: torch.Tensor) -> torch.Tensor:
-        """Log-mel or MFCC frames without deltas."""
-        cfg = self.cfg
-        if wave.shape[-1] < cfg.win_length:
-            return wave.new_zeros(*wave.shape[:-1], 0, cfg.base_dim)
-        frames = wave.unfold(-1, cfg.win_length, cfg.hop_length)  # a view: no copy yet
-        # Spectra of a few thousand frames at a time, so memory stays small for long inputs.
-        return torch.cat([self._frames(piece) for piece in frames.split(FRAMES_AT_A_TIME, dim=-2)], dim=-2)
-
-    def _frames(self, frames: torch.Tensor) -> torch.Tensor:
-        spectrum = torch.fft.rfft(frames * self.window, n=self.cfg.n_fft)
-        power = spectrum.real.square() + spectrum.imag.square()
-        logmel = torch.log(power @ self.mel + LOG_FLOOR)
-        spectral = logmel @ self.dct if self.cfg.kind == "mfcc" else logmel
-        if not self.cfg.pitch_bins:
-            return spectral
-        cepstrum = torch.fft.irfft(torch.log(power + LOG_FLOOR), n=self.cfg.n_fft)
-        quefrencies = cepstrum[..., self.q_lo: self.q_lo + self.pitch.shape[0]]
-        return torch.cat([spectral, quefrencies @ self.pitch], dim=-1)
-
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        feats = self.base(wave)
-        if not self.cfg.deltas:
-            return feats
-        d1 = deltas(feats)
-        return torch.cat([feats, d1, deltas(d1)], dim=-1)
+        first, pitch = pitch_pooling(cfg) if cfg.pitch_bins else (0, np.zeros((0, 0), np.float32))
+        return cls(window, mel_filterbank(cfg), dct, first, pitch)
 
 
-def extract(audio: np.ndarray | torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:
-    """Convenience wrapper: features of one waveform or a batch, as float32 tensor."""
-    wave = torch.as_tensor(np.asarray(audio, dtype=np.float32) if isinstance(audio, np.ndarray) else audio)
-    with torch.no_grad():
-        return FeatureExtractor(cfg)(wave.float())
+@lru_cache(maxsize=8)
+def feature_tables(cfg: FeatureConfig) -> FeatureTables:
+    return FeatureTables.of(cfg)
+
+
+def frame_features(frames: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """Windows ``(..., win_length)`` -> log-mel or MFCC (+ pitch bins) ``(..., base_dim)``, float32."""
+    tables = feature_tables(cfg)
+    spectrum = np.fft.rfft(frames * tables.window, n=cfg.n_fft)  # float64: NumPy's float32 FFT is 2-3x slower
+    power = (spectrum.real ** 2 + spectrum.imag ** 2).astype(np.float32)
+    logmel = np.log(power @ tables.mel + np.float32(LOG_FLOOR))
+    spectral = logmel @ tables.dct if cfg.kind == "mfcc" else logmel
+    if not cfg.pitch_bins:
+        return spectral.astype(np.float32, copy=False)
+    cepstrum = np.fft.irfft(np.log(power + np.float32(LOG_FLOOR)), n=cfg.n_fft)
+    quefrencies = cepstrum[..., tables.first_quefrency: tables.first_quefrency + tables.pitch.shape[0]]
+    return np.concatenate([spectral, quefrencies @ tables.pitch], axis=-1).astype(np.float32, copy=False)
+
+
+def base_features(wave: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """Log-mel or MFCC frames ``(frames, base_dim)`` of one 16 kHz waveform, without deltas."""
+    wave = np.asarray(wave, dtype=np.float32)
+    if len(wave) < cfg.win_length:
+        return np.zeros((0, cfg.base_dim), np.float32)
+    frames = np.lib.stride_tricks.sliding_window_view(wave, cfg.win_length)[::cfg.hop_length]  # a view: no copy yet
+    # Spectra of a few thousand frames at a time, so memory stays small for long inputs.
+    return np.concatenate([frame_features(frames[i:i + FRAMES_AT_A_TIME], cfg) for i in range(0, len(frames), FRAMES_AT_A_TIME)])
+
+
+def extract(wave: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """Feature frames ``(frames, dim)`` of one 16 kHz waveform: what every model was trained on."""
+    base = base_features(wave, cfg)
+    return with_deltas(base) if cfg.deltas else base

@@ -1,28 +1,22 @@
-"""GenderRNN: normalisation -> stacked GRU/LSTM -> dense -> two logits (female, male) per frame.
-GenderEnsemble: several GenderRNNs over the same features, their frame log-posteriors averaged.
+"""The network as inference sees it.
 
-``forward(x, state) -> (logits, state)`` carries the state explicitly, so streaming is the same
-call on small chunks. A unidirectional model streams exactly; a bidirectional one is batch-only.
-
-Normalisation is either ``global`` (the training set's mean and standard deviation) or ``causal``:
-each frame first has the running mean of its recording so far subtracted, with the training mean
-as a prior worth ``prior_frames`` frames, so a channel's constant colouring (microphone, codec,
-room) cancels within seconds while the model stays causal. The running sum and count are part of
-the state.
+``ModelConfig`` is the architecture that a model file describes. ``FrameNetwork`` is the contract
+every runtime of it fulfils, in NumPy: ``network(features (B, T, D), state) -> (frame
+log-posteriors (B, T, 2) over (female, male), state)``. Streaming is the same call on small chunks,
+carrying the state. Inference runs the exported ONNX graph (``voxgender.core.onnx_network``);
+training wraps its torch modules in the same contract (``voxgender.training.networks``).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Literal, Optional, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal, Protocol, Sequence
 
-import torch
-from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+import numpy as np
 
 CellKind = Literal["gru", "lstm"]
 Normalisation = Literal["global", "causal"]
-State = Optional[tuple[torch.Tensor, ...]]  # (h,) for a GRU, (h, c) for an LSTM, then the running sums if causal
+NumpyState = tuple[np.ndarray, ...]  # (h,) for a GRU, (h, c) for an LSTM, then the running sums if causal; streams along axis 1
 
 
 @dataclass(frozen=True)
@@ -48,6 +42,20 @@ class ModelConfig:
         if self.layers < 1 or self.hidden < 1 or self.members < 1:
             raise ValueError("layers, hidden and members must be positive")
 
+    @property
+    def num_parameters(self) -> int:
+        """Trainable parameters of the whole model (every member)."""
+        gates, directions = (4 if self.cell == "lstm" else 3), (2 if self.bidirectional else 1)
+        rnn = sum(gates * (size * self.hidden + self.hidden * self.hidden + 2 * self.hidden) * directions
+                  for size in [self.input_dim] + [self.hidden * directions] * (self.layers - 1))
+        head = self.hidden * directions * self.dense + self.dense + self.dense * 2 + 2
+        return (rnn + head) * self.members
+
+    def describe(self) -> str:
+        """Say "GRU 2x64, 51,298 parameters" (with the members of an ensemble)."""
+        members = f" x {self.members} members" if self.members > 1 else ""
+        return f"{self.cell.upper()} {self.layers}x{self.hidden}{members}, {self.num_parameters:,} parameters"
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -58,121 +66,55 @@ class ModelConfig:
         return cls(**{"normalisation": "global", **{k: v for k, v in data.items() if k in known}})
 
 
-class GenderRNN(nn.Module):
-    """Per-frame gender logits from (normalised inside) feature frames."""
 
-    def __init__(self, cfg: ModelConfig) -> None:
-        super().__init__()
+def zero_state(cfg: ModelConfig, batch: int) -> NumpyState:
+    """The state of ``batch`` fresh streams of one network of ``cfg``."""
+    rnn = [np.zeros((cfg.layers * (2 if cfg.bidirectional else 1), batch, cfg.hidden), np.float32)
+           for _ in range(2 if cfg.cell == "lstm" else 1)]
+    running = [np.zeros((1, batch, cfg.input_dim + 1), np.float32)] if cfg.normalisation == "causal" else []
+    return (*rnn, *running)
+
+
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    """Log-softmax over the last axis."""
+    shifted = x - x.max(axis=-1, keepdims=True)
+    return (shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))).astype(np.float32, copy=False)
+
+
+def combine_members(log_posteriors: Sequence[np.ndarray]) -> np.ndarray:
+    """An ensemble's frame log-posteriors from its members' of the same frames: the normalised
+    geometric mean of their posteriors, so a frame's log-odds are the mean of the members' log-odds."""
+    return log_softmax(np.mean(np.stack(list(log_posteriors)), axis=0))
+
+
+class FrameNetwork(Protocol):
+    """A runtime of a gender network: frame log-posteriors from raw feature frames (it normalises them)."""
+
+    cfg: ModelConfig
+
+    @property
+    def members(self) -> Sequence["FrameNetwork"]:
+        """The single networks it averages (itself when it is one)."""
+
+    def __call__(self, x: np.ndarray, state: NumpyState | None = None) -> tuple[np.ndarray, NumpyState]:
+        """``x`` (batch, frames, input_dim) float32 -> log-posteriors (batch, frames, 2) and the state after them."""
+
+
+class Ensemble:
+    """Several networks of one architecture over the same features: their frame log-posteriors
+    combined (``combine_members``). The state is the members' states one after the other."""
+
+    def __init__(self, cfg: ModelConfig, members: Sequence[FrameNetwork]) -> None:
         self.cfg = cfg
-        self.register_buffer("feat_mean", torch.zeros(cfg.input_dim))
-        self.register_buffer("feat_std", torch.ones(cfg.input_dim))
-        rnn_cls = nn.GRU if cfg.cell == "gru" else nn.LSTM
-        self.rnn = rnn_cls(
-            cfg.input_dim, cfg.hidden, num_layers=cfg.layers, batch_first=True,
-            dropout=cfg.dropout if cfg.layers > 1 else 0.0, bidirectional=cfg.bidirectional,
-        )
-        width = cfg.hidden * (2 if cfg.bidirectional else 1)
-        self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(width, cfg.dense), nn.ReLU(), nn.Linear(cfg.dense, 2))
+        self.members = list(members)
+        self._size = len(zero_state(self.members[0].cfg, 0))
 
-    def set_normalisation(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        """Store the training-set feature statistics used to normalise every input."""
-        self.feat_mean.copy_(mean)
-        self.feat_std.copy_(std.clamp_min(1e-5))
-
-    def zero_state(self, batch: int) -> tuple[torch.Tensor, ...]:
-        """The state of ``batch`` fresh streams, each tensor with the streams along dimension 1."""
-        rnn = [torch.zeros(self.cfg.layers * (2 if self.cfg.bidirectional else 1), batch, self.cfg.hidden)
-               for _ in range(2 if self.cfg.cell == "lstm" else 1)]
-        running = [torch.zeros(1, batch, self.cfg.input_dim + 1)] if self.cfg.normalisation == "causal" else []
-        return (*rnn, *running)
-
-    def normalise(
-        self, x: torch.Tensor, running: Optional[torch.Tensor] = None, lengths: Optional[torch.Tensor] = None
-    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """Normalised frames and, if causal, the new running (sum, count) of shape (1, batch, dim + 1)."""
-        if self.cfg.normalisation == "global":
-            return (x - self.feat_mean) / self.feat_std, None
-        batch, frames, dim = x.shape
-        if running is None:
-            running = x.new_zeros(1, batch, dim + 1)
-        past_sum, past_count = running[0, :, None, :dim], running[0, :, None, dim:]
-        sums = torch.cumsum(x, dim=1)
-        counts = torch.arange(1, frames + 1, dtype=x.dtype).view(1, frames, 1)
-        prior = self.cfg.prior_frames
-        mean = (past_sum + sums + prior * self.feat_mean) / (past_count + counts + prior)
-        used = torch.full((batch,), frames) if lengths is None else lengths.cpu().clamp(0, frames)
-        sums = torch.cat([x.new_zeros(batch, 1, dim), sums], dim=1)[torch.arange(batch), used]
-        new = torch.cat([past_sum[:, 0] + sums, past_count[:, 0] + used[:, None].to(x.dtype)], dim=1)[None]
-        return (x - mean) / self.feat_std, new
-
-    def forward(
-        self, x: torch.Tensor, state: State = None, lengths: Optional[torch.Tensor] = None, return_hidden: bool = False
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]] | tuple[torch.Tensor, tuple[torch.Tensor, ...], torch.Tensor]:
-        """``x``: (batch, frames, input_dim) raw features -> logits (batch, frames, 2), new state,
-        and with ``return_hidden`` the last recurrent layer's output (batch, frames, width) too.
-
-        ``lengths`` (batch,) marks the valid frames of a padded batch; frames beyond a length get
-        logits that must be ignored.
-        """
-        cells = 2 if self.cfg.cell == "lstm" else 1
-        state = state or (None,) * (cells + 1)
-        rnn_state = state[0] if cells == 1 else (None if state[0] is None else tuple(state[:2]))
-        z, running = self.normalise(x, state[cells] if len(state) > cells else None, lengths)
-        if lengths is not None:
-            packed = pack_padded_sequence(z, lengths.cpu().clamp_min(1), batch_first=True, enforce_sorted=False)
-            out, rnn_state = self.rnn(packed, rnn_state)
-            out, _ = pad_packed_sequence(out, batch_first=True, total_length=z.shape[1])
-        else:
-            out, rnn_state = self.rnn(z, rnn_state)
-        new_state = (rnn_state,) if cells == 1 else tuple(rnn_state)
-        new_state += (running,) if running is not None else ()
-        return (self.head(out), new_state, out) if return_hidden else (self.head(out), new_state)
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
+    def __call__(self, x: np.ndarray, state: NumpyState | None = None) -> tuple[np.ndarray, NumpyState]:
+        k = self._size
+        outputs = [member(x, state[i * k:(i + 1) * k] if state else None) for i, member in enumerate(self.members)]
+        return combine_members([logp for logp, _ in outputs]), tuple(t for _, s in outputs for t in s)
 
 
-def combine_members(log_posteriors: Sequence[torch.Tensor]) -> torch.Tensor:
-    """An ensemble's logits from its members' log-posteriors of the same frames: their mean."""
-    return torch.stack(list(log_posteriors)).mean(dim=0)
-
-
-class GenderEnsemble(nn.Module):
-    """``cfg.members`` GenderRNNs of one architecture over the same features. The logits it returns
-    are the mean of the members' log-posteriors: a softmax of them is the members' normalised
-    geometric mean, so a frame's log-odds are the mean of the members' log-odds. The state is the
-    members' states one after the other, so a stream carries it like a single network's."""
-
-    def __init__(self, cfg: ModelConfig) -> None:
-        super().__init__()
-        self.cfg = cfg
-        self.members = nn.ModuleList(GenderRNN(replace(cfg, members=1)) for _ in range(cfg.members))
-        self._state_size = len(self.members[0].zero_state(0))
-
-    def zero_state(self, batch: int) -> tuple[torch.Tensor, ...]:
-        return tuple(t for member in self.members for t in member.zero_state(batch))
-
-    def forward(
-        self, x: torch.Tensor, state: State = None, lengths: Optional[torch.Tensor] = None
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-        """As GenderRNN.forward, with the members' mean log-posteriors as logits."""
-        k = self._state_size
-        log_posteriors, new_state = [], ()
-        for i, member in enumerate(self.members):
-            logits, member_state = member(x, state[i * k:(i + 1) * k] if state else None, lengths)
-            log_posteriors.append(torch.log_softmax(logits, dim=-1))
-            new_state += member_state
-        return combine_members(log_posteriors), new_state
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
-
-
-def member_networks(net: GenderRNN | GenderEnsemble) -> list[GenderRNN]:
-    """The single networks of a model: an ensemble's members, or the network itself."""
-    return list(net.members) if isinstance(net, GenderEnsemble) else [net]
-
-
-def build_net(cfg: ModelConfig) -> GenderRNN | GenderEnsemble:
-    """The network that ``cfg`` describes: one GenderRNN, or an ensemble of ``cfg.members``."""
-    return GenderEnsemble(cfg) if cfg.members > 1 else GenderRNN(cfg)
+def network_state(cfg: ModelConfig, batch: int) -> NumpyState:
+    """The zero state of a whole model of ``cfg`` (every member's, one after the other)."""
+    return tuple(t for _ in range(cfg.members) for t in zero_state(cfg, batch))

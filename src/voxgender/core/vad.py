@@ -1,121 +1,99 @@
-"""Speech detection with silero-vad (its bundled 16 kHz model), with explicit state.
+"""Speech detection with silero-vad's 16 kHz network, on onnxruntime, with explicit state.
 
 silero-vad looks at 512-sample (32 ms) chunks, each with the 64 samples before it as context, and
-carries a recurrent state. :class:`SileroVad` runs its network in two ways: a batch of live streams
-one chunk at a time, or one recording as a sequence of thousands of chunks per pass.
+carries a recurrent state. The bundled graph (``pretrained/silero-vad``, MIT, exported from
+silero's weights by ``voxgender.training.export.vad_graph``) takes the magnitude spectra of any
+number of chunks of any number of streams and runs its LSTM along them in one call; the spectra are
+computed here by FFT. silero's own ONNX files run one chunk per call (``silero_vad.onnx``) or one
+stream at a time (``silero_vad_16k_sequence.onnx``); a test holds this graph's probabilities to the
+second one's. :class:`SileroVad` runs it two ways:
+
+- :meth:`SileroVad.step`: a batch of live streams, several chunks each, the state kept outside
+  (:class:`VadState`), so that one call serves many streams;
+- :meth:`SileroVad.probabilities`: one recording (a clip, or a long file block by block) as one
+  sequence; carrying the state from call to call, a recording cut into pieces gives what it gives whole.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
+from pathlib import Path
 
 import numpy as np
-import torch
 
 from voxgender.core.features import FeatureConfig
+from voxgender.core.onnx_runtime import new_session
 
 CHUNK = 512
 CONTEXT = 64
-STATE_SHAPE = (2, 128)
+HIDDEN = 128
+SEQUENCE_CHUNKS = 500  # chunks (16 s) per pass over a recording: memory stays small
+FFT_SIZE, FFT_HOP = 256, 128  # silero's spectrogram of each chunk with its context ...
+REFLECT_PAD = 64  # ... after padding it on the right by reflection: 4 frames
+SPECTRA, PROBS = "spectra", "speech_probs"
+
+
+def bundled_vad_graph() -> Path:
+    """silero-vad's network as this package ships it (ONNX)."""
+    return Path(str(resources.files("voxgender") / "pretrained" / "silero-vad" / "silero_vad_spectra.onnx"))
 
 
 @dataclass
 class VadState:
-    """Recurrent state (h and c stacked) and audio context of a batch of streams: (2, B, 128) and (B, 64)."""
+    """LSTM state (h and c stacked) and audio context of a batch of streams: (2, B, 128) and (B, 64)."""
 
-    state: torch.Tensor
-    context: torch.Tensor
+    state: np.ndarray
+    context: np.ndarray
 
     @classmethod
     def zeros(cls, batch: int) -> "VadState":
-        return cls(torch.zeros(STATE_SHAPE[0], batch, STATE_SHAPE[1]), torch.zeros(batch, CONTEXT))
+        return cls(np.zeros((2, batch, HIDDEN), np.float32), np.zeros((batch, CONTEXT), np.float32))
 
     def select(self, rows: list[int]) -> "VadState":
         return VadState(self.state[:, rows], self.context[rows])
 
     @staticmethod
     def stack(states: list["VadState"]) -> "VadState":
-        return VadState(torch.cat([s.state for s in states], dim=1), torch.cat([s.context for s in states]))
-
-    @property
-    def lstm_state(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(h, c), each (1, B, 128), as torch's LSTM takes them."""
-        return self.state[:1].contiguous(), self.state[1:].contiguous()
+        return VadState(np.concatenate([s.state for s in states], axis=1), np.concatenate([s.context for s in states]))
 
 
-@lru_cache(maxsize=1)
-def silero_network() -> torch.jit.ScriptModule:
-    """silero-vad's 16 kHz network (TorchScript, as silero ships it), loaded once per process."""
-    threads = torch.get_num_threads()
-    from silero_vad import load_silero_vad  # importing it sets torch to one thread: undo that
-
-    torch.set_num_threads(threads)
-    return load_silero_vad(onnx=False)._model
+HANN = 0.5 - 0.5 * np.cos(2 * math.pi * np.arange(FFT_SIZE) / FFT_SIZE)  # periodic; float64, as NumPy's float32 FFT is slower
 
 
-SEQUENCE_CHUNKS = 500  # chunks (16 s) per pass over a recording: memory stays small and speed is at its best
-FFT_SIZE, FFT_HOP = 256, 128  # silero's spectrogram of each chunk with its context ...
-REFLECT_PAD = 64  # ... after padding it on the right by reflection: 4 frames
+def chunk_spectra(windows: np.ndarray) -> np.ndarray:
+    """(..., 576) context + chunk windows -> silero's magnitude spectra (..., 129, 4)."""
+    pad = [(0, 0)] * (windows.ndim - 1) + [(0, REFLECT_PAD)]
+    frames = np.lib.stride_tricks.sliding_window_view(np.pad(windows, pad, mode="reflect"), FFT_SIZE, axis=-1)[..., ::FFT_HOP, :]
+    return np.abs(np.fft.rfft(frames * HANN)).swapaxes(-1, -2).astype(np.float32)
 
 
-def _as_matrix(conv: torch.nn.Module, channels: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """A Conv1d on inputs of ``length`` frames as one matrix and bias acting on (channels x length)
-    flattened inputs: a convolution over 1 to 4 frames runs faster as one matrix product."""
-    basis = torch.eye(channels * length).reshape(-1, channels, length)
-    bias = conv(torch.zeros(1, channels, length))
-    return (conv(basis) - bias).flatten(1), bias.flatten()
+def _windows(wave: np.ndarray, chunks: int) -> np.ndarray:
+    """(B, 64 + chunks * 512) context and audio -> (B, chunks, 576) windows (a view)."""
+    return np.lib.stride_tricks.sliding_window_view(wave, CONTEXT + CHUNK, axis=-1)[:, :chunks * CHUNK:CHUNK]
 
 
 class SileroVad:
-    """Speech probability per 32 ms chunk: silero-vad's network with its own weights, run faster.
+    """Speech probability per 32 ms chunk, from silero-vad's network (see the module's docstring)."""
 
-    The spectrogram is computed by FFT (silero uses a convolution, and also computes a phase it
-    never uses), the encoder's convolutions over 1 to 4 frames as matrix products, the recurrent
-    cell as an LSTM. Its probabilities are silero's within 1e-5 (``tests/test_segment.py``). Two
-    ways to run it:
+    def __init__(self, graph: str | Path | None = None) -> None:
+        self._session = new_session(str(graph or bundled_vad_graph()))
 
-    - :meth:`step`: a batch of independent live streams, one chunk each, the state kept outside
-      the network (:class:`VadState`), so that one call serves many streams;
-    - :meth:`probabilities`: one recording (a clip, or a long file block by block) as a sequence:
-      the spectrogram and encoder of thousands of chunks at once, then the LSTM over them in one
-      call. Carrying the state from call to call, a recording cut into pieces gives what it gives
-      whole.
+    def _run(self, windows: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(B, R, 576) windows and (2, B, 128) state -> probabilities (B, R) and the new state."""
+        probs, h, c = self._session.run(None, {SPECTRA: chunk_spectra(windows), "h": state[:1], "c": state[1:]})
+        return probs, np.concatenate([h, c])
 
-    It gives the probabilities of silero's TorchScript run chunk by chunk within 1e-5, about 13x
-    faster (experiments/LOG.md).
-    """
-
-    def __init__(self) -> None:
-        net = silero_network()
-        self._window = torch.hann_window(FFT_SIZE, periodic=True)
-        self._encoder: list[tuple[torch.Tensor, torch.Tensor]] = []
-        channels, frames = FFT_SIZE // 2 + 1, (CONTEXT + CHUNK + REFLECT_PAD - FFT_SIZE) // FFT_HOP + 1
-        with torch.no_grad():
-            for block in net.encoder.children():
-                conv = block.reparam_conv
-                weight, bias = _as_matrix(conv, channels, frames)
-                self._encoder.append((weight, bias))
-                channels, frames = conv.out_channels, bias.numel() // conv.out_channels
-            cell = net.decoder.rnn
-            self._lstm = torch.nn.LSTM(cell.input_size, cell.hidden_size, batch_first=True)
-            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                getattr(self._lstm, f"{name}_l0").copy_(getattr(cell, name))
-            head = getattr(net.decoder.decoder, "2")  # (dropout, ReLU, 1x1 convolution, sigmoid)
-            self._head = (head.weight[:, :, 0].T.clone(), head.bias.clone())
-
-    @torch.no_grad()
-    def step(self, chunks: torch.Tensor, state: VadState) -> tuple[torch.Tensor, VadState]:
+    def step(self, chunks: np.ndarray, state: VadState) -> tuple[np.ndarray, VadState]:
         """``chunks`` (B, R, 512) float32, R chunks in a row of each of B streams -> speech
         probabilities (B, R) and the state after them: one call for R rounds."""
         rows, rounds, _ = chunks.shape
-        wave = torch.cat([state.context, chunks.reshape(rows, rounds * CHUNK)], dim=1)
-        windows = wave.unfold(1, CONTEXT + CHUNK, CHUNK).reshape(rows * rounds, CONTEXT + CHUNK)
-        out, (h, c) = self._lstm(self._encode(windows).reshape(rows, rounds, -1), state.lstm_state)
-        probs = self._probability(out.reshape(rows * rounds, -1)).reshape(rows, rounds)
-        return probs, VadState(torch.cat([h, c]), wave[:, -CONTEXT:].clone())
+        wave = np.concatenate([state.context, chunks.reshape(rows, rounds * CHUNK)], axis=1)
+        probs, new = self._run(_windows(wave, rounds), np.ascontiguousarray(state.state))
+        return probs, VadState(new, wave[:, -CONTEXT:].copy())
 
-    @torch.no_grad()
     def probabilities(self, audio: np.ndarray, state: VadState | None = None) -> tuple[np.ndarray, VadState]:
         """Probabilities of the chunks of one stream's ``audio`` following ``state`` (a fresh stream
         when None), and the state after them. A last partial chunk is zero-padded: only the
@@ -124,29 +102,15 @@ class SileroVad:
         n = -(-len(audio) // CHUNK)
         if n == 0:
             return np.zeros(0, np.float32), state
-        wave = torch.zeros(CONTEXT + n * CHUNK)
-        wave[:CONTEXT] = state.context[0]
-        wave[CONTEXT:CONTEXT + len(audio)] = torch.from_numpy(np.asarray(audio, dtype=np.float32))
-        hc, out = state.lstm_state, []
+        wave = np.zeros((1, CONTEXT + n * CHUNK), np.float32)
+        wave[0, :CONTEXT] = state.context[0]
+        wave[0, CONTEXT:CONTEXT + len(audio)] = audio
+        lstm, out = np.ascontiguousarray(state.state), []
         for first in range(0, n, SEQUENCE_CHUNKS):
-            windows = wave[first * CHUNK:(first + SEQUENCE_CHUNKS) * CHUNK + CONTEXT].unfold(0, CONTEXT + CHUNK, CHUNK)
-            hidden, hc = self._lstm(self._encode(windows)[None], hc)
-            out.append(self._probability(hidden[0]))
-        return torch.cat(out).numpy(), VadState(torch.cat(hc), wave[None, -CONTEXT:].clone())
-
-    def _encode(self, windows: torch.Tensor) -> torch.Tensor:
-        """(chunks, 576) context + chunk windows -> (chunks, 128) encoder outputs."""
-        padded = torch.nn.functional.pad(windows[:, None], (0, REFLECT_PAD), mode="reflect")[:, 0]
-        frames = padded.unfold(-1, FFT_SIZE, FFT_HOP) * self._window
-        x = torch.fft.rfft(frames).abs().transpose(1, 2).flatten(1)  # (chunks, bins x frames)
-        for weight, bias in self._encoder:
-            x = torch.relu(torch.addmm(bias, x, weight))
-        return x
-
-    def _probability(self, hidden: torch.Tensor) -> torch.Tensor:
-        """(chunks, 128) LSTM outputs -> (chunks,) speech probabilities."""
-        weight, bias = self._head
-        return torch.sigmoid(torch.addmm(bias, torch.relu(hidden), weight)).reshape(-1)
+            count = min(SEQUENCE_CHUNKS, n - first)
+            probs, lstm = self._run(_windows(wave[:, first * CHUNK:], count), lstm)
+            out.append(probs[0])
+        return np.concatenate(out), VadState(lstm, wave[:, -CONTEXT:].copy())
 
 
 @lru_cache(maxsize=1)

@@ -1,21 +1,24 @@
-"""A model on disk: a directory with ``model.safetensors``, ``config.json`` and ``MODEL_CARD.md``.
+"""A model on disk: a directory with ``config.json``, the ONNX graph of each network
+(``model.onnx``, or ``model-0.onnx``, ``model-1.onnx``, ... for an ensemble), the torch weights
+``model.safetensors`` (for fine-tuning) and ``MODEL_CARD.md``.
 
 ``config.json`` holds the feature config, the architecture (with the normalisation statistics in
 the weights), the inference settings and whatever the trainer measured; loading never unpickles.
+Inference loads the ONNX graphs: it needs no torch (``voxgender.training.model_files`` writes them).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from safetensors.torch import load_file, save_file
-
 from voxgender.core.features import FeatureConfig
-from voxgender.core.networks import GenderEnsemble, GenderRNN, ModelConfig, build_net
+from voxgender.core.networks import Ensemble, FrameNetwork, ModelConfig
+from voxgender.core.onnx_network import OnnxNetwork
 from voxgender.errors import ModelError
 
 FORMAT = "voxgender-model"
@@ -25,6 +28,11 @@ CONFIG = "config.json"
 CARD = "MODEL_CARD.md"
 SPLITS_FILE = "splits.json"  # the speakers of each split a model was trained with
 BUNDLED_NAME = "voxgender-gru"
+
+
+def onnx_files(cfg: ModelConfig) -> list[str]:
+    """The ONNX file of each network of a model."""
+    return ["model.onnx"] if cfg.members == 1 else [f"model-{i}.onnx" for i in range(cfg.members)]
 
 
 def bundled_model_dir() -> Path:
@@ -70,59 +78,43 @@ def update_inference(model_dir: str | Path, **settings: Any) -> Path:
     return path
 
 
-def save_model_dir(
-    out_dir: str | Path,
-    net: GenderRNN | GenderEnsemble,
-    features: FeatureConfig,
-    inference: dict[str, Any] | None = None,
-    metadata: dict[str, Any] | None = None,
-    card: str | None = None,
-) -> Path:
-    """Save a model directory; each file is replaced atomically."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".{WEIGHTS}.tmp"
-    save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, str(tmp))
-    os.replace(tmp, out / WEIGHTS)
-    config = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "labels": ["female", "male"],
-        "features": features.to_dict(),
-        "model": net.cfg.to_dict(),
-        "inference": inference or {},
-        "metadata": metadata or {},
-    }
-    atomic_write_text(out / CONFIG, json.dumps(config, indent=2) + "\n")
-    if card is not None:
-        atomic_write_text(out / CARD, card)
-    return out
-
-
-def load_model_dir(path: str | Path) -> tuple[GenderRNN | GenderEnsemble, FeatureConfig, dict[str, Any]]:
-    """Load ``(net, feature_config, config_dict)`` from a model directory (or its config.json)."""
+def read_model_dir(path: str | Path) -> tuple[Path, FeatureConfig, ModelConfig, dict[str, Any]]:
+    """A model directory (or its config.json), its feature config, architecture and whole config."""
     root = Path(path)
-    if root.is_file() and root.name in (CONFIG, WEIGHTS):
+    if root.is_file() and root.name in (CONFIG, WEIGHTS, "model.onnx"):
         root = root.parent
     if not root.is_dir():
         raise ModelError(f"{path}: no such model directory")
-    for name in (CONFIG, WEIGHTS):
-        if not (root / name).is_file():
-            raise ModelError(f"{path}: not a voxgender model (missing {name})")
+    if not (root / CONFIG).is_file():
+        raise ModelError(f"{path}: not a voxgender model (missing {CONFIG})")
     try:
         config = json.loads((root / CONFIG).read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise ModelError(f"{path}: {CONFIG} is not valid JSON ({err.msg})") from None
-    if config.get("format") != FORMAT:
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ModelError(f"{path}: {CONFIG} is not a voxgender model config")
     try:
-        features = FeatureConfig.from_dict(config["features"])
-        net = build_net(ModelConfig.from_dict(config["model"]))
-        net.load_state_dict(load_file(str(root / WEIGHTS)))
-    except (KeyError, ValueError, RuntimeError) as err:
-        reason = str(err).splitlines()[0]
-        raise ModelError(f"{path}: weights do not match the config ({reason})") from None
-    if features.dim != net.cfg.input_dim:
-        raise ModelError(f"{path}: feature dimension {features.dim} != model input {net.cfg.input_dim}")
-    net.eval()
-    return net, features, config
+        features, architecture = FeatureConfig.from_dict(config["features"]), ModelConfig.from_dict(config["model"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ModelError(f"{path}: {CONFIG} does not describe a model ({err})") from None
+    if features.dim != architecture.input_dim:
+        raise ModelError(f"{path}: feature dimension {features.dim} != model input {architecture.input_dim}")
+    return root, features, architecture, config
+
+
+def require_file(path: str | Path, root: Path, name: str, remedy: str = "") -> Path:
+    """``root / name``, or a ModelError naming the model and the missing file."""
+    if not (root / name).is_file():
+        raise ModelError(f"{path}: not a voxgender model (missing {name}{remedy})")
+    return root / name
+
+
+def load_model_dir(path: str | Path) -> tuple[FrameNetwork, FeatureConfig, dict[str, Any]]:
+    """The network (its ONNX graphs, run by onnxruntime), feature config and config of a model directory."""
+    root, features, cfg, config = read_model_dir(path)
+    graphs = [require_file(path, root, name, f"; `voxgender export --model {path}` writes it") for name in onnx_files(cfg)]
+    try:
+        members = [OnnxNetwork(replace(cfg, members=1), graph.read_bytes()) for graph in graphs]
+    except Exception as err:  # onnxruntime raises its own error types for a damaged graph
+        raise ModelError(f"{path}: cannot load the ONNX graph ({str(err).splitlines()[0]})") from None
+    return (members[0] if cfg.members == 1 else Ensemble(cfg, members)), features, config

@@ -23,7 +23,7 @@ from voxgender.model import Model
 Item = Update | VoxgenderError
 STOP_TIMEOUT_S = 5.0
 START_TIMEOUT_S = 120.0
-WARMUP_S = 1.0  # audio run through a new engine before it serves: the first calls of torch kernels are slow
+WARMUP_S = 1.0  # audio run through a new engine before it serves: the first calls of each network are slow
 
 
 @dataclass

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from voxgender.core.features import FeatureConfig
-from voxgender.core.networks import GenderEnsemble, GenderRNN
 from voxgender.errors import ModelError
-from voxgender.io.model_dir import SPLITS_FILE, load_model_dir, save_model_dir
+from voxgender.io.model_dir import SPLITS_FILE
+from voxgender.training.model_files import load_torch_model, save_model_dir
+from voxgender.training.networks import GenderEnsemble, GenderRNN
 
 MEMBER_KEYS = ("train", "best_epoch", "kept_epoch", "val_uar", "val_loss")  # what differs between members
 
@@ -55,21 +56,21 @@ def build_ensemble(model_dirs: Sequence[str | Path], out: str | Path) -> Path:
     the first's features and architecture, and (where they record one) the first's speaker split."""
     if len(model_dirs) < 2:
         raise ModelError("an ensemble needs at least two models")
-    loaded = [load_model_dir(d) for d in model_dirs]
-    first_net, features, first_config = loaded[0]
+    loaded = [load_torch_model(d) for d in model_dirs]
+    first = loaded[0]
     splits = _splits(Path(model_dirs[0]))
-    for path, (net, member_features, _) in zip(model_dirs, loaded):
-        reason = member_mismatch(net, member_features, first_net, features)
+    for path, model in zip(model_dirs, loaded):
+        reason = member_mismatch(model.net, model.features, first.net, first.features)
         if reason:
             raise ModelError(f"{path}: {reason}")
         if _splits(Path(path)) != splits:
             raise ModelError(f"{path}: trained on another speaker split than {model_dirs[0]} "
                              "(train the members with one --split-seed)")
-    ensemble = ensemble_of([net for net, _, _ in loaded])
-    shared = {k: v for k, v in first_config.get("metadata", {}).items() if k not in MEMBER_KEYS}
-    members: list[dict[str, Any]] = [{"model": str(path), **{k: config.get("metadata", {}).get(k) for k in MEMBER_KEYS}}
-                                     for path, (_, _, config) in zip(model_dirs, loaded)]
-    out_dir = save_model_dir(out, ensemble, features, first_config.get("inference"), {**shared, "members": members})
+    ensemble = ensemble_of([model.net for model in loaded])
+    shared = {k: v for k, v in first.config.get("metadata", {}).items() if k not in MEMBER_KEYS}
+    members: list[dict[str, Any]] = [{"model": str(path), **{k: model.config.get("metadata", {}).get(k) for k in MEMBER_KEYS}}
+                                     for path, model in zip(model_dirs, loaded)]
+    out_dir = save_model_dir(out, ensemble, first.features, first.config.get("inference"), {**shared, "members": members})
     if splits is not None:
         shutil.copyfile(Path(model_dirs[0]) / SPLITS_FILE, out_dir / SPLITS_FILE)
     return out_dir

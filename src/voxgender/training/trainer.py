@@ -24,12 +24,12 @@ import torch
 from sklearn.metrics import balanced_accuracy_score
 
 from voxgender.core.aggregate import aggregate
-from voxgender.core.features import FeatureConfig, FeatureExtractor
+from voxgender.core.features import FeatureConfig
 from voxgender.core.labels import FEMALE, MALE
-from voxgender.core.networks import GenderRNN, ModelConfig
+from voxgender.core.networks import ModelConfig
 from voxgender.errors import VoxgenderError
 from voxgender.io.audio import SAMPLE_RATE, frame_levels_db, load_audio
-from voxgender.io.model_dir import SPLITS_FILE, atomic_write_text, save_model_dir
+from voxgender.io.model_dir import SPLITS_FILE, atomic_write_text
 from voxgender.io.progress import progress_bar, say
 from voxgender.model import Model
 from voxgender.runtime import use_threads
@@ -47,6 +47,9 @@ from voxgender.training.augment import (
 )
 from voxgender.training.data import Utterance
 from voxgender.training.distributed import join, wait_for_all
+from voxgender.training.features import FeatureExtractor
+from voxgender.training.model_files import TorchModel, save_model_dir
+from voxgender.training.networks import GenderRNN, torch_network
 
 OptimizerKind = Literal["adam", "rmsprop"]
 ScheduleKind = Literal["cosine", "constant"]
@@ -206,7 +209,6 @@ def feature_statistics(clips: Sequence[Clip], extractor: FeatureExtractor, rng: 
 
 def validate(model: Model, clips: Sequence[Clip]) -> dict[str, float]:
     """Validation UAR of file-level decisions and mean frame cross-entropy."""
-    model.net.eval()
     log_posts = model.frame_log_posteriors([c.audio for c in clips])
     targets = np.array([c.target for c in clips])
     p_female = np.array([aggregate(lp, model.aggregation) for lp in log_posts])
@@ -366,7 +368,7 @@ def _identity_settings(features: FeatureConfig, arch: ModelConfig, cfg: TrainCon
 
 def run_identity(features: FeatureConfig, arch: ModelConfig, cfg: TrainConfig, train_clips: Sequence[Clip],
                  val_clips: Sequence[Clip], start_from: GenderRNN | None = None,
-                 teacher: Model | None = None) -> dict[str, Any]:
+                 teacher: TorchModel | None = None) -> dict[str, Any]:
     """What a checkpoint records of its run, for ``resume`` to refuse a different one: the feature,
     architecture and training configs, the number of training and validation clips (a different
     --data or split changes them), and the fingerprints of the weights a fine-tuning started from
@@ -440,7 +442,7 @@ def train(  # noqa: C901 - one loop with its options interleaved; splitting it i
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     metadata: dict[str, Any] | None = None,
     start_from: GenderRNN | None = None,
-    teacher: Model | None = None,
+    teacher: TorchModel | None = None,
 ) -> dict[str, Any]:
     """Train on ``train_clips``, validate every epoch on ``val_clips``; return a summary.
 
@@ -486,7 +488,7 @@ def train(  # noqa: C901 - one loop with its options interleaved; splitting it i
     average = weight_average(net, cfg.ema_decay)
     kept = average.module if average is not None else net  # the weights that are validated and saved
     window_s = max(cfg.crop_s, 8.0) if not arch.bidirectional else 30.0
-    model = Model(kept, features, {"inference": {"window_s": window_s, "aggregation": "mean_log"}})
+    model = Model(torch_network(kept), features, {"inference": {"window_s": window_s, "aggregation": "mean_log"}})
     history: list[dict[str, float]] = []
     best_uar, best_loss, best_epoch, start_epoch = -1.0, math.inf, 0, 1
 
@@ -514,7 +516,7 @@ def train(  # noqa: C901 - one loop with its options interleaved; splitting it i
     metadata = {**(metadata or {}), "train": cfg.to_dict(), "world_size": world.size}
     start = {}
     if start_from is not None:
-        before = validate(Model(start_from, features, model.config), val_clips)
+        before = validate(Model(torch_network(start_from), features, model.config), val_clips)
         start = {"start_val_uar": before["val_uar"]}
         metadata = {**metadata, **start}
         if not history:  # epoch 0 is the start: an epoch must beat it to replace it
