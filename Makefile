@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 $(BIN)/voxgender: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,tune,serve,listen,dist]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,train,formats,serve,batch,plot,demo,listen]"
 	touch $@
 
 install: $(BIN)/voxgender

@@ -97,3 +97,25 @@ def test_the_rule_catches_a_wrong_way_arrow():
     assert not wrong_way("voxgender.io.audio", "voxgender.core.labels")
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+TRAINING_PACKAGES = {"torch", "safetensors", "sklearn", "optuna", "silero_vad", "onnx"}
+
+
+def third_party_imports(path: Path) -> set[str]:
+    """The top-level names of the outside packages a file imports (inside functions too)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if layer(n) != "training"))
+def test_only_training_imports_torch_and_the_other_training_packages(name):
+    """Inference runs on onnxruntime: torch and its neighbours belong to ``voxgender.training`` (the
+    calibration fit alone borrows scikit-learn's logistic regression, inside its function)."""
+    allowed = {"sklearn"} if name == "voxgender.core.calibration" else set()
+    assert third_party_imports(MODULES[name]) & TRAINING_PACKAGES <= allowed

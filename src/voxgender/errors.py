@@ -1,5 +1,8 @@
 """The package's own exceptions: one line that names the input and the reason."""
 
+from importlib import import_module
+from types import ModuleType
+
 
 class VoxgenderError(Exception):
     """An error the user can cause; ``str(err)`` is a one-line message fit to print as is."""
@@ -15,3 +18,11 @@ class ModelError(VoxgenderError):
 
 class DataError(VoxgenderError):
     """A corpus, manifest or split that cannot be read or used."""
+
+
+def import_extra(module: str, extra: str, purpose: str) -> ModuleType:
+    """``module``, or a one-line VoxgenderError naming the extra that installs it for ``purpose``."""
+    try:
+        return import_module(module)
+    except ImportError:
+        raise VoxgenderError(f"{purpose} needs {module.split('.')[0]}: pip install 'voxgender[{extra}]'") from None

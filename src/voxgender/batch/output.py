@@ -17,25 +17,21 @@ import os
 import time
 import uuid
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Iterable
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from voxgender.errors import VoxgenderError
+from voxgender.errors import VoxgenderError, import_extra
 
 PART_ROWS = 256
 PART_SECONDS = 30.0
-
-_SEGMENT = pa.struct([("start", pa.float64()), ("end", pa.float64()), ("label", pa.string()), ("p_female", pa.float64())])
-SCHEMAS = {
-    "predict": pa.schema([("path", pa.string()), ("label", pa.string()), ("p_female", pa.float64()),
-                          ("confidence", pa.float64()), ("duration_s", pa.float64()), ("error", pa.string())]),
-    "segment": pa.schema([("path", pa.string()), ("duration_s", pa.float64()), ("female_s", pa.float64()),
-                          ("male_s", pa.float64()), ("nonspeech_s", pa.float64()), ("female_share", pa.float64()),
-                          ("female_share_low", pa.float64()), ("female_share_high", pa.float64()),
-                          ("female_turns", pa.int64()), ("male_turns", pa.int64()), ("median_turn_s", pa.float64()),
-                          ("segments", pa.list_(_SEGMENT)), ("error", pa.string())]),
+SEGMENT_FIELDS = (("start", "float64"), ("end", "float64"), ("label", "string"), ("p_female", "float64"))
+FIELDS = {
+    "predict": (("path", "string"), ("label", "string"), ("p_female", "float64"), ("confidence", "float64"),
+                ("duration_s", "float64"), ("error", "string")),
+    "segment": (("path", "string"), ("duration_s", "float64"), ("female_s", "float64"), ("male_s", "float64"),
+                ("nonspeech_s", "float64"), ("female_share", "float64"), ("female_share_low", "float64"),
+                ("female_share_high", "float64"), ("female_turns", "int64"), ("male_turns", "int64"),
+                ("median_turn_s", "float64"), ("segments", "segments"), ("error", "string")),
 }
 
 
@@ -47,10 +43,24 @@ def output_kind(path: str | Path) -> str:
     raise VoxgenderError(f"{path}: the output must end in .jsonl or .parquet")
 
 
-def records_table(records: list[dict[str, Any]], task: str) -> pa.Table:
-    """Records as an Arrow table with the task's fixed schema (missing fields are null)."""
-    schema = SCHEMAS[task]
-    return pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in records], schema=schema)
+def pyarrow() -> ModuleType:
+    """pyarrow with its parquet module, or a one-line error naming the extra."""
+    import_extra("pyarrow.parquet", "batch", "Parquet output")
+    return import_extra("pyarrow", "batch", "Parquet output")
+
+
+def schema(task: str) -> Any:
+    """The Parquet schema of a task's records."""
+    pa = pyarrow()
+    types = {"float64": pa.float64(), "string": pa.string(), "int64": pa.int64(),
+             "segments": pa.list_(pa.struct([(name, getattr(pa, kind)()) for name, kind in SEGMENT_FIELDS]))}
+    return pa.schema([(name, types[kind]) for name, kind in FIELDS[task]])
+
+
+def records_table(records: list[dict[str, Any]], task: str) -> Any:
+    """The records of ``task`` as a pyarrow Table of its schema (missing fields null)."""
+    task_schema = schema(task)
+    return pyarrow().Table.from_pylist([{k: r.get(k) for k in task_schema.names} for r in records], schema=task_schema)
 
 
 def _clean(record: dict[str, Any]) -> dict[str, Any]:
@@ -95,7 +105,7 @@ class ParquetSink:
         if self._pending:
             name = f"part-{self._run}-{self._parts:05d}.parquet"
             tmp = self._path / f".{name}.tmp"
-            pq.write_table(records_table(self._pending, self._task), tmp)
+            pyarrow().parquet.write_table(records_table(self._pending, self._task), tmp)
             os.replace(tmp, self._path / name)
             self._parts += 1
             self._pending = []
@@ -140,8 +150,8 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
     for part in sorted(p for p in path.iterdir() if not p.name.startswith((".", "_"))):
         if part.suffix == ".parquet":
             try:
-                records += [_clean(r) for r in pq.read_table(part).to_pylist()]
-            except (pa.ArrowException, OSError):
+                records += [_clean(r) for r in pyarrow().parquet.read_table(part).to_pylist()]
+            except (pyarrow().ArrowException, OSError):
                 continue
         elif part.suffix in (".json", ".jsonl"):
             records += [_clean(r) for r in _jsonl_records(part)]

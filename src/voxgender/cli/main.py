@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from voxgender.errors import ModelError, VoxgenderError
+from voxgender.errors import ModelError, VoxgenderError, import_extra
 from voxgender.io.progress import say
 from voxgender.io.records import FORMATS, RecordWriter
 from voxgender.runtime import one_thread, use_threads
@@ -450,6 +450,7 @@ def add_card(p: argparse.ArgumentParser) -> None:
 
 # -- demo ----------------------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
+    import_extra("scipy", "demo", "the demo's voice synthesiser")
     from voxgender.cli.demo import run_demo
 
     return run_demo(args.model)

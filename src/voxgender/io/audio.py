@@ -19,7 +19,7 @@ import soundfile as sf
 import soxr
 
 from voxgender.core.labels import SAMPLE_RATE
-from voxgender.errors import AudioError
+from voxgender.errors import AudioError, import_extra
 
 MIN_DURATION_S = 0.1
 SILENCE_PEAK = 1e-4
@@ -70,7 +70,7 @@ def _soundfile_chunks(f: sf.SoundFile) -> Iterator[tuple[np.ndarray, int]]:
 
 def _pyav_chunks(source: Source) -> Iterator[tuple[np.ndarray, int]]:
     """Decode with FFmpeg: (mono float32 samples, sample rate) per decoded frame."""
-    import av  # imported lazily: only the formats libsndfile cannot read need FFmpeg
+    av = import_extra("av", "formats", "audio that libsndfile cannot read (m4a, mp4, webm, ...)")
 
     with av.open(_open(source), mode="r") as container:
         if not container.streams.audio:

@@ -6,15 +6,14 @@ from pathlib import Path
 from typing import Sequence
 
 from voxgender.core.timeline import Segment
+from voxgender.errors import import_extra
 
 COLOURS = {"female": "#d95f02", "male": "#1b9e77", "nonspeech": "#e6e6e6", "overlap": "#7570b3"}
 
 
 def plot_timelines(tracks: Sequence[tuple[str, Sequence[Segment]]], path: str | Path, title: str = "") -> Path:
     """One row per (name, segments) track, coloured by label, time in seconds or minutes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+    import_extra("matplotlib", "plot", "a plot").use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 

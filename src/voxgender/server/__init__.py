@@ -1,6 +1,6 @@
 """The web service: REST predictions, WebSocket streaming, metrics and a live page (``voxgender serve``).
 
-Needs the ``serve`` extra: ``pip install 'voxgender[serve]'``.
+Part of the base install; the ``serve`` extra adds a faster event loop (uvloop, httptools).
 """
 
 from voxgender.server.app import create_app
