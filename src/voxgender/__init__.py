@@ -11,9 +11,9 @@ The label is a binary acoustic estimate from the voice, not a person's gender id
 from importlib import import_module
 from typing import Any
 
-from voxgender.runtime import passive_wait
+from voxgender.runtime import set_thread_pool_policy
 
-passive_wait()  # before any runtime starts its threads
+set_thread_pool_policy()  # before any runtime starts its threads
 
 from voxgender.errors import AudioError, DataError, ModelError, VoxgenderError  # noqa: E402
 

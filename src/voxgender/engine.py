@@ -210,7 +210,7 @@ class StreamEngine:
                 s.spoke = False
 
     def _run_features(self) -> None:
-        """Base features of the new frames of all streams in one call, then Δ/ΔΔ per stream if the model uses them."""
+        """Base features of the new frames of all streams in one call, then their Δ/ΔΔ if the model uses them."""
         hop, win = self._hop, self._win
         todo = [(s, self._frames_ready(s) - s.base_done) for s in self._streams.values()]
         todo = [(s, n) for s, n in todo if n > 0]
@@ -222,15 +222,12 @@ class StreamEngine:
             index_in_piece = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
             starts = np.repeat(piece_starts, counts) + index_in_piece * hop
             frames = np.concatenate(pieces)[starts[:, None] + np.arange(win)]
-            base = frame_features(frames, self.features)
-            first = 0
+            new_frames = np.split(frame_features(frames, self.features), np.cumsum(counts)[:-1])
             for s, n in todo:
                 s.base_done += n
-                self._finalise(s, base[first:first + n])
-                first += n
-        for s in self._streams.values():
-            if s.ending and s.final_done < s.base_done:
-                self._finalise(s, np.zeros((0, self.features.base_dim), np.float32))
+            self._finalise([(s, new) for (s, _), new in zip(todo, new_frames)])
+        nothing_new = np.zeros((0, self.features.base_dim), np.float32)  # ending streams' last frames wait for no look-ahead
+        self._finalise([(s, nothing_new) for s in self._streams.values() if s.ending and s.final_done < s.base_done])
 
     def _frames_ready(self, s: _Stream) -> int:
         """Frames whose audio has arrived and whose centre lies in a chunk the VAD has seen."""
@@ -239,22 +236,29 @@ class StreamEngine:
             return whole
         return min(whole, max(0, -(-(s.vad_pos - self._win // 2) // self._hop)))
 
-    def _finalise(self, s: _Stream, base: np.ndarray) -> None:
-        """Turn new base frames into full features; with Δ/ΔΔ, frames wait for their look-ahead (or the end)."""
+    def _finalise(self, new_frames: list[tuple[_Stream, np.ndarray]]) -> None:
+        """Turn streams' new base frames into full features. With Δ/ΔΔ, frames wait for their
+        look-ahead (or the stream's end), and the streams whose held frames number the same get
+        their deltas in one call."""
         if not self.features.deltas:
-            s.ready.append(base)
-            s.final_done += base.shape[0]
+            for s, base in new_frames:
+                s.ready.append(base)
+                s.final_done += base.shape[0]
             return
         look = self.features.lookahead_frames
-        s.history = base if s.history is None else np.concatenate([s.history, base])
-        hist_start = s.base_done - len(s.history)
-        stop = s.base_done if s.ending else s.base_done - look
-        if stop <= s.final_done:
-            return
-        full = with_deltas(s.history)
-        s.ready.append(full[s.final_done - hist_start: stop - hist_start])
-        s.final_done = stop
-        s.history = s.history[max(0, s.final_done - look - hist_start):]
+        by_length: dict[int, list[tuple[_Stream, int]]] = {}
+        for s, base in new_frames:
+            s.history = base if s.history is None else np.concatenate([s.history, base])
+            stop = s.base_done if s.ending else s.base_done - look
+            if stop > s.final_done:
+                by_length.setdefault(len(s.history), []).append((s, stop))
+        for group in by_length.values():
+            full = with_deltas(np.stack([s.history for s, _ in group]))
+            for (s, stop), features in zip(group, full):
+                hist_start = s.base_done - len(s.history)
+                s.ready.append(features[s.final_done - hist_start: stop - hist_start])
+                s.final_done = stop
+                s.history = s.history[max(0, stop - look - hist_start):]
 
     def _run_rnn(self, updates: dict[int, Update]) -> None:
         """One RNN call for every stream with new features (a second only where a reset splits a stream's frames).

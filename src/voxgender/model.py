@@ -16,9 +16,11 @@ from voxgender.core.networks import FrameNetwork, combine_members
 from voxgender.core.vad import speech_frames
 from voxgender.io.audio import SAMPLE_RATE, AudioBlock, Source, load_audio, read_blocks, validate
 from voxgender.io.model_dir import bundled_model_dir, load_model_dir
+from voxgender.runtime import ordered_map
 
 DEFAULT_WINDOW_S = 8.0
-LONG_BLOCK_S = 128.0  # a recording longer than this is decoded and scored block by block, in the memory of one block
+LONG_BLOCK_S = 128.0  # a recording longer than this is decoded and scored block by block, in the memory of a few blocks
+BLOCK_THREADS = 2  # blocks of one long recording scored at once, while the next ones are decoded
 BATCH_WINDOWS = 128  # windows of one length run through the network as one batch
 
 
@@ -152,26 +154,32 @@ class Model:
 
     def p_female_of_blocks(self, blocks: Iterable[AudioBlock], aggregation: Aggregation | None = None) -> tuple[float, float]:
         """Calibrated p_female and duration (s) of a recording of any length from its ``blocks_of``:
-        memory stays that of one block. The same as the whole recording at once for ``mean_log``
-        and ``majority``, but an ensemble runs every member (no cascade)."""
+        memory stays that of a few blocks, scored on ``BLOCK_THREADS`` threads while the next are
+        decoded. The same as the whole recording at once for ``mean_log`` and ``majority``, but an
+        ensemble runs every member (no cascade)."""
         method = aggregation or self.aggregation
         if method == SPEECH_ONLY:
             raise ValueError("speech_mean_log needs the whole recording: decode it with load_audio")
-        hop = self.features.hop_length
         log_sum, female_frames, frames, samples = np.zeros(2), 0, 0, 0
-        for block in blocks:
-            first = block.lead // hop
-            feats = self.features_of(block.audio)[first:None if block.last else first + block.size // hop]
-            log_post = self.feature_log_posteriors([feats])[0]
-            log_sum += log_post.sum(axis=0, dtype=np.float64)
-            female_frames += int((log_post[:, 0] > log_post[:, 1]).sum())
-            frames += len(log_post)
-            samples = block.start + block.size
+        for block_sum, block_female, block_frames, end in ordered_map(self._block_sums, blocks, BLOCK_THREADS, 2 * BLOCK_THREADS):
+            log_sum += block_sum
+            female_frames += block_female
+            frames += block_frames
+            samples = end
         if method == "majority":
             p_female = female_frames / frames if frames else 0.5
         else:
             p_female = mean_log_posterior((log_sum / max(frames, 1))[None, :]) if frames else 0.5
         return float(self.calibrate(np.array([p_female]), method)[0]), samples / SAMPLE_RATE
+
+    def _block_sums(self, block: AudioBlock) -> tuple[np.ndarray, int, int, int]:
+        """A block's summed frame log-posteriors, female-leaning frames, frames, and the sample it ends at."""
+        hop = self.features.hop_length
+        first = block.lead // hop
+        feats = self.features_of(block.audio)[first:None if block.last else first + block.size // hop]
+        log_post = self.feature_log_posteriors([feats])[0]
+        return (log_post.sum(axis=0, dtype=np.float64), int((log_post[:, 0] > log_post[:, 1]).sum()), len(log_post),
+                block.start + block.size)
 
     def calibrate(self, p_female: np.ndarray, aggregation: Aggregation | None = None) -> np.ndarray:
         """Calibrated p_female of a mean-log-posterior aggregation (``mean_log``, ``speech_mean_log``)

@@ -17,7 +17,7 @@ from voxgender.io.audio import SAMPLE_RATE, AudioBlock, find_audio_files
 from voxgender.io.progress import progress_bar
 from voxgender.model import Model
 
-BATCH_FILES = 256  # files per parallel task: more files give the model windows of more equal lengths
+BATCH_FILES = 64  # files per parallel task: small enough that the last tasks keep every core busy
 BATCH_AUDIO_S = 1200.0  # decoded audio a task holds at once: memory stays bounded
 
 
@@ -97,9 +97,10 @@ def iter_predictions(
 ) -> Iterator[dict[str, Any]]:
     """Yield one record per path, in input order: a Prediction dict, or ``{"path", "error"}``.
 
-    Batches of files run on ``workers`` threads (default: one per core). torch releases the GIL, so
-    with torch set to one intra-op thread (as ``voxgender predict`` does) every core runs its own
-    batch, which is faster for a small GRU than splitting each tiny matrix product across cores.
+    Batches of files run on ``workers`` threads (default: one per core). Decoding, NumPy's larger
+    operations and onnxruntime release the GIL, so with one thread per network call (as ``voxgender
+    predict`` runs) every core decodes and scores its own batch, which is faster for a small GRU
+    than splitting each tiny matrix product across cores.
     """
     workers = workers or os.cpu_count() or 1
     batches = [paths[i:i + BATCH_FILES] for i in range(0, len(paths), BATCH_FILES)]

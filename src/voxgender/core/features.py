@@ -154,13 +154,14 @@ def pitch_bin_hz(cfg: FeatureConfig) -> np.ndarray:
 
 def deltas(x: np.ndarray, width: int = DELTA_WIDTH) -> np.ndarray:
     """Regression deltas along the frame axis (-2) of ``x``, edges padded by repetition."""
-    if x.shape[-2] == 0:
-        return x.copy()
-    padded = np.concatenate([np.repeat(x[..., :1, :], width, axis=-2), x, np.repeat(x[..., -1:, :], width, axis=-2)], axis=-2)
     frames = x.shape[-2]
-    num = sum(n * (padded[..., width + n: width + n + frames, :] - padded[..., width - n: width - n + frames, :])
-              for n in range(1, width + 1))
-    return (num / np.float32(2 * sum(n * n for n in range(1, width + 1)))).astype(np.float32)
+    if frames == 0:
+        return x.copy()
+    padded = np.take(x, np.clip(np.arange(-width, frames + width), 0, frames - 1), axis=-2)
+    num = padded[..., width + 1: width + 1 + frames, :] - padded[..., width - 1: width - 1 + frames, :]
+    for n in range(2, width + 1):
+        num += n * (padded[..., width + n: width + n + frames, :] - padded[..., width - n: width - n + frames, :])
+    return (num / np.float32(2 * sum(n * n for n in range(1, width + 1)))).astype(np.float32, copy=False)
 
 
 def with_deltas(base: np.ndarray) -> np.ndarray:

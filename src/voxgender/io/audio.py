@@ -60,12 +60,14 @@ def _check_header(rate: int, channels: int) -> None:
 
 def _soundfile_chunks(f: sf.SoundFile) -> Iterator[tuple[np.ndarray, int]]:
     """(mono float32 samples, sample rate) per block of at most READ_SAMPLES samples, whatever the
-    header claims: a read that returns nothing ends the file."""
+    header claims: a read that returns fewer frames than asked for ends the file."""
     with f:
         _check_header(f.samplerate, f.channels)
         frames = max(1024, READ_SAMPLES // f.channels)
         while len(data := f.read(frames, dtype="float32", always_2d=True)):
             yield (data[:, 0] if f.channels == 1 else data.mean(axis=1)), f.samplerate
+            if len(data) < frames:  # the end (and no further read: each costs a seek, slow in Ogg)
+                break
 
 
 def _pyav_chunks(source: Source) -> Iterator[tuple[np.ndarray, int]]:
