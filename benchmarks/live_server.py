@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -20,15 +20,15 @@ FRAME_S = 0.1  # clients send 100 ms frames, as the page does
 
 
 @contextlib.contextmanager
-def running_server(max_streams: int = 1000) -> Iterator[tuple[str, int]]:
+def running_server(max_streams: int = 1000, extra: Sequence[str] = ()) -> Iterator[tuple[str, int]]:
     """``voxgender serve`` on a free loopback port in its own process (it inherits this process's
-    scheduling priority); yields its ws:// base URL and process id, then stops it."""
+    scheduling priority), with ``extra`` options; yields its ws:// base URL and process id, then stops it."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     script = Path(sys.executable).with_name("voxgender")
     proc = subprocess.Popen([str(script), "serve", "--host", "127.0.0.1", "--port", str(port),
-                             "--max-streams", str(max_streams), "--idle-timeout", "60"])
+                             "--max-streams", str(max_streams), "--idle-timeout", "60", *extra])
     try:
         deadline = time.monotonic() + 60
         while True:

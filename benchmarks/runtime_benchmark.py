@@ -3,9 +3,11 @@ many short clips, one long file, and the network's runtimes (torch, ONNX float, 
 
 - **start-up**: ``voxgender predict one.wav`` (a 2-s clip), wall time and peak RSS of the process;
 - **short clips**: ``voxgender predict`` over clips of 2-8 s from every corpus of ../shared/data
-  (16-48 kHz, FLAC and Ogg Opus), as x real time, beside the Praat median-F0 rule (the peer,
-  run by benchmarks/.venv-peers on the same files, in turn with it);
-- **long file**: ``voxgender predict`` on one long recording (``--long``), x real time and peak RSS;
+  (16-48 kHz, FLAC and Ogg Opus), as x real time, with its speech check (the default) and without
+  (``--no-speech-check``), beside the Praat median-F0 rule (the peer, run by
+  benchmarks/.venv-peers on the same files, in turn with it);
+- **long file**: ``voxgender predict`` on one long recording (``--long``), x real time and peak RSS,
+  with and without the speech check;
 - **network**: the bundled model's file decisions on every test-split clip through torch, the
   ONNX graph and its dynamic int8 quantisation: differences in p_female, labels that change,
   and throughput of the network alone.
@@ -69,6 +71,11 @@ def trees(args: argparse.Namespace) -> dict[str, str | None]:
     return {"onnxruntime (this tree)": None, **({"torch (--torch-src)": args.torch_src} if args.torch_src else {})}
 
 
+def commands(args: argparse.Namespace) -> dict[str, tuple[str | None, list[str]]]:
+    """The predict commands measured: each tree as it runs by default, and this one without its speech check."""
+    return {**{name: (src, []) for name, src in trees(args).items()}, "onnxruntime, --no-speech-check": (None, ["--no-speech-check"])}
+
+
 def short_clips(n: int) -> list[str]:
     """``n`` clips of 2-8 s spread over the corpora of ../shared/data."""
     clips = [u.path for u in read_corpus(DATA) if u.duration_s and 2.0 <= u.duration_s <= 8.0]
@@ -91,10 +98,11 @@ def clip_throughput(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     audio_s = sum(sf.info(p).duration for p in paths)
     listing = tmp / "clips.txt"
     listing.write_text("\n".join(paths) + "\n")
-    runs: dict[str, list[float]] = {name: [] for name in [*trees(args), "Praat median-F0 rule"]}
+    runs: dict[str, list[float]] = {name: [] for name in [*commands(args), "Praat median-F0 rule"]}
     for _ in range(args.repeats):
-        for name, src in trees(args).items():
-            runs[name].append(audio_s / measured([*VOXGENDER, "predict", "--files-from", str(listing), "--format", "jsonl"], src)[0])
+        for name, (src, extra) in commands(args).items():
+            command = [*VOXGENDER, "predict", "--files-from", str(listing), "--format", "jsonl", *extra]
+            runs[name].append(audio_s / measured(command, src)[0])
         if PEERS_PYTHON.is_file():
             praat = json.loads(subprocess.run([str(PEERS_PYTHON), "-c", PRAAT, str(HERE), str(listing)],
                                               capture_output=True, text=True, check=True).stdout)
@@ -108,8 +116,8 @@ def clip_throughput(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 def long_file(args: argparse.Namespace) -> dict[str, Any]:
     audio_s = sf.info(args.long).duration
     out: dict[str, Any] = {"file": str(args.long), "audio_s": audio_s}
-    for name, src in trees(args).items():
-        seconds, rss = measured([*VOXGENDER, "predict", str(args.long)], src)
+    for name, (src, extra) in commands(args).items():
+        seconds, rss = measured([*VOXGENDER, "predict", str(args.long), *extra], src)
         out[name] = {"x_realtime": audio_s / seconds, "rss_mb": rss}
     return out
 

@@ -124,3 +124,19 @@ def crash_on_marked_paths(path: str) -> dict:
     if "crash" in path:
         os._exit(139)
     return {"path": path, "label": "female", "p_female": 0.9, "confidence": 0.9, "duration_s": 1.0}
+
+
+def synthetic_music(seconds: float = 6.0, seed: int = 0, rate: int = 16000) -> np.ndarray:
+    """Chords of harmonic tones changing every half second over drum hits: music without a voice."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    out = np.zeros_like(t)
+    for beat in range(int(seconds / 0.5)):
+        root = 110 * 2 ** (rng.integers(0, 12) / 12)
+        span = (t >= beat * 0.5) & (t < (beat + 1) * 0.5)
+        for ratio in (1, 1.25, 1.5, 2):
+            for harmonic in range(1, 6):
+                out[span] += 0.05 / harmonic * np.sin(2 * np.pi * root * ratio * harmonic * t[span])
+        hit, start = int(0.05 * rate), int(beat * 0.5 * rate)
+        out[start:start + hit] += rng.standard_normal(hit) * 0.3 * np.exp(-np.arange(hit) / 400)
+    return out.astype(np.float32)

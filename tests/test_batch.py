@@ -96,7 +96,7 @@ def test_parquet_with_worker_processes(tmp_path, inputs, capsys):
     model = load_model()
     for r in records:
         if "error" not in r:
-            assert set(r) == {"path", "label", "p_female", "confidence", "duration_s"}
+            assert set(r) == {"path", "label", "p_female", "confidence", "duration_s", "speech_s"}
             alone = model.predict_file(r["path"])  # each record is its own file's prediction
             assert (r["label"], r["p_female"]) == (alone.label, pytest.approx(alone.p_female, abs=1e-4))
     printed = capsys.readouterr().out

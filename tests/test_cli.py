@@ -15,6 +15,7 @@ from voxgender.cli.main import build_parser, main, train_recipe
 from voxgender.core.features import FeatureConfig
 from voxgender.core.networks import ModelConfig
 from voxgender.io.model_dir import bundled_model_dir, member_train_settings
+from voxgender.model import load_model
 from voxgender.training.data import read_speaker_list
 from voxgender.training.trainer import TrainConfig
 
@@ -44,7 +45,7 @@ def test_predict_jsonl_keeps_going_after_a_bad_file(capsys, clips, tiny_model_di
     assert set(by_name) == {"f.wav", "m.flac", "broken.wav"}
     assert by_name["f.wav"]["label"] == "female" and by_name["m.flac"]["label"] == "male"
     assert by_name["f.wav"]["path"] == str(clips / "f.wav")
-    assert set(by_name["f.wav"]) == {"path", "label", "p_female", "confidence", "duration_s"}
+    assert set(by_name["f.wav"]) == {"path", "label", "p_female", "confidence", "duration_s", "speech_s"}
     assert by_name["f.wav"]["duration_s"] == pytest.approx(2.0, abs=0.01)
     assert by_name["f.wav"]["confidence"] == pytest.approx(max(by_name["f.wav"]["p_female"], 1 - by_name["f.wav"]["p_female"]))
     assert "broken.wav" in by_name["broken.wav"]["error"] and "\n" not in by_name["broken.wav"]["error"]
@@ -219,3 +220,24 @@ def test_the_bundled_model_was_trained_with_the_recipe_file(benchmarks_dir):
     splits = json.loads((bundled_model_dir() / "splits.json").read_text())
     assert bool(excluded) == bool(listed) and excluded <= listed
     assert not listed & {*splits["train"], *splits["val"]}
+
+
+def test_a_file_without_speech_is_answered_none_unless_the_speech_check_is_skipped(tmp_path, capsys, female_clip):
+    """Music gets no gender from predict, as from stream and segment; --no-speech-check skips the
+    check (and then music gets one, which is why it is on by default)."""
+    from helpers import synthetic_music
+
+    sf.write(tmp_path / "music.wav", synthetic_music(), 16000)
+    sf.write(tmp_path / "voice.wav", female_clip, 16000)
+    inputs = [str(tmp_path / "music.wav"), str(tmp_path / "voice.wav")]
+    assert main(["predict", *inputs, "--format", "jsonl"]) == 0
+    music, voice = map(json.loads, capsys.readouterr().out.splitlines())
+    assert music["label"] == "none" and music["p_female"] is None and music["speech_s"] < 0.5
+    assert voice["label"] == "female" and voice["speech_s"] > 1.0
+    assert main(["predict", *inputs, "--format", "jsonl", "--no-speech-check"]) == 0
+    unchecked = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert unchecked[0]["label"] in ("female", "male") and unchecked[0]["speech_s"] is None
+    assert unchecked[1]["p_female"] == voice["p_female"]
+    model = load_model()
+    assert model.predict(synthetic_music()).label == "none"
+    assert model.predict(female_clip.copy()).label == "female"

@@ -195,10 +195,12 @@ def test_a_long_recording_scored_block_by_block_matches_it_whole(tmp_path, femal
     talk = np.concatenate([female_clip, male_clip] * 6)  # 24 s
     path = tmp_path / "talk.flac"
     sf.write(path, talk, 16000)
-    whole = model.p_female_of_arrays([talk.copy()])[0]
+    whole = model.predict_array(talk.copy())
+    assert 10 < whole.speech_s <= 24
     for block_s in (8.0, 16.0):  # blocks of one and of two network windows
-        p_female, duration = model.p_female_of_blocks(model.blocks_of(str(path), block_s))
-        assert p_female == pytest.approx(whole, abs=2e-4) and duration == pytest.approx(24.0)
+        p_female, duration, speech_s = model.p_female_of_blocks(model.blocks_of(str(path), block_s))
+        assert p_female == pytest.approx(whole.p_female, abs=2e-4) and duration == pytest.approx(24.0)
+        assert speech_s == pytest.approx(whole.speech_s, abs=0.033)  # silero-vad's state carried across blocks
     majority = model.p_female_of_arrays([talk.copy()], "majority")[0]
     assert model.p_female_of_blocks(model.blocks_of(str(path), 8.0), "majority")[0] == pytest.approx(majority, abs=1e-3)
     import voxgender.model as model_module
@@ -210,4 +212,5 @@ def test_a_long_recording_scored_block_by_block_matches_it_whole(tmp_path, femal
     finally:
         model_module.LONG_BLOCK_S = saved
     assert long["p_female"] == pytest.approx(short["p_female"], abs=2e-4) and long["duration_s"] == short["duration_s"]
+    assert long["speech_s"] == pytest.approx(short["speech_s"], abs=0.033)
     assert long_file.p_female == pytest.approx(short_file.p_female, abs=2e-4) == short["p_female"]

@@ -286,3 +286,11 @@ def test_each_step_takes_a_slice_of_every_streams_audio_and_ends_a_stream_after_
     for _ in range(119):
         pushes, ends = pending.take(0.5)
     assert ends == [1] and pending.seconds(1) == 0 and not pending.waiting
+
+
+def test_an_upload_without_speech_is_answered_none(client):
+    from helpers import synthetic_music
+
+    answer = client.post("/v1/predict", content=wav_bytes(synthetic_music(4.0))).json()  # within the test server's 5 s
+    assert answer["label"] == "none" and answer["p_female"] is None and answer["speech_s"] < 0.5
+    assert {second["label"] for second in answer["timeline"]} == {"none"}

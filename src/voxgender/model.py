@@ -13,33 +13,41 @@ from voxgender.core.aggregate import CASCADE_MARGIN, SPEECH_ONLY, Aggregation, a
 from voxgender.core.calibration import Calibration
 from voxgender.core.features import FeatureConfig, extract
 from voxgender.core.networks import FrameNetwork, combine_members
-from voxgender.core.vad import speech_frames
+from voxgender.core.vad import SileroVad, VadState, frame_flags, shared_vad, speech_probabilities, speech_seconds
 from voxgender.io.audio import SAMPLE_RATE, AudioBlock, Source, load_audio, read_blocks, validate
 from voxgender.io.model_dir import bundled_model_dir, load_model_dir
-from voxgender.runtime import ordered_map
+from voxgender.runtime import ordered_map, prefetched
 
 DEFAULT_WINDOW_S = 8.0
 LONG_BLOCK_S = 128.0  # a recording longer than this is decoded and scored block by block, in the memory of a few blocks
 BLOCK_THREADS = 2  # blocks of one long recording scored at once, while the next ones are decoded
+MIN_SPEECH_S = 0.5  # with less speech than this (the shortest segment `segment` reports) a file is answered "none"
 BATCH_WINDOWS = 128  # windows of one length run through the network as one batch
 
 
 @dataclass(frozen=True)
 class Prediction:
     """A file-level decision. ``confidence`` is the probability of the chosen label; the label is
-    ``unknown`` when that falls below the minimum confidence asked for."""
+    ``unknown`` when that falls below the minimum confidence asked for, and ``none`` (without
+    p_female) when silero-vad hears less than ``MIN_SPEECH_S`` of speech. ``speech_s`` is None
+    when the speech check was skipped."""
 
     path: str
     label: str
-    p_female: float
-    confidence: float
+    p_female: float | None
+    confidence: float | None
     duration_s: float
+    speech_s: float | None = None
 
     @classmethod
-    def from_p_female(cls, path: str, p_female: float, duration_s: float, min_confidence: float = 0.0) -> "Prediction":
+    def from_p_female(cls, path: str, p_female: float, duration_s: float, min_confidence: float = 0.0,
+                      speech_s: float | None = None) -> "Prediction":
+        speech = None if speech_s is None else round(speech_s, 3)
+        if speech_s is not None and speech_s < MIN_SPEECH_S:
+            return cls(path, "none", None, None, round(duration_s, 3), speech)
         confidence = max(p_female, 1 - p_female)
         label = "unknown" if confidence < min_confidence else "female" if p_female >= 0.5 else "male"
-        return cls(path, label, round(p_female, 4), round(confidence, 4), round(duration_s, 3))
+        return cls(path, label, round(p_female, 4), round(confidence, 4), round(duration_s, 3), speech)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,6 +70,7 @@ class Model:
         self.cascade_margin: float | None = inference.get("cascade_margin", CASCADE_MARGIN)  # None: every member on every clip
         self.calibration: Calibration | None = Calibration.from_dict(inference.get("calibration"))
         self.min_confidence: float = 0.0  # below it a file's label is "unknown"
+        self.speech_check: bool = True  # run silero-vad over each file: "none" without speech, and speech_s
 
     @property
     def window_frames(self) -> int:
@@ -112,11 +121,12 @@ class Model:
         return out
 
     def p_female_of_arrays(self, audios: Sequence[np.ndarray], aggregation: Aggregation | None = None,
-                           calibrated: bool = True) -> np.ndarray:
+                           calibrated: bool = True, vad_probs: Sequence[np.ndarray] | None = None) -> np.ndarray:
         """File-level p_female of each waveform, calibrated (``calibrate``) unless ``calibrated`` is False.
 
         ``speech_mean_log`` averages only the frames silero-vad calls speech (as a stream does),
-        falling back to every frame when it finds none; it costs a VAD pass over each input.
+        falling back to every frame when it finds none; it costs a VAD pass over each input, unless
+        its chunks' probabilities (``speech_probabilities``) are given as ``vad_probs``.
 
         Under ``mean_log``, an ensemble with a ``cascade_margin`` runs its first member on every
         input and the others only where the first member is unsure (see ``_cascade``).
@@ -128,7 +138,8 @@ class Model:
         else:
             log_posts = self.feature_log_posteriors(feats)
         if method == SPEECH_ONLY:
-            masks = [speech_frames(a, len(lp), self.features) for a, lp in zip(audios, log_posts)]
+            probs = vad_probs if vad_probs is not None else [speech_probabilities(a) for a in audios]
+            masks = [frame_flags(p, len(lp), self.features) for p, lp in zip(probs, log_posts)]
             log_posts = [lp[m] if m.any() else lp for lp, m in zip(log_posts, masks)]
         p_female = np.array([aggregate(lp, "mean_log" if method == SPEECH_ONLY else method) for lp in log_posts])
         return self.calibrate(p_female, method) if calibrated else p_female
@@ -152,16 +163,20 @@ class Model:
         return read_blocks(source, block, context, self.features.win_length - hop + context, name=name,
                            max_duration_s=max_duration_s)
 
-    def p_female_of_blocks(self, blocks: Iterable[AudioBlock], aggregation: Aggregation | None = None) -> tuple[float, float]:
-        """Calibrated p_female and duration (s) of a recording of any length from its ``blocks_of``:
-        memory stays that of a few blocks, scored on ``BLOCK_THREADS`` threads while the next are
-        decoded. The same as the whole recording at once for ``mean_log`` and ``majority``, but an
-        ensemble runs every member (no cascade)."""
+    def p_female_of_blocks(self, blocks: Iterable[AudioBlock],
+                           aggregation: Aggregation | None = None) -> tuple[float, float, float | None]:
+        """Calibrated p_female, duration (s) and, with the speech check, speech seconds of a
+        recording of any length from its ``blocks_of``: memory stays that of a few blocks, scored on
+        ``BLOCK_THREADS`` threads while the next are decoded (and heard by silero-vad). The same as
+        the whole recording at once for ``mean_log`` and ``majority``, but an ensemble runs every
+        member (no cascade)."""
         method = aggregation or self.aggregation
         if method == SPEECH_ONLY:
             raise ValueError("speech_mean_log needs the whole recording: decode it with load_audio")
+        speech = _SpeechCounter(shared_vad()) if self.speech_check else None
+        heard = speech.hear(prefetched(blocks, 2)) if speech is not None else blocks  # decoding, VAD and scoring overlap
         log_sum, female_frames, frames, samples = np.zeros(2), 0, 0, 0
-        for block_sum, block_female, block_frames, end in ordered_map(self._block_sums, blocks, BLOCK_THREADS, 2 * BLOCK_THREADS):
+        for block_sum, block_female, block_frames, end in ordered_map(self._block_sums, heard, BLOCK_THREADS, 2 * BLOCK_THREADS):
             log_sum += block_sum
             female_frames += block_female
             frames += block_frames
@@ -170,7 +185,8 @@ class Model:
             p_female = female_frames / frames if frames else 0.5
         else:
             p_female = mean_log_posterior((log_sum / max(frames, 1))[None, :]) if frames else 0.5
-        return float(self.calibrate(np.array([p_female]), method)[0]), samples / SAMPLE_RATE
+        return (float(self.calibrate(np.array([p_female]), method)[0]), samples / SAMPLE_RATE,
+                speech.seconds if speech is not None else None)
 
     def _block_sums(self, block: AudioBlock) -> tuple[np.ndarray, int, int, int]:
         """A block's summed frame log-posteriors, female-leaning frames, frames, and the sample it ends at."""
@@ -188,9 +204,10 @@ class Model:
             return np.asarray(p_female, dtype=float)
         return self.calibration(p_female)
 
-    def prediction(self, name: str, p_female: float, duration_s: float) -> Prediction:
-        """The decision on a file of calibrated ``p_female``, with the model's ``min_confidence``."""
-        return Prediction.from_p_female(name, float(p_female), duration_s, self.min_confidence)
+    def prediction(self, name: str, p_female: float, duration_s: float, speech_s: float | None = None) -> Prediction:
+        """The decision on a file of calibrated ``p_female`` (and ``speech_s`` heard, if checked),
+        with the model's ``min_confidence``."""
+        return Prediction.from_p_female(name, float(p_female), duration_s, self.min_confidence, speech_s)
 
     def _cascade(self, feats: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Frame log-posteriors: the first member's where its mean log-odds exceed
@@ -222,15 +239,18 @@ class Model:
 
     def predict_array(self, audio: np.ndarray, name: str = "<array>", aggregation: Aggregation | None = None) -> Prediction:
         """Decision for one 16 kHz mono float32 waveform."""
-        return self.prediction(name, self.p_female_of_arrays([audio], aggregation)[0], len(audio) / SAMPLE_RATE)
+        return self.predict_arrays([audio], [name], aggregation)[0]
 
     def predict_arrays(
         self, audios: Sequence[np.ndarray], names: Sequence[str] | None = None, aggregation: Aggregation | None = None
     ) -> list[Prediction]:
-        """Decisions for several waveforms, batched."""
+        """Decisions for several waveforms, batched; with the speech check, silero-vad hears each
+        (``none`` where it hears less than ``MIN_SPEECH_S``), and ``speech_mean_log`` reuses what it heard."""
         names = names or [f"<array {i}>" for i in range(len(audios))]
-        ps = self.p_female_of_arrays(audios, aggregation)
-        return [self.prediction(n, p, len(a) / SAMPLE_RATE) for n, a, p in zip(names, audios, ps)]
+        probs = [speech_probabilities(a) for a in audios] if self.speech_check else None
+        ps = self.p_female_of_arrays(audios, aggregation, vad_probs=probs)
+        speech = [speech_seconds(p) for p in probs] if probs is not None else [None] * len(audios)
+        return [self.prediction(n, p, len(a) / SAMPLE_RATE, s) for n, a, p, s in zip(names, audios, ps, speech)]
 
     def predict_file(self, source: Source, name: str | None = None, aggregation: Aggregation | None = None) -> Prediction:
         """Decode any supported audio (path, bytes, file object) and decide. Raises AudioError on bad input."""
@@ -241,10 +261,13 @@ class Model:
         return self.prediction(label, *self.p_female_of_blocks(audio, aggregation))
 
 
-def load_model(path: str | Path | None = None, all_members: bool = False, min_confidence: float = 0.0) -> Model:
+def load_model(path: str | Path | None = None, all_members: bool = False, min_confidence: float = 0.0,
+               speech_check: bool = True) -> Model:
     """Load a model directory, or the bundled pretrained model when ``path`` is None.
     ``all_members``: an ensemble runs every member on every input (no cascade).
-    ``min_confidence``: files whose calibrated confidence falls below it are labelled ``unknown``."""
+    ``min_confidence``: files whose calibrated confidence falls below it are labelled ``unknown``.
+    ``speech_check``: silero-vad hears every file, which is answered ``none`` without speech (False
+    skips it: faster where every input is known to hold speech)."""
     if not 0 <= min_confidence <= 1:
         raise ValueError(f"min_confidence must be in [0, 1], not {min_confidence}")
     network, features, config = load_model_dir(path if path is not None else bundled_model_dir())
@@ -252,4 +275,19 @@ def load_model(path: str | Path | None = None, all_members: bool = False, min_co
     if all_members:
         model.cascade_margin = None
     model.min_confidence = min_confidence
+    model.speech_check = speech_check
     return model
+
+
+class _SpeechCounter:
+    """Seconds of speech that silero-vad hears in a recording's blocks, as they go by in order."""
+
+    def __init__(self, vad: SileroVad) -> None:
+        self.vad, self.seconds = vad, 0.0
+
+    def hear(self, blocks: Iterable[AudioBlock]) -> Iterator[AudioBlock]:
+        state: VadState | None = None
+        for block in blocks:
+            probs, state = self.vad.probabilities(block.audio[block.lead:block.lead + block.size], state)
+            self.seconds += speech_seconds(probs)
+            yield block

@@ -72,17 +72,16 @@ def _record(model: Model, path: str, decoded: Decoded, aggregation: Aggregation 
     if isinstance(decoded, VoxgenderError):
         return {"path": path, "error": str(decoded)}
     try:
-        p_female, duration_s = model.p_female_of_blocks(decoded, aggregation)
+        return model.prediction(path, *model.p_female_of_blocks(decoded, aggregation)).to_dict()
     except VoxgenderError as err:
         return {"path": path, "error": str(err)}
-    return model.prediction(path, p_female, duration_s).to_dict()
 
 
 def _group_records(model: Model, group: list[tuple[str, Decoded]], aggregation: Aggregation | None) -> list[dict[str, Any]]:
-    good = [audio for _, audio in group if isinstance(audio, np.ndarray)]
-    ps = iter(model.p_female_of_arrays(good, aggregation)) if good else iter(())
-    return [model.prediction(path, next(ps), len(audio) / SAMPLE_RATE).to_dict() if isinstance(audio, np.ndarray)
-            else _record(model, path, audio, aggregation) for path, audio in group]
+    short = [(path, audio) for path, audio in group if isinstance(audio, np.ndarray)]
+    predictions = iter(model.predict_arrays([a for _, a in short], [p for p, _ in short], aggregation) if short else ())
+    return [next(predictions).to_dict() if isinstance(audio, np.ndarray) else _record(model, path, audio, aggregation)
+            for path, audio in group]
 
 
 def predict_batch(model: Model, paths: Sequence[str], aggregation: Aggregation | None = None) -> list[dict[str, Any]]:

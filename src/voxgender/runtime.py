@@ -13,7 +13,9 @@ several files or streams at once instead.
 from __future__ import annotations
 
 import os
+import queue
 import sys
+import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Iterable, Iterator, TypeVar
@@ -61,3 +63,36 @@ def ordered_map(fn: Callable[[Item], Result], items: Iterable[Item], workers: in
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+
+def prefetched(items: Iterable[Item], ahead: int) -> Iterator[Item]:
+    """``items`` produced on a thread of their own, up to ``ahead`` before they are taken (a
+    decoder that runs while its consumer works); an exception the producer raises is raised here."""
+    done = object()
+    buffer: queue.Queue = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put(done)
+        except BaseException as err:  # handed to the consumer, which raises it
+            buffer.put(err)
+
+    producer = threading.Thread(target=produce, name="voxgender-prefetch", daemon=True)
+    producer.start()
+    try:
+        while (item := buffer.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()

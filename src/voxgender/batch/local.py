@@ -32,13 +32,15 @@ LOG_EVERY_S = 30.0
 @dataclass(frozen=True)
 class BatchJob:
     """What to do with each file: the task, the model directory (None = bundled), for
-    segmentation its settings, and whether an ensemble predicts with every member on every file
-    (``load_model``'s ``all_members``; segmentation always does)."""
+    segmentation its settings, whether an ensemble predicts with every member on every file
+    (``load_model``'s ``all_members``; segmentation always does), and whether predictions hear each
+    file for speech first (``load_model``'s ``speech_check``)."""
 
     task: str = "predict"
     model: str | None = None
     segment: SegmentConfig = field(default_factory=SegmentConfig)
     all_members: bool = False
+    speech_check: bool = True
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -53,7 +55,7 @@ class FileWorker:
         from voxgender.segment import Segmenter
 
         self.job = job
-        model = load_model(job.model, all_members=job.all_members)
+        model = load_model(job.model, all_members=job.all_members, speech_check=job.speech_check)
         self._segmenter = Segmenter(model, job.segment) if job.task == "segment" else None
         self._model = model
 

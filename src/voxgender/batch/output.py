@@ -27,7 +27,7 @@ PART_SECONDS = 30.0
 SEGMENT_FIELDS = (("start", "float64"), ("end", "float64"), ("label", "string"), ("p_female", "float64"))
 FIELDS = {
     "predict": (("path", "string"), ("label", "string"), ("p_female", "float64"), ("confidence", "float64"),
-                ("duration_s", "float64"), ("error", "string")),
+                ("duration_s", "float64"), ("speech_s", "float64"), ("error", "string")),
     "segment": (("path", "string"), ("duration_s", "float64"), ("female_s", "float64"), ("male_s", "float64"),
                 ("nonspeech_s", "float64"), ("female_share", "float64"), ("female_share_low", "float64"),
                 ("female_share_high", "float64"), ("female_turns", "int64"), ("male_turns", "int64"),

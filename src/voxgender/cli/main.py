@@ -54,7 +54,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     paths = input_paths(args)
     one_thread()  # parallelism comes from one batch per core in iter_predictions
-    model = load_model(args.model, all_members=args.all_members, min_confidence=args.min_confidence)
+    model = load_model(args.model, all_members=args.all_members, min_confidence=args.min_confidence,
+                       speech_check=not args.no_speech_check)
     writer = RecordWriter(args.format)
     show = args.format in ("table", "json") or sys.stdout.isatty()
     failures = 0
@@ -72,8 +73,15 @@ def add_predict(p: argparse.ArgumentParser) -> None:
     p.add_argument("--aggregation", choices=("mean_log", "majority", "speech_mean_log"), help="how frame posteriors become one decision")
     p.add_argument("--min-confidence", type=float, default=0.0, metavar="C",
                    help="label a file 'unknown' when its calibrated confidence is below C (0.5-1; default 0: always decide)")
+    add_speech_check(p)
     add_all_members(p)
     p.set_defaults(handler=cmd_predict)
+
+
+def add_speech_check(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-speech-check", action="store_true",
+                   help="skip silero-vad's pass over each file (about 1.4x faster where every input holds speech): "
+                        "no 'none' answers and no speech_s")
 
 
 def add_all_members(p: argparse.ArgumentParser, note: str = "") -> None:
@@ -602,7 +610,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     paths = input_paths(args)
     output_kind(args.out)
-    job = BatchJob(args.task, args.model, segment_config(args), args.all_members)
+    job = BatchJob(args.task, args.model, segment_config(args), args.all_members, not args.no_speech_check)
     if args.engine == "ray":
         from voxgender.batch.ray import run_ray_batch
 
@@ -632,6 +640,7 @@ def add_batch(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ray-address", help="Ray cluster to join ('auto' = the running one); default: a local instance")
     p.add_argument("--model", help="model directory (default: the bundled model)")
     add_all_members(p, note="; --task segment always runs every member")
+    add_speech_check(p)
     add_segment_options(p)
     p.set_defaults(handler=cmd_batch)
 

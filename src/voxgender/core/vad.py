@@ -28,7 +28,9 @@ from voxgender.core.features import FeatureConfig
 from voxgender.core.onnx_runtime import new_session
 
 CHUNK = 512
+CHUNK_S = CHUNK / 16000
 CONTEXT = 64
+SPEECH_THRESHOLD = 0.5  # a chunk is speech when silero-vad's probability reaches this
 HIDDEN = 128
 SEQUENCE_CHUNKS = 500  # chunks (16 s) per pass over a recording: memory stays small
 FFT_SIZE, FFT_HOP = 256, 128  # silero's spectrogram of each chunk with its context ...
@@ -124,7 +126,21 @@ def centre_chunks(first: int, n: int, features: FeatureConfig) -> np.ndarray:
     return (np.arange(first, first + n) * features.hop_length + features.win_length // 2) // CHUNK
 
 
-def speech_frames(audio: np.ndarray, n_frames: int, features: FeatureConfig, threshold: float = 0.5) -> np.ndarray:
-    """Speech flag of each of the first ``n_frames`` frames of a whole waveform, as one stream sets them."""
-    probs, _ = shared_vad().probabilities(audio)
+def speech_probabilities(audio: np.ndarray) -> np.ndarray:
+    """silero-vad's speech probability of each 32 ms chunk of a whole waveform."""
+    return shared_vad().probabilities(audio)[0]
+
+
+def speech_seconds(probs: np.ndarray, threshold: float = SPEECH_THRESHOLD) -> float:
+    """Seconds of the chunks whose speech probability reaches ``threshold``."""
+    return float(np.count_nonzero(probs >= threshold)) * CHUNK_S
+
+
+def frame_flags(probs: np.ndarray, n_frames: int, features: FeatureConfig, threshold: float = SPEECH_THRESHOLD) -> np.ndarray:
+    """Speech flag of each of the first ``n_frames`` frames, from the probabilities of a waveform's chunks."""
     return probs[centre_chunks(0, n_frames, features)] >= threshold
+
+
+def speech_frames(audio: np.ndarray, n_frames: int, features: FeatureConfig, threshold: float = SPEECH_THRESHOLD) -> np.ndarray:
+    """Speech flag of each of the first ``n_frames`` frames of a whole waveform, as one stream sets them."""
+    return frame_flags(speech_probabilities(audio), n_frames, features, threshold)

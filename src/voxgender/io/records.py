@@ -15,7 +15,7 @@ from rich.table import Table
 
 Format = Literal["table", "json", "jsonl", "csv"]
 FORMATS = ("table", "json", "jsonl", "csv")
-PREDICTION_FIELDS = ("path", "label", "p_female", "confidence", "duration_s", "error")
+PREDICTION_FIELDS = ("path", "label", "p_female", "confidence", "duration_s", "speech_s", "error")
 
 
 class RecordWriter:

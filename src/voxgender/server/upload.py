@@ -18,7 +18,7 @@ from starlette.datastructures import UploadFile
 
 from voxgender.core.aggregate import aggregate, mean_log_posterior
 from voxgender.core.labels import label_of
-from voxgender.core.vad import speech_frames
+from voxgender.core.vad import frame_flags, speech_probabilities, speech_seconds
 from voxgender.errors import AudioError
 from voxgender.io.audio import SAMPLE_RATE, load_audio
 from voxgender.model import Model, Prediction
@@ -57,10 +57,9 @@ async def _file_of(request: Request, body: bytes, limit: int) -> tuple[bytes, st
     return await upload.read(), upload.filename or "upload"
 
 
-def timeline(model: Model, audio: np.ndarray, log_post: np.ndarray) -> list[dict[str, Any]]:
-    """Per second: p_female over the speech frames of that second, ``none`` without speech."""
+def timeline(model: Model, audio: np.ndarray, log_post: np.ndarray, speech: np.ndarray) -> list[dict[str, Any]]:
+    """Per second: p_female over the speech frames (``speech`` flags) of that second, ``none`` without speech."""
     per_second = int(round(1000 / model.features.hop_ms))
-    speech = speech_frames(audio, len(log_post), model.features)
     duration = len(audio) / model.features.sample_rate
     out = []
     for k, start in enumerate(range(0, len(log_post), per_second)):
@@ -75,14 +74,16 @@ def timeline(model: Model, audio: np.ndarray, log_post: np.ndarray) -> list[dict
 def predict_bytes(model: Model, data: bytes, name: str, max_duration_s: float | None = None,
                   min_confidence: float = 0.0) -> dict[str, Any]:
     """Decode (refusing more than ``max_duration_s``), predict as ``voxgender predict --all-members``
-    does, with ``unknown`` below ``min_confidence``, and add the timeline. Raises AudioError."""
+    does (``none`` without speech, ``unknown`` below ``min_confidence``), and add the timeline.
+    Raises AudioError."""
     audio = load_audio(data, name=name, max_duration_s=max_duration_s)
     log_post = model.frame_log_posteriors([audio])[0]
+    probs = speech_probabilities(audio)
     p_female = float(model.calibrate(np.array([aggregate(log_post, model.aggregation)]))[0])
-    prediction = Prediction.from_p_female(name, p_female, len(audio) / SAMPLE_RATE, min_confidence)
+    prediction = Prediction.from_p_female(name, p_female, len(audio) / SAMPLE_RATE, min_confidence, speech_seconds(probs))
     result = prediction.to_dict()
     result.pop("path")
-    return {"name": name, **result, "timeline": timeline(model, audio, log_post)}
+    return {"name": name, **result, "timeline": timeline(model, audio, log_post, frame_flags(probs, len(log_post), model.features))}
 
 
 def _min_confidence(request: Request) -> float:

@@ -115,8 +115,10 @@ async function predictFile(file) {
     const result = await response.json();
     if (!response.ok) throw new Error(result.error || response.statusText);
     out.dataset.label = result.label;
-    out.innerHTML = `<b class="${result.label}">${result.label}</b> — confidence ${Math.round(result.confidence * 100)}%, ` +
-      `p_female ${result.p_female.toFixed(3)}, ${result.duration_s.toFixed(1)} s`;
+    out.innerHTML = result.label === "none"
+      ? `<b class="none">none</b> — no speech heard in ${result.duration_s.toFixed(1)} s`
+      : `<b class="${result.label}">${result.label}</b> — confidence ${Math.round(result.confidence * 100)}%, ` +
+        `p_female ${result.p_female.toFixed(3)}, ${result.duration_s.toFixed(1)} s, ${result.speech_s.toFixed(1)} s of speech`;
     drawTimeline($("file-timeline"), result.timeline.map((s) => ({
       label: s.label, confidence: s.p_female == null ? 0 : Math.max(s.p_female, 1 - s.p_female) })), 10);
   } catch (err) {
