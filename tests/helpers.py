@@ -126,6 +126,17 @@ def crash_on_marked_paths(path: str) -> dict:
     return {"path": path, "label": "female", "p_female": 0.9, "confidence": 0.9, "duration_s": 1.0}
 
 
+def crash_on_marked_uploads(model, data: bytes, name: str, max_duration_s, min_confidence) -> dict:
+    """An upload task whose process dies, as on a native decoder crash, on bytes that start with b"CRASH"."""
+    import os
+
+    from voxgender.server.upload import predict_bytes
+
+    if data.startswith(b"CRASH"):
+        os._exit(139)
+    return predict_bytes(model, data, name, max_duration_s, min_confidence)
+
+
 def synthetic_music(seconds: float = 6.0, seed: int = 0, rate: int = 16000) -> np.ndarray:
     """Chords of harmonic tones changing every half second over drum hits: music without a voice."""
     rng = np.random.default_rng(seed)

@@ -294,3 +294,21 @@ def test_an_upload_without_speech_is_answered_none(client):
     answer = client.post("/v1/predict", content=wav_bytes(synthetic_music(4.0))).json()  # within the test server's 5 s
     assert answer["label"] == "none" and answer["p_female"] is None and answer["speech_s"] < 0.5
     assert {second["label"] for second in answer["timeline"]} == {"none"}
+
+
+def test_an_upload_that_kills_its_decoding_process_gets_one_line_and_the_server_goes_on(model, female_clip):
+    """Uploads are decoded in worker processes: a native crash there costs a worker, not the server."""
+    from helpers import crash_on_marked_uploads
+
+    from voxgender.server.upload_workers import UploadWorkers
+
+    app = create_app(model, ServerSettings())
+    app.state.uploads.close()
+    app.state.uploads = UploadWorkers(model, 1, crash_on_marked_uploads)
+    with TestClient(app) as client:
+        crashed = client.post("/v1/predict?name=hostile.m4a", content=b"CRASH" + bytes(100))
+        assert crashed.status_code == 400
+        assert crashed.json()["error"] == "hostile.m4a: the decoder crashed on this file"
+        after = client.post("/v1/predict", content=wav_bytes(female_clip))
+        assert after.status_code == 200 and after.json()["label"] == "female"
+        assert client.get("/healthz").json()["status"] == "ok"

@@ -527,7 +527,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from voxgender.cli.serve import serve
 
     serve(args.host, args.port, args.model, args.max_streams, args.max_upload_mb, args.idle_timeout, args.max_duration,
-          args.token, tuple(origin.rstrip("/") for origin in args.allow_origin))
+          args.token, tuple(origin.rstrip("/") for origin in args.allow_origin), args.upload_workers)
     return 0
 
 
@@ -543,6 +543,8 @@ def add_serve(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                    help="a web page origin that may open streams, such as https://app.example.org (default: this server's own page)")
     p.add_argument("--idle-timeout", type=float, default=30.0, help="seconds before a silent WebSocket is closed")
+    p.add_argument("--upload-workers", type=int, default=2,
+                   help="processes that decode and score uploads (a decoder that crashes on a file costs one, not the server)")
     p.set_defaults(handler=cmd_serve)
 
 

@@ -12,18 +12,18 @@ from voxgender.runtime import one_thread
 
 def serve(host: str, port: int, model_path: str | None = None, max_streams: int = 400, max_upload_mb: float = 50.0,
           idle_timeout_s: float = 30.0, max_duration_s: float = 1800.0, token: str | None = None,
-          allowed_origins: tuple[str, ...] = ()) -> None:
+          allowed_origins: tuple[str, ...] = (), upload_workers: int = 2) -> None:
     """Run the service until interrupted."""
     try:
         import uvicorn
 
         from voxgender.server import ServerSettings, create_app
     except ImportError as err:
-        raise VoxgenderError(f"serve: needs the 'serve' extra: pip install 'voxgender[serve]' ({err})") from None
+        raise VoxgenderError(f"serve: the web service's packages are missing ({err}): pip install voxgender") from None
     try:
         settings = ServerSettings(max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_streams=max_streams,
                                   idle_timeout_s=idle_timeout_s, max_duration_s=max_duration_s, token=token or None,
-                                  allowed_origins=allowed_origins)
+                                  allowed_origins=allowed_origins, upload_workers=upload_workers)
     except ValueError as err:
         raise VoxgenderError(f"serve: {err}") from None
     one_thread()

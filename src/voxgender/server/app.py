@@ -21,7 +21,8 @@ from voxgender.server.metrics import Metrics
 from voxgender.server.security import Guard
 from voxgender.server.settings import ServerSettings
 from voxgender.server.upload import ENDPOINT as PREDICT
-from voxgender.server.upload import predict_endpoint
+from voxgender.server.upload import predict_bytes, predict_endpoint
+from voxgender.server.upload_workers import UploadWorkers
 from voxgender.server.websocket import ENDPOINT as STREAM
 from voxgender.server.websocket import stream_endpoint
 
@@ -68,9 +69,11 @@ def create_app(model: Model | None = None, settings: ServerSettings | None = Non
         await app.state.hub.start()
         yield
         await app.state.hub.stop()
+        app.state.uploads.close()
 
     app = FastAPI(title="voxgender", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.state.model, app.state.settings, app.state.metrics = model, settings, metrics
+    app.state.uploads = UploadWorkers(model, settings.upload_workers, predict_bytes)
     app.add_middleware(Guard, token=settings.token, allowed_origins=settings.allowed_origins)
     app.add_middleware(CountRequests, metrics=metrics)
 

@@ -17,9 +17,10 @@ class ServerSettings:
     step_interval_s: float = 0.05  # the engine steps at most this often: bigger micro-batches, a little latency
     token: str | None = None  # if set, the API and the stream need it as a bearer token
     allowed_origins: tuple[str, ...] = ()  # pages that may open a stream; empty: the server's own page only
+    upload_workers: int = 2  # processes that decode and score uploads: a decoder's crash costs one of them
 
     def __post_init__(self) -> None:
         if (self.max_upload_bytes < 1 or self.max_duration_s <= 0 or self.max_streams < 1 or self.idle_timeout_s <= 0
-                or self.max_frame_bytes < 4
+                or self.max_frame_bytes < 4 or self.upload_workers < 1
                 or self.step_interval_s < 0):
             raise ValueError("server limits must be positive")

@@ -107,8 +107,7 @@ async def predict_endpoint(request: Request) -> JSONResponse:
         raise HTTPException(400, f"{name}: empty upload (send an audio file as the body or as the field 'file')")
     min_confidence = _min_confidence(request)
     try:
-        result = await run_in_threadpool(predict_bytes, state.model, data, name, state.settings.max_duration_s,
-                                         min_confidence)
+        result = await run_in_threadpool(state.uploads.run, data, name, state.settings.max_duration_s, min_confidence)
     except AudioError as err:
         raise HTTPException(400, str(err)) from None
     state.metrics.predict_latency.observe(time.perf_counter() - start)
