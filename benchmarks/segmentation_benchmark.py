@@ -49,6 +49,7 @@ from broadcast import (  # noqa: E402
     with_background,
 )
 from split_clips import flagged_speakers  # noqa: E402
+from standard_scoring import components, standard_rates  # noqa: E402
 
 from voxgender.batch.local import BatchJob, run_batch  # noqa: E402
 from voxgender.core.timeline import TIMELINE_LABELS as LABELS  # noqa: E402
@@ -120,6 +121,7 @@ def scored_row(rec: Recording, segments: list[Segment], wall_s: float, cpu_s: fl
             "snr_db": rec.snr_db, "duration_s": rec.duration_s, "wall_s": wall_s, "cpu_s": cpu_s,
             "counts": frame_errors(rec.reference, hyp, rec.scored),
             "counts_collar": frame_errors(rec.reference, hyp, rec.scored, 0.25),
+            "pyannote": components(rec.reference, rec.scored, segments),
             "speakers": counts_by_speaker(rec, hyp),
             "unscored_s": float((~rec.scored).sum() * FRAME_S)}
 
@@ -221,6 +223,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "headline": headline_rates,
         "headline_interval_95": speaker_bootstrap(speakers, headline_rates["false_alarm"]),
         "headline_collar_0.25s": rates(total([r["counts_collar"] for r in head])),
+        "headline_pyannote": standard_rates([r["pyannote"] for r in head]),
         "stress_0dB": rates(total(stress)) if (stress := [r["counts"] for r in rows if r["snr_db"] == STRESS_SNR]) else None,
         "conditions": {c: rates(total([r["counts"] for r in rs])) for c, rs in by_condition.items()},
         "confusion_by_speaker": dict(sorted(speakers.items(), key=lambda item: -item[1]["confused_s"])),
@@ -372,6 +375,7 @@ def write_report(out: Path, args: argparse.Namespace, summary: dict[str, Any], s
         "(the two reference detectors disagree there). With a 0.25 s no-score collar around reference changes: "
         f"IER {pct(c['ier'])}, confusion {pct(c['confusion'])}. Stress condition (0 dB): IER {pct(summary['stress_0dB']['ier'])}, "
         f"confusion {pct(summary['stress_0dB']['confusion'])}.", "",
+        *standard_lines(summary), "",
         "## By condition", "", "| condition | IER | missed | false alarm | confusion | female-share error |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
@@ -392,6 +396,22 @@ def write_report(out: Path, args: argparse.Namespace, summary: dict[str, Any], s
         lines += [f"| {r['minutes']:g} min | {r['peak_rss_mb']:.0f} MB | {r['xrt']:.0f}× |" for r in memory]
         lines += ["", "![memory](memory_by_length.png)"]
     (out / "report.md").write_text("\n".join(lines) + "\n")
+
+
+def standard_lines(summary: dict[str, Any]) -> list[str]:
+    """Markdown: the headline conditions scored by pyannote.metrics, beside the frame counts."""
+    lines = ["Scored by pyannote.metrics (`IdentificationErrorRate` and `DetectionErrorRate`, overlap skipped, the "
+             "scored frames as UEM; the collar is 0.25 s on each side of every reference boundary, `collar=0.5`), "
+             "headline conditions:", "",
+             "| collar | IER | confusion | missed | false alarm | detection error | frame counts: IER, confusion |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    frames = {"collar_0s": summary["headline"], "collar_0.25s": summary["headline_collar_0.25s"]}
+    for collar, r in summary["headline_pyannote"].items():
+        f = frames[collar]
+        lines.append(f"| {collar[len('collar_'):]} | {pct(r['ier'] / 100)} | {pct(r['confusion'] / 100)} | "
+                     f"{pct(r['missed'] / 100)} | {pct(r['false_alarm'] / 100)} | {pct(r['detection_errors'] / 100)} | "
+                     f"{pct(f['ier'])}, {pct(f['confusion'])} |")
+    return lines
 
 
 def speaker_rows(summary: dict[str, Any], headline_rates: dict[str, float], top: int = 10) -> list[str]:

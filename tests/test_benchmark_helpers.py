@@ -132,3 +132,26 @@ def test_raised_effort_flattens_the_spectral_tilt_and_raises_the_level(benchmark
     gain_low = 10 * np.log10(spectrum_out[low].sum() / spectrum_in[low].sum())
     assert gain_high - gain_low == pytest.approx(6.0 * np.log10(6.0), abs=1.0)  # about +4.7 dB at 4-8 kHz
     assert np.sqrt(np.mean(out**2)) > 1.5 * np.sqrt(np.mean(audio**2))
+
+
+def test_standard_scoring_counts_a_late_change_as_confusion_unless_the_collar_covers_it(benchmarks_dir):
+    """pyannote.metrics on a reference of 1 s female then 1 s male and a hypothesis that changes
+    0.2 s late: 0.2 s confused of 2 s (10%) without a collar, none with 0.25 s on each side; the
+    benchmark's frame counts agree."""
+    import numpy as np
+    from broadcast import FEMALE, MALE, frame_errors, hypothesis_frames, rates
+    from standard_scoring import components, standard_rates
+
+    from voxgender.core.timeline import Segment
+
+    codes = np.array([FEMALE] * 100 + [MALE] * 100)
+    scored = np.ones(200, bool)
+    late = [Segment(0.0, 1.2, "female", 0.9), Segment(1.2, 2.0, "male", 0.1)]
+    got = standard_rates([components(codes, scored, late)])
+    assert got["collar_0s"]["confusion"] == pytest.approx(10.0) and got["collar_0s"]["ier"] == pytest.approx(10.0)
+    assert got["collar_0.25s"]["ier"] == pytest.approx(0.0)
+    assert got["collar_0.25s"]["speech_s"] == pytest.approx(1.0)  # collars at every reference boundary, the ends too
+    frames = rates(frame_errors(codes, hypothesis_frames(late, 200), scored))
+    assert 100 * frames["confusion"] == pytest.approx(got["collar_0s"]["confusion"], abs=0.5)
+    missed = standard_rates([components(codes, scored, late[:1])])["collar_0s"]
+    assert missed["missed"] == pytest.approx(40.0) and missed["detection_errors"] == pytest.approx(40.0)

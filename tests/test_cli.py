@@ -241,3 +241,23 @@ def test_a_file_without_speech_is_answered_none_unless_the_speech_check_is_skipp
     model = load_model()
     assert model.predict(synthetic_music()).label == "none"
     assert model.predict(female_clip.copy()).label == "female"
+
+
+def test_train_options_are_generated_from_the_config_fields_they_set():
+    """Each train option's default is its config field's default, and --help lists the choices of
+    a Literal field: a setting is written once, in its dataclass."""
+    from voxgender.cli.main import AUGMENT_OPTIONS, FEATURE_OPTIONS, MODEL_OPTIONS, TRAIN_OPTIONS
+    from voxgender.training.augment import AugmentConfig
+
+    args = build_parser(["train"]).parse_args(["train", "--data", "d", "--out", "o"])
+    for config, options in ((FeatureConfig(), FEATURE_OPTIONS), (ModelConfig(), MODEL_OPTIONS),
+                            (TrainConfig(), TRAIN_OPTIONS), (AugmentConfig(), AUGMENT_OPTIONS)):
+        for _, field, _ in options:
+            assert getattr(args, field) == getattr(config, field), field
+    features, arch, cfg = train_recipe(build_parser(["train"]).parse_args(
+        ["train", "--data", "d", "--out", "o", "--features", "mfcc", "--deltas", "--cell", "lstm", "--keep", "final",
+         "--pitch-direction", "toward_other", "--augment", "0.5"]))
+    assert (features.kind, features.deltas, arch.cell, cfg.keep) == ("mfcc", True, "lstm", "final")
+    assert (cfg.augment.pitch_direction, cfg.augment.strength) == ("toward_other", 0.5)
+    with pytest.raises(SystemExit):
+        build_parser(["train"]).parse_args(["train", "--data", "d", "--out", "o", "--cell", "transformer"])

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from voxgender.cli.config_options import Option, add_config_options, config_from_args
 from voxgender.errors import ModelError, VoxgenderError, import_extra
 from voxgender.io.progress import say
 from voxgender.io.records import FORMATS, RecordWriter
@@ -138,18 +139,11 @@ def train_recipe(args: argparse.Namespace) -> tuple[FeatureConfig, ModelConfig, 
     from voxgender.training.trainer import TrainConfig
 
     try:  # a value a config refuses (say --hidden 0) is one line of error, not a traceback
-        augment = AugmentConfig(strength=args.augment, band_masks=args.band_masks,
-                                p_speed=args.speed_perturb, p_pitch=args.pitch_perturb,
-                                pitch_direction=args.pitch_direction).with_settings(args.augment_set)
-        features = FeatureConfig(kind=args.features, n_mels=args.n_mels, n_mfcc=args.n_mfcc, deltas=args.deltas,
-                                 win_ms=args.win_ms, hop_ms=args.hop_ms, pitch_bins=args.pitch_bins)
-        arch = ModelConfig(cell=args.cell, hidden=args.hidden, layers=args.layers, dropout=args.dropout,
-                           bidirectional=args.bidirectional, dense=args.dense, normalisation=args.normalisation)
-        cfg = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
-                          crop_s=args.crop_s, optimizer=args.optimizer, lr=args.lr, lr_schedule=args.lr_schedule,
-                          ema_decay=args.ema_decay, patience=args.patience, keep=args.keep, seed=args.seed,
-                          corpus_power=args.corpus_power, corpus_adversary=args.corpus_adversary, augment=augment,
-                          distill=args.distill if args.teacher else 0.0, threads=args.threads)
+        augment = config_from_args(AugmentConfig, args, AUGMENT_OPTIONS).with_settings(args.augment_set)
+        features = config_from_args(FeatureConfig, args, FEATURE_OPTIONS)
+        arch = config_from_args(ModelConfig, args, MODEL_OPTIONS)
+        cfg = config_from_args(TrainConfig, args, TRAIN_OPTIONS, seed=args.seed, augment=augment, threads=args.threads,
+                               distill=args.distill if args.teacher else 0.0)
     except ValueError as err:
         raise VoxgenderError(str(err)) from None
     return features, arch, cfg
@@ -223,13 +217,60 @@ def write_card(model_dir: str | Path, evaluations: dict[str, dict], name: str | 
     return root / CARD
 
 
+# The options of `train`, each setting one field of a config (its type, choices and default come from the field).
+FEATURE_OPTIONS: list[Option] = [
+    ("--features", "kind", "log-mel bands or their cepstrum (MFCC)"),
+    ("--n-mels", "n_mels", "mel bands"),
+    ("--n-mfcc", "n_mfcc", "cepstral coefficients kept (--features mfcc)"),
+    ("--deltas", "deltas", "append Δ and ΔΔ"),
+    ("--win-ms", "win_ms", "analysis window (ms)"),
+    ("--hop-ms", "hop_ms", "hop between frames (ms)"),
+    ("--pitch-bins", "pitch_bins", "cepstral pitch bands (55-500 Hz) appended to each frame; 0 for none"),
+]
+MODEL_OPTIONS: list[Option] = [
+    ("--cell", "cell", "recurrent cell"),
+    ("--layers", "layers", "recurrent layers"),
+    ("--hidden", "hidden", "units per recurrent layer"),
+    ("--dense", "dense", "units of the dense layer before the two outputs"),
+    ("--bidirectional", "bidirectional", "batch-only model (cannot stream)"),
+    ("--dropout", "dropout", "dropout between layers"),
+    ("--normalisation", "normalisation", "causal: subtract each recording's running feature mean (a constant channel "
+     "colouring cancels within seconds) before the global scaling"),
+]
+TRAIN_OPTIONS: list[Option] = [
+    ("--optimizer", "optimizer", "optimiser"),
+    ("--lr", "lr", "learning rate"),
+    ("--lr-schedule", "lr_schedule", "cosine: decay from --lr to a few percent of it over --epochs"),
+    ("--ema-decay", "ema_decay", "validate and save a moving average of the weights with this decay per step (0 = off)"),
+    ("--batch-size", "batch_size", "crops per step"),
+    ("--epochs", "epochs", "epochs of the schedule"),
+    ("--steps-per-epoch", "steps_per_epoch", "steps between validations"),
+    ("--crop-s", "crop_s", "longest random training crop (seconds)"),
+    ("--patience", "patience", "--keep best: epochs without validation gain before stopping"),
+    ("--keep", "keep", "weights to save: the best validation epoch (stopping early), or the last epoch of the schedule"),
+    ("--corpus-power", "corpus_power", "corpora drawn in proportion to their speakers to this power: 0 = every corpus "
+     "alike, 1 = every speaker alike"),
+    ("--corpus-adversary", "corpus_adversary", "domain-adversarial training: a corpus classifier on the recurrent "
+     "output, whose gradient reaches the network reversed and scaled up to this weight (0 = off)"),
+]
+AUGMENT_OPTIONS: list[Option] = [
+    ("--augment", "strength", "augmentation strength (0 = off)"),
+    ("--speed-perturb", "p_speed", "share of training crops played faster or slower (speed_range, 0.92-1.08x by "
+     "default; pitch and formants with it)"),
+    ("--pitch-perturb", "p_pitch", "share of training crops with the pitch moved (pitch_range, 0.75-1.5x by default) "
+     "and the formants kept"),
+    ("--pitch-direction", "pitch_direction", "toward_other: with --pitch-perturb, women's crops are only lowered and "
+     "men's only raised"),
+    ("--band-masks", "band_masks", "SpecAugment-style masks of up to 10 feature bands per training crop"),
+]
+
+
 def add_train(p: argparse.ArgumentParser) -> None:
     from voxgender.core.features import FeatureConfig
     from voxgender.core.networks import ModelConfig
-    from voxgender.training.augment import PITCH_DIRECTIONS, AugmentConfig
+    from voxgender.training.augment import AugmentConfig
     from voxgender.training.trainer import TrainConfig
 
-    f, m, t = FeatureConfig(), ModelConfig(), TrainConfig()
     add_data_options(p)
     p.add_argument("--out", required=True, help="output model directory")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
@@ -240,66 +281,21 @@ def add_train(p: argparse.ArgumentParser) -> None:
                    help="fine-tune: start from this model ('bundled' for the shipped one); its features, "
                         "architecture and normalisation are kept, so the options of those groups are ignored; "
                         "an ensemble is fine-tuned member by member, each from its own weights")
-    g = p.add_argument_group("features")
-    g.add_argument("--features", choices=("logmel", "mfcc"), default=f.kind)
-    g.add_argument("--n-mels", type=int, default=f.n_mels)
-    g.add_argument("--n-mfcc", type=int, default=f.n_mfcc)
-    g.add_argument("--deltas", action="store_true", help="append Δ and ΔΔ")
-    g.add_argument("--win-ms", type=float, default=f.win_ms)
-    g.add_argument("--hop-ms", type=float, default=f.hop_ms)
-    g.add_argument("--pitch-bins", type=int, default=f.pitch_bins,
-                   help="cepstral pitch bands (55-500 Hz) appended to each frame; 0 for none")
-    g = p.add_argument_group("model")
-    g.add_argument("--cell", choices=("gru", "lstm"), default=m.cell)
-    g.add_argument("--layers", type=int, default=m.layers)
-    g.add_argument("--hidden", type=int, default=m.hidden)
-    g.add_argument("--dense", type=int, default=m.dense)
-    g.add_argument("--bidirectional", action="store_true", help="batch-only model (cannot stream)")
-    g.add_argument("--dropout", type=float, default=m.dropout)
-    g.add_argument("--normalisation", choices=("global", "causal"), default=m.normalisation,
-                   help="causal: subtract each recording's running feature mean (a constant channel "
-                        "colouring cancels within seconds) before the global scaling")
+    add_config_options(p.add_argument_group("features"), FeatureConfig(), FEATURE_OPTIONS)
+    add_config_options(p.add_argument_group("model"), ModelConfig(), MODEL_OPTIONS)
     g = p.add_argument_group("training")
-    g.add_argument("--optimizer", choices=("adam", "rmsprop"), default=t.optimizer)
-    g.add_argument("--lr", type=float, default=t.lr)
-    g.add_argument("--lr-schedule", choices=("cosine", "constant"), default=t.lr_schedule,
-                   help="cosine: decay from --lr to a few percent of it over --epochs")
-    g.add_argument("--ema-decay", type=float, default=t.ema_decay,
-                   help="validate and save a moving average of the weights with this decay per step (0 = off)")
-    g.add_argument("--batch-size", type=int, default=t.batch_size)
-    g.add_argument("--epochs", type=int, default=t.epochs)
-    g.add_argument("--steps-per-epoch", type=int, default=t.steps_per_epoch)
-    g.add_argument("--crop-s", type=float, default=t.crop_s, help="longest random training crop (seconds)")
-    g.add_argument("--patience", type=int, default=t.patience, help="--keep best: epochs without validation gain before stopping")
-    g.add_argument("--keep", choices=("best", "final"), default=t.keep,
-                   help="weights to save: the best validation epoch (stopping early), or the last epoch of the schedule")
-    g.add_argument("--corpus-power", type=float, default=t.corpus_power,
-                   help="corpora drawn in proportion to their speakers to this power: 0 = every corpus "
-                        "alike, 1 = every speaker alike")
-    g.add_argument("--corpus-adversary", type=float, default=t.corpus_adversary, metavar="WEIGHT",
-                   help="domain-adversarial training: a corpus classifier on the recurrent output, whose "
-                        "gradient reaches the network reversed and scaled up to WEIGHT (0 = off)")
-    g.add_argument("--augment", type=float, default=AugmentConfig().strength, help="augmentation strength (0 = off)")
-    g.add_argument("--speed-perturb", type=float, default=AugmentConfig().p_speed,
-                   help="share of training crops played faster or slower (speed_range, 0.92-1.08x by default; "
-                        "pitch and formants with it)")
-    g.add_argument("--pitch-perturb", type=float, default=AugmentConfig().p_pitch,
-                   help="share of training crops with the pitch moved (pitch_range, 0.75-1.5x by default) and the "
-                        "formants kept")
-    g.add_argument("--pitch-direction", choices=PITCH_DIRECTIONS, default=AugmentConfig().pitch_direction,
-                   help="toward_other: with --pitch-perturb, women's crops are only lowered and men's only raised")
+    add_config_options(g, TrainConfig(), TRAIN_OPTIONS)
+    add_config_options(g, AugmentConfig(), AUGMENT_OPTIONS)
     g.add_argument("--augment-set", action="append", default=[], metavar="NAME=VALUE",
                    help="one augmentation setting, e.g. p_noise=0.6 or snr_db=0,20; "
                         f"repeatable; names: {', '.join(AugmentConfig().to_dict())}")
-    g.add_argument("--band-masks", type=int, default=AugmentConfig().band_masks,
-                   help="SpecAugment-style masks of up to 10 feature bands per training crop")
     g.add_argument("--teacher", metavar="MODEL_DIR",
                    help="distil: also learn this model's frame posteriors on each training crop ('bundled' for "
                         "the shipped one), for example to turn an ensemble into one network of a single network's "
                         "cost; it must use the same features")
     g.add_argument("--distill", type=float, default=0.8, metavar="WEIGHT",
                    help="with --teacher: weight of its posteriors as targets, the labels get 1 - WEIGHT")
-    g.add_argument("--threads", type=int, default=t.threads, help="torch threads (0 = default)")
+    g.add_argument("--threads", type=int, default=TrainConfig().threads, help="torch threads (0 = default)")
     p.set_defaults(handler=cmd_train)
 
 
@@ -549,7 +545,7 @@ def add_serve(p: argparse.ArgumentParser) -> None:
 
 
 # -- segment and batch: long recordings and many files -------------------------------------------
-SEGMENT_OPTIONS = [
+SEGMENT_OPTIONS: list[Option] = [
     ("--min-speech", "min_speech_s", "shortest female/male segment (s)"),
     ("--min-nonspeech", "min_nonspeech_s", "shortest pause (s)"),
     ("--switch-penalty", "switch_penalty", "cost of a female<->male change"),
@@ -566,17 +562,14 @@ SEGMENT_OPTIONS = [
 def add_segment_options(p: argparse.ArgumentParser) -> None:
     from voxgender.segment import SegmentConfig
 
-    c = SegmentConfig()
-    g = p.add_argument_group("segmentation")
-    for flag, field, help_text in SEGMENT_OPTIONS:  # each option's dest is its SegmentConfig field
-        g.add_argument(flag, dest=field, type=float, default=getattr(c, field), help=help_text)
+    add_config_options(p.add_argument_group("segmentation"), SegmentConfig(), SEGMENT_OPTIONS)
 
 
 def segment_config(args: argparse.Namespace) -> "SegmentConfig":
     from voxgender.segment import SegmentConfig
 
     try:
-        return SegmentConfig(**{field: getattr(args, field) for _, field, _ in SEGMENT_OPTIONS})
+        return config_from_args(SegmentConfig, args, SEGMENT_OPTIONS)
     except ValueError as err:
         raise VoxgenderError(f"segmentation settings: {err}") from None
 
@@ -601,7 +594,7 @@ def add_segment(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="DIR", help="write one timeline per input (and summary.csv) here; default: stdout")
     p.add_argument("--plot", action="store_true", help="also draw each timeline as DIR/NAME.png")
     p.add_argument("--model", help="model directory (default: the bundled model)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads for the RNN (silero-vad runs in its own)")
+    p.add_argument("--threads", type=int, default=1, help="threads per network call (silero-vad runs in a thread of its own)")
     add_segment_options(p)
     p.set_defaults(handler=cmd_segment)
 

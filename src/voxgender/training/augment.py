@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence, get_args
 
 import numpy as np
 import soxr
@@ -21,7 +21,8 @@ import torch
 
 from voxgender.core.labels import SAMPLE_RATE
 
-PITCH_DIRECTIONS = ("both", "toward_other")
+PitchDirection = Literal["both", "toward_other"]
+PITCH_DIRECTIONS = get_args(PitchDirection)
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class AugmentConfig:
     speed_range: tuple[float, float] = (0.92, 1.08)  # playback speed factors (pitch and formants scale with it)
     p_pitch: float = 0.0
     pitch_range: tuple[float, float] = (0.75, 1.5)  # pitch factors with the formants kept
-    pitch_direction: str = "both"  # "toward_other": women's crops only lowered, men's only raised
+    pitch_direction: PitchDirection = "both"  # "toward_other": women's crops only lowered, men's only raised
     p_formant: float = 0.0
     formant_range: tuple[float, float] = (0.9, 1.1)  # formant (vocal-tract length) factors with the pitch kept
     p_onset: float = 0.0  # share of training crops that start at the clip's first speech (leading silence cut)
