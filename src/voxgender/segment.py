@@ -48,7 +48,7 @@ class SegmentConfig:
     speech_threshold: float = 0.2  # VAD probability at which speech and non-speech score equal
     vad_floor: float = 0.1  # VAD probabilities are clipped to [vad_floor, 1 - vad_floor]: how sure one chunk may be
     gender_weight: float = 0.1  # weight of the RNN's log-posteriors against the VAD's
-    male_bias: float = 0.25  # log-odds added for male against female
+    male_bias: float = 0.0  # log-odds added for male against female (the calibrated model leans neither way)
     warmup_s: float = 0.5  # after each RNN restart the gender evidence grows linearly to full weight over this time
     reset_after_s: float = 0.3  # the RNN starts afresh at speech after a pause this long ...
     reset_threshold: float = 0.35  # ... where a pause is VAD probability below this (independent of the decoding)
