@@ -46,7 +46,7 @@ def test_predict_segment_stream_and_serve_run_with_torch_impossible_to_import(tm
     blocker = tmp_path / "blocked"
     for name in TRAINING_ONLY:
         (blocker / name).mkdir(parents=True)
-        (blocker / name / "__init__.py").write_text(f"raise ImportError('inference imported {name}')\n")
+        (blocker / name / "__init__.py").write_text(f"raise ModuleNotFoundError('inference imported {name}', name='{name}')\n")
     wav = tmp_path / "female.wav"
     sf.write(wav, synth_clip("female", 3.0, 1), 16000)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(blocker), *filter(None, [os.environ.get("PYTHONPATH")])])}
@@ -58,3 +58,14 @@ def test_predict_segment_stream_and_serve_run_with_torch_impossible_to_import(tm
     assert json.loads(lines[-1]) == {"server": "female", "server_stream": "female"}
     assert Path(tmp_path / "timelines").is_dir() and any((tmp_path / "timelines").iterdir())
     assert "imported" not in run.stderr
+
+
+def test_a_training_command_without_the_train_extra_says_which_extra_in_one_line(tmp_path):
+    blocker = tmp_path / "blocked" / "torch"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'torch'\", name='torch')\n")
+    env = {**os.environ, "PYTHONPATH": str(blocker.parent)}
+    run = subprocess.run([sys.executable, "-m", "voxgender", "train", "--data", str(tmp_path), "--out", str(tmp_path / "m")],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    assert run.stderr.strip() == "voxgender: error: this command needs torch: pip install 'voxgender[train]'"

@@ -676,13 +676,25 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+# The extra that installs each package a command may import beyond the base install.
+EXTRA_OF_PACKAGE = {"torch": "train", "safetensors": "train", "sklearn": "train", "optuna": "train", "silero_vad": "train",
+                    "onnx": "train", "scipy": "demo", "matplotlib": "plot", "pyarrow": "batch", "ray": "batch",
+                    "av": "formats", "sounddevice": "listen"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
-    args = build_parser(argv).parse_args(argv)
     try:
+        args = build_parser(argv).parse_args(argv)
         return args.handler(args)
     except VoxgenderError as err:
         print(f"voxgender: error: {err}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as err:
+        extra = EXTRA_OF_PACKAGE.get((err.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(f"voxgender: error: this command needs {err.name}: pip install 'voxgender[{extra}]'", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("voxgender: interrupted", file=sys.stderr)
