@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from voxgender.cli.main import build_parser, main, train_recipe
+from voxgender.cli.main import build_parser, main
+from voxgender.cli.training import train_recipe
 from voxgender.core.features import FeatureConfig
 from voxgender.core.networks import ModelConfig
 from voxgender.io.model_dir import bundled_model_dir, member_train_settings
@@ -246,7 +247,7 @@ def test_a_file_without_speech_is_answered_none_unless_the_speech_check_is_skipp
 def test_train_options_are_generated_from_the_config_fields_they_set():
     """Each train option's default is its config field's default, and --help lists the choices of
     a Literal field: a setting is written once, in its dataclass."""
-    from voxgender.cli.main import AUGMENT_OPTIONS, FEATURE_OPTIONS, MODEL_OPTIONS, TRAIN_OPTIONS
+    from voxgender.cli.training import AUGMENT_OPTIONS, FEATURE_OPTIONS, MODEL_OPTIONS, TRAIN_OPTIONS
     from voxgender.training.augment import AugmentConfig
 
     args = build_parser(["train"]).parse_args(["train", "--data", "d", "--out", "o"])

@@ -8,7 +8,8 @@ import pytest
 import soundfile as sf
 from recordings import conversation
 
-from voxgender.cli.main import build_parser, main, segment_config
+from voxgender.cli.files import segment_config
+from voxgender.cli.main import build_parser, main
 from voxgender.core.timeline import Segment, SegmentationResult, SegmentSummary
 from voxgender.io.timelines import EXTENSIONS, SEGMENT_FORMATS, parse, render
 
