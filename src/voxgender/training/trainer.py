@@ -430,7 +430,190 @@ def seed_epoch(seed: int, rank: int, epoch: int) -> tuple[np.random.Generator, t
     return np.random.default_rng(sequence), torch.Generator().manual_seed(augment_seed)
 
 
-def train(  # noqa: C901 - one loop with its options interleaved; splitting it into parts is open work
+@dataclass
+class _Run:
+    """One network's training: what it learns from, where it writes, and what each epoch changes."""
+
+    train_clips: Sequence[Clip]
+    val_clips: Sequence[Clip]
+    out: Path
+    features: FeatureConfig
+    arch: ModelConfig
+    cfg: TrainConfig
+    world: Any  # training.distributed's view of the processes
+    teacher: TorchModel | None
+    net: GenderRNN
+    extractor: FeatureExtractor
+    adversary: CorpusAdversary | None
+    corpus_index: dict[str, int]
+    opt: torch.optim.Optimizer
+    average: torch.optim.swa_utils.AveragedModel | None
+    model: Model  # the kept weights as the validation sees them
+    identity: dict[str, Any]
+    metadata: dict[str, Any]
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_uar: float = -1.0
+    best_loss: float = math.inf
+    best_epoch: int = 0
+    start_epoch: int = 1
+    start: dict[str, float] = field(default_factory=dict)  # the fine-tuning start's validation UAR
+
+    @property
+    def kept(self) -> GenderRNN:
+        """The weights that are validated and saved: the moving average, if there is one."""
+        return self.average.module if self.average is not None else self.net
+
+
+def _check_inputs(train_clips: Sequence[Clip], val_clips: Sequence[Clip], features: FeatureConfig, cfg: TrainConfig,
+                  teacher: TorchModel | None) -> None:
+    if not train_clips or not val_clips:
+        raise VoxgenderError("training needs at least one training and one validation clip")
+    if (teacher is not None) != (cfg.distill > 0):
+        raise VoxgenderError("distillation needs both a teacher model and a distill weight above 0")
+    if teacher is not None and teacher.features != features:
+        raise VoxgenderError("the teacher model's features differ from the student's: a teacher must "
+                             "run on the same feature frames")
+
+
+def _new_run(train_clips: Sequence[Clip], val_clips: Sequence[Clip], out_dir: str | Path, features: FeatureConfig,
+             arch: ModelConfig | None, cfg: TrainConfig, metadata: dict[str, Any] | None, start_from: GenderRNN | None,
+             teacher: TorchModel | None) -> _Run:
+    """The network (from ``start_from``'s weights, or fresh with the training set's feature
+    statistics), its optimiser, moving average and corpus adversary, in the order that fixes their
+    random initialisation."""
+    world = join()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    use_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    arch = ModelConfig(**{**(arch or ModelConfig()).to_dict(), "input_dim": features.dim})
+    extractor = FeatureExtractor(features)
+    net = GenderRNN(arch)
+    if start_from is not None:
+        net.load_state_dict(start_from.state_dict())
+    else:
+        net.set_normalisation(*feature_statistics(train_clips, extractor, np.random.default_rng(cfg.seed)))
+    adversarial = make_corpus_adversary(train_clips, arch.hidden * (2 if arch.bidirectional else 1), cfg.corpus_adversary)
+    adversary, corpus_index = adversarial if adversarial is not None else (None, {})
+    opt = make_optimizer([*net.parameters(), *(adversary.parameters() if adversary is not None else [])], cfg)
+    average = weight_average(net, cfg.ema_decay)
+    kept = average.module if average is not None else net
+    window_s = max(cfg.crop_s, 8.0) if not arch.bidirectional else 30.0
+    model = Model(torch_network(kept), features, {"inference": {"window_s": window_s, "aggregation": "mean_log"}})
+    identity = run_identity(features, arch, cfg, train_clips, val_clips, start_from, teacher)
+    return _Run(train_clips, val_clips, out, features, arch, cfg, world, teacher, net, extractor, adversary, corpus_index,
+                opt, average, model, identity, {**(metadata or {}), "train": cfg.to_dict(), "world_size": world.size})
+
+
+def _resume(run: _Run) -> None:
+    """Continue from the run's checkpoint: weights, optimiser, average, adversary and history (it
+    refuses, in one line, a checkpoint of other settings)."""
+    checkpoint = run.out / CHECKPOINT
+    if not checkpoint.exists():
+        if run.world.is_main:
+            say(f"no checkpoint in {run.out}: starting afresh")
+        return
+    state = torch.load(checkpoint, weights_only=True)
+    changes = identity_changes(upgraded_identity(state["identity"]), run.identity) if "identity" in state else []
+    if changes:
+        raise VoxgenderError(f"{checkpoint}: cannot resume with other settings ({', '.join(changes)}); "
+                             "rerun with the checkpoint's settings, or train into a new --out")
+    run.net.load_state_dict(state["net"])
+    run.opt.load_state_dict(state["optimizer"])
+    if run.average is not None:
+        run.average.load_state_dict(state["average"])
+    if run.adversary is not None:
+        run.adversary.load_state_dict(state["adversary"])
+    run.history = state["history"]
+    run.best_uar, run.best_epoch, run.start_epoch = state["best_uar"], state["best_epoch"], state["epoch"] + 1
+    run.best_loss = run.history[run.best_epoch - 1]["val_loss"] if run.best_epoch else state["best_loss"]
+    if run.world.is_main:
+        say(f"resuming {run.out} after epoch {state['epoch']} (best validation UAR {run.best_uar:.4f} at epoch {run.best_epoch})")
+
+
+def _measure_start(run: _Run, start_from: GenderRNN) -> None:
+    """Fine-tuning: the start's validation UAR, and (before any epoch) the start saved as epoch 0,
+    which an epoch must beat to replace it."""
+    before = validate(Model(torch_network(start_from), run.features, run.model.config), run.val_clips)
+    run.start = {"start_val_uar": before["val_uar"]}
+    run.metadata = {**run.metadata, **run.start}
+    if not run.history:
+        run.best_uar, run.best_loss, run.best_epoch = before["val_uar"], before["val_loss"], 0
+        if run.world.is_main:
+            save_model_dir(run.out, start_from, run.features, run.model.config["inference"],
+                           {**run.metadata, "best_epoch": 0, "val_uar": run.best_uar, "val_loss": run.best_loss})
+    if run.world.is_main:
+        say(f"fine-tuning: validation UAR {before['val_uar']:.4f} before the first step")
+
+
+class _Steps:
+    """The training steps of a run: batches drawn, cropped, augmented, and one optimiser step each."""
+
+    def __init__(self, run: _Run) -> None:
+        self.run = run
+        self.trainer = run.world.wrap(run.net)
+        self.adversary = run.world.wrap(run.adversary) if run.adversary is not None else None
+        self.sampler = BalancedSampler(run.train_clips, run.cfg.corpus_power)
+        self.crop_max = int(run.cfg.crop_s * SAMPLE_RATE)
+        self.crop_min = int(min(run.cfg.min_crop_s, run.cfg.crop_s) * SAMPLE_RATE)
+
+    def epoch(self, epoch: int, show_progress: bool) -> list[float]:
+        """The losses of one epoch's steps."""
+        run, cfg = self.run, self.run.cfg
+        rng, gen = seed_epoch(cfg.seed, run.world.rank, epoch)
+        losses = []
+        for step in progress_bar(range(cfg.steps_per_epoch), f"epoch {epoch}/{cfg.epochs}", show_progress and run.world.is_main):
+            global_step = (epoch - 1) * cfg.steps_per_epoch + step
+            for group in run.opt.param_groups:
+                group["lr"] = learning_rate(cfg, global_step)
+            losses.append(self.step(global_step, rng, gen))
+            if run.average is not None:
+                run.average.update_parameters(run.net)
+        return losses
+
+    def step(self, global_step: int, rng: np.random.Generator, gen: torch.Generator) -> float:
+        run, cfg, clips = self.run, self.run.cfg, self.run.train_clips
+        idx = self.sampler.sample(cfg.batch_size, rng)
+        crop = int(rng.integers(self.crop_min, self.crop_max + 1))
+        targets = torch.tensor([clips[i].target for i in idx])
+        pitches = pitch_factors(len(idx), cfg.augment, rng, (targets == FEMALE).numpy())
+        wave, lengths = crop_batch(clips, idx, crop, rng, speed_factors(len(idx), cfg.augment, rng) * pitches,
+                                   onset_crops(len(idx), cfg.augment, rng))
+        envelope_shifts = pitches / formant_factors(len(idx), cfg.augment, rng)
+        wave = augment_batch(restore_formants(wave, torch.from_numpy(envelope_shifts)), cfg.augment, gen)
+        adversary_loss = None if self.adversary is None else batch_adversary(
+            self.adversary, torch.tensor([run.corpus_index[clips[i].corpus] for i in idx]),
+            adversary_scale(cfg.corpus_adversary, global_step / (cfg.epochs * cfg.steps_per_epoch)))
+        return train_step(self.trainer, run.extractor, run.opt, wave, lengths, targets, cfg.grad_clip,
+                          lambda feats: augment_features(feats, run.net.feat_mean, cfg.augment, gen),
+                          packed=run.arch.bidirectional, adversary=adversary_loss,
+                          teacher=run.teacher.net if run.teacher is not None else None, distill=cfg.distill)
+
+
+def _record_epoch(run: _Run, metrics: dict[str, float]) -> None:
+    """Keep an epoch's figures; save its weights if they are kept, the checkpoint and the history."""
+    epoch = int(metrics["epoch"])
+    run.history.append(metrics)
+    improved = is_better(metrics, run.best_uar, run.best_loss)
+    if improved:
+        run.best_uar, run.best_loss, run.best_epoch = metrics["val_uar"], metrics["val_loss"], epoch
+    if not run.world.is_main:
+        return
+    if improved or run.cfg.keep == "final":
+        save_model_dir(run.out, run.kept, run.features, run.model.config["inference"],
+                       {**run.metadata, "best_epoch": run.best_epoch, "kept_epoch": epoch,
+                        "val_uar": metrics["val_uar"], "val_loss": metrics["val_loss"]})
+    _save_checkpoint(run.out, {"net": run.net.state_dict(), "optimizer": run.opt.state_dict(), "epoch": epoch,
+                               "average": run.average.state_dict() if run.average is not None else None,
+                               "adversary": run.adversary.state_dict() if run.adversary is not None else None,
+                               "history": run.history, "best_uar": run.best_uar, "best_loss": run.best_loss,
+                               "best_epoch": run.best_epoch, "identity": run.identity})
+    _write_history(run.out, run.history)
+    say(f"epoch {epoch}: train loss {metrics['train_loss']:.4f}, validation loss {metrics['val_loss']:.4f}, "
+        f"validation UAR {metrics['val_uar']:.4f}{' (best)' if improved else ''} [{metrics['seconds']} s]")
+
+
+def train(
     train_clips: Sequence[Clip],
     val_clips: Sequence[Clip],
     out_dir: str | Path,
@@ -462,130 +645,28 @@ def train(  # noqa: C901 - one loop with its options interleaved; splitting it i
     ``on_epoch(epoch, metrics)`` is called after each epoch (for example by a tuner that prunes);
     it may raise to stop the run. ``metadata`` goes into the saved model's config.
     """
-    if not train_clips or not val_clips:
-        raise VoxgenderError("training needs at least one training and one validation clip")
-    if (teacher is not None) != (cfg.distill > 0):
-        raise VoxgenderError("distillation needs both a teacher model and a distill weight above 0")
-    if teacher is not None and teacher.features != features:
-        raise VoxgenderError("the teacher model's features differ from the student's: a teacher must "
-                             "run on the same feature frames")
-    world = join()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    use_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
-    arch = ModelConfig(**{**(arch or ModelConfig()).to_dict(), "input_dim": features.dim})
-
-    extractor = FeatureExtractor(features)
-    net = GenderRNN(arch)
+    _check_inputs(train_clips, val_clips, features, cfg, teacher)
+    run = _new_run(train_clips, val_clips, out_dir, features, arch, cfg, metadata, start_from, teacher)
+    if resume:
+        _resume(run)
     if start_from is not None:
-        net.load_state_dict(start_from.state_dict())
-    else:
-        net.set_normalisation(*feature_statistics(train_clips, extractor, np.random.default_rng(cfg.seed)))
-    adversarial = make_corpus_adversary(train_clips, arch.hidden * (2 if arch.bidirectional else 1), cfg.corpus_adversary)
-    adversary, corpus_index = adversarial if adversarial is not None else (None, {})
-    opt = make_optimizer([*net.parameters(), *(adversary.parameters() if adversary is not None else [])], cfg)
-    average = weight_average(net, cfg.ema_decay)
-    kept = average.module if average is not None else net  # the weights that are validated and saved
-    window_s = max(cfg.crop_s, 8.0) if not arch.bidirectional else 30.0
-    model = Model(torch_network(kept), features, {"inference": {"window_s": window_s, "aggregation": "mean_log"}})
-    history: list[dict[str, float]] = []
-    best_uar, best_loss, best_epoch, start_epoch = -1.0, math.inf, 0, 1
-
-    checkpoint = out / CHECKPOINT
-    identity = run_identity(features, arch, cfg, train_clips, val_clips, start_from, teacher)
-    if resume and checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=True)
-        changes = identity_changes(upgraded_identity(state["identity"]), identity) if "identity" in state else []
-        if changes:
-            raise VoxgenderError(f"{checkpoint}: cannot resume with other settings ({', '.join(changes)}); "
-                                 "rerun with the checkpoint's settings, or train into a new --out")
-        net.load_state_dict(state["net"])
-        opt.load_state_dict(state["optimizer"])
-        if average is not None:
-            average.load_state_dict(state["average"])
-        if adversary is not None:
-            adversary.load_state_dict(state["adversary"])
-        history = state["history"]
-        best_uar, best_epoch, start_epoch = state["best_uar"], state["best_epoch"], state["epoch"] + 1
-        best_loss = history[best_epoch - 1]["val_loss"] if best_epoch else state["best_loss"]
-        if world.is_main:
-            say(f"resuming {out} after epoch {state['epoch']} (best validation UAR {best_uar:.4f} at epoch {best_epoch})")
-    elif resume and world.is_main:
-        say(f"no checkpoint in {out}: starting afresh")
-    metadata = {**(metadata or {}), "train": cfg.to_dict(), "world_size": world.size}
-    start = {}
-    if start_from is not None:
-        before = validate(Model(torch_network(start_from), features, model.config), val_clips)
-        start = {"start_val_uar": before["val_uar"]}
-        metadata = {**metadata, **start}
-        if not history:  # epoch 0 is the start: an epoch must beat it to replace it
-            best_uar, best_loss, best_epoch = before["val_uar"], before["val_loss"], 0
-            if world.is_main:
-                save_model_dir(out, start_from, features, model.config["inference"],
-                               {**metadata, "best_epoch": 0, "val_uar": best_uar, "val_loss": best_loss})
-        if world.is_main:
-            say(f"fine-tuning: validation UAR {before['val_uar']:.4f} before the first step")
-
-    trainer = world.wrap(net)
-    adversary_trainer = world.wrap(adversary) if adversary is not None else None
-    sampler = BalancedSampler(train_clips, cfg.corpus_power)
-    crop_max = int(cfg.crop_s * SAMPLE_RATE)
-    crop_min = int(min(cfg.min_crop_s, cfg.crop_s) * SAMPLE_RATE)
-    stale = history[-1]["epoch"] - best_epoch if history else 0
-    for epoch in range(start_epoch, cfg.epochs + 1):
+        _measure_start(run, start_from)
+    steps = _Steps(run)
+    for epoch in range(run.start_epoch, cfg.epochs + 1):
+        stale = run.history[-1]["epoch"] - run.best_epoch if run.history else 0
         if cfg.keep == "best" and stale >= cfg.patience:
             break
         started = time.perf_counter()
-        rng, gen = seed_epoch(cfg.seed, world.rank, epoch)
-        losses = []
-        for step in progress_bar(range(cfg.steps_per_epoch), f"epoch {epoch}/{cfg.epochs}", show_progress and world.is_main):
-            global_step = (epoch - 1) * cfg.steps_per_epoch + step
-            for group in opt.param_groups:
-                group["lr"] = learning_rate(cfg, global_step)
-            idx = sampler.sample(cfg.batch_size, rng)
-            crop = int(rng.integers(crop_min, crop_max + 1))
-            targets = torch.tensor([train_clips[i].target for i in idx])
-            pitches = pitch_factors(len(idx), cfg.augment, rng, (targets == FEMALE).numpy())
-            wave, lengths = crop_batch(train_clips, idx, crop, rng, speed_factors(len(idx), cfg.augment, rng) * pitches,
-                                       onset_crops(len(idx), cfg.augment, rng))
-            envelope_shifts = pitches / formant_factors(len(idx), cfg.augment, rng)
-            wave = augment_batch(restore_formants(wave, torch.from_numpy(envelope_shifts)), cfg.augment, gen)
-            adversary_loss = None if adversary_trainer is None else batch_adversary(
-                adversary_trainer, torch.tensor([corpus_index[train_clips[i].corpus] for i in idx]),
-                adversary_scale(cfg.corpus_adversary, global_step / (cfg.epochs * cfg.steps_per_epoch)))
-            losses.append(train_step(trainer, extractor, opt, wave, lengths, targets, cfg.grad_clip,
-                                     lambda feats: augment_features(feats, net.feat_mean, cfg.augment, gen),
-                                     packed=arch.bidirectional, adversary=adversary_loss,
-                                     teacher=teacher.net if teacher is not None else None, distill=cfg.distill))
-            if average is not None:
-                average.update_parameters(net)
-        metrics = {"epoch": epoch, "train_loss": float(np.mean(losses)), **validate(model, val_clips),
+        losses = steps.epoch(epoch, show_progress)
+        metrics = {"epoch": epoch, "train_loss": float(np.mean(losses)), **validate(run.model, val_clips),
                    "seconds": round(time.perf_counter() - started, 1)}
-        history.append(metrics)
-        improved = is_better(metrics, best_uar, best_loss)
-        if improved:
-            best_uar, best_loss, best_epoch = metrics["val_uar"], metrics["val_loss"], epoch
-        stale = epoch - best_epoch
-        if world.is_main:
-            if improved or cfg.keep == "final":
-                save_model_dir(out, kept, features, model.config["inference"],
-                               {**metadata, "best_epoch": best_epoch, "kept_epoch": epoch,
-                                "val_uar": metrics["val_uar"], "val_loss": metrics["val_loss"]})
-            _save_checkpoint(out, {"net": net.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
-                                   "average": average.state_dict() if average is not None else None,
-                                   "adversary": adversary.state_dict() if adversary is not None else None,
-                                   "history": history, "best_uar": best_uar, "best_loss": best_loss,
-                                   "best_epoch": best_epoch, "identity": identity})
-            _write_history(out, history)
-            say(f"epoch {epoch}: train loss {metrics['train_loss']:.4f}, validation loss {metrics['val_loss']:.4f}, "
-                f"validation UAR {metrics['val_uar']:.4f}{' (best)' if improved else ''} [{metrics['seconds']} s]")
+        _record_epoch(run, metrics)
         if on_epoch is not None:
             on_epoch(epoch, metrics)
-    wait_for_all(world)
-    kept_epoch = history[-1]["epoch"] if cfg.keep == "final" and history else best_epoch
-    return {"out_dir": str(out), "best_epoch": best_epoch, "kept_epoch": kept_epoch, "val_uar": best_uar,
-            "epochs_run": len(history), "world_size": world.size, **start}
+    wait_for_all(run.world)
+    kept_epoch = run.history[-1]["epoch"] if cfg.keep == "final" and run.history else run.best_epoch
+    return {"out_dir": str(run.out), "best_epoch": run.best_epoch, "kept_epoch": kept_epoch, "val_uar": run.best_uar,
+            "epochs_run": len(run.history), "world_size": run.world.size, **run.start}
 
 
 def train_networks(
