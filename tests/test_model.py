@@ -214,3 +214,11 @@ def test_a_long_recording_scored_block_by_block_matches_it_whole(tmp_path, femal
     assert long["p_female"] == pytest.approx(short["p_female"], abs=2e-4) and long["duration_s"] == short["duration_s"]
     assert long["speech_s"] == pytest.approx(short["speech_s"], abs=0.033)
     assert long_file.p_female == pytest.approx(short_file.p_female, abs=2e-4) == short["p_female"]
+
+
+@pytest.mark.parametrize("cfg", [ModelConfig(input_dim=60), ModelConfig(input_dim=40, cell="lstm", bidirectional=True, layers=3),
+                                 ModelConfig(members=3)], ids=["gru", "bidirectional-lstm", "ensemble"])
+def test_a_config_counts_the_parameters_of_the_networks_it_builds(cfg):
+    from voxgender.training.networks import build_net
+
+    assert cfg.num_parameters == sum(p.numel() for p in build_net(cfg).parameters())

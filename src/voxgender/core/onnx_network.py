@@ -25,8 +25,9 @@ def state_names(cfg: ModelConfig) -> tuple[list[str], list[str]]:
 class OnnxNetwork:
     """One network of a model, from its ONNX graph (the file's bytes).
 
-    The session is made on first use, with the thread policy in force then, so a network sent to
-    another process (it pickles as its graph) runs under that process's policy.
+    Loading makes its session and checks the graph against the config. A network sent to another
+    process pickles as its graph and makes its session there on first use, under that process's
+    thread policy.
     """
 
     def __init__(self, cfg: ModelConfig, graph: bytes) -> None:
@@ -37,10 +38,10 @@ class OnnxNetwork:
         self._check_state_inputs()
 
     def __getstate__(self) -> dict[str, object]:
-        return {"cfg": self.cfg, "graph": self._graph}
+        return {"cfg": self.cfg, "_graph": self._graph, "_inputs": self._inputs}
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        self.__init__(state["cfg"], state["graph"])  # type: ignore[misc, arg-type]
+        self.__dict__.update(state, _session=None)
 
     @property
     def members(self) -> list["OnnxNetwork"]:
@@ -59,7 +60,6 @@ class OnnxNetwork:
             shape = declared.get(name)
             if shape is None or shape[0] != expected.shape[0] or shape[2] != expected.shape[2]:
                 raise ValueError(f"the graph's {name} is {shape}, the config's {list(expected.shape)}")
-        self._session = None  # made again on first use, under the thread policy of that moment
 
     def __call__(self, x: np.ndarray, state: NumpyState | None = None) -> tuple[np.ndarray, NumpyState]:
         state = state if state is not None else zero_state(self.cfg, len(x))

@@ -25,10 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from voxgender.core.features import FeatureConfig
+from voxgender.core.labels import SAMPLE_RATE
 from voxgender.core.onnx_runtime import new_session
 
 CHUNK = 512
-CHUNK_S = CHUNK / 16000
+CHUNK_S = CHUNK / SAMPLE_RATE
 CONTEXT = 64
 SPEECH_THRESHOLD = 0.5  # a chunk is speech when silero-vad's probability reaches this
 HIDDEN = 128

@@ -1,5 +1,5 @@
 """GenderRNN: normalisation -> stacked GRU/LSTM -> dense -> two logits (female, male) per frame.
-GenderEnsemble: several GenderRNNs over the same features, their frame log-posteriors averaged.
+GenderEnsemble: several GenderRNNs over the same features, saved as one model.
 
 ``forward(x, state) -> (logits, state)`` carries the state explicitly, so streaming is the same
 call on small chunks. A unidirectional model streams exactly; a bidirectional one is batch-only.
@@ -14,14 +14,14 @@ the state.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from voxgender.core.networks import Ensemble, FrameNetwork, ModelConfig, NumpyState
+from voxgender.core.networks import Ensemble, FrameNetwork, ModelConfig, NumpyState, zero_state
 
 State = Optional[tuple[torch.Tensor, ...]]  # (h,) for a GRU, (h, c) for an LSTM, then the running sums if causal
 
@@ -49,10 +49,7 @@ class GenderRNN(nn.Module):
 
     def zero_state(self, batch: int) -> tuple[torch.Tensor, ...]:
         """The state of ``batch`` fresh streams, each tensor with the streams along dimension 1."""
-        rnn = [torch.zeros(self.cfg.layers * (2 if self.cfg.bidirectional else 1), batch, self.cfg.hidden)
-               for _ in range(2 if self.cfg.cell == "lstm" else 1)]
-        running = [torch.zeros(1, batch, self.cfg.input_dim + 1)] if self.cfg.normalisation == "causal" else []
-        return (*rnn, *running)
+        return tuple(torch.from_numpy(t) for t in zero_state(self.cfg, batch))
 
     def normalise(
         self, x: torch.Tensor, running: Optional[torch.Tensor] = None, lengths: Optional[torch.Tensor] = None
@@ -96,44 +93,17 @@ class GenderRNN(nn.Module):
         new_state += (running,) if running is not None else ()
         return (self.head(out), new_state, out) if return_hidden else (self.head(out), new_state)
 
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
-
-
-def combine_members(log_posteriors: Sequence[torch.Tensor]) -> torch.Tensor:
-    """An ensemble's logits from its members' log-posteriors of the same frames: their mean."""
-    return torch.stack(list(log_posteriors)).mean(dim=0)
 
 
 class GenderEnsemble(nn.Module):
-    """``cfg.members`` GenderRNNs of one architecture over the same features. The logits it returns
-    are the mean of the members' log-posteriors: a softmax of them is the members' normalised
-    geometric mean, so a frame's log-odds are the mean of the members' log-odds. The state is the
-    members' states one after the other, so a stream carries it like a single network's."""
+    """``cfg.members`` GenderRNNs of one architecture over the same features, saved as one model.
+    Inference runs each member's graph and combines their frame log-posteriors
+    (``voxgender.core.networks.combine_members``: a frame's log-odds are the mean of the members')."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
         self.members = nn.ModuleList(GenderRNN(replace(cfg, members=1)) for _ in range(cfg.members))
-        self._state_size = len(self.members[0].zero_state(0))
-
-    def zero_state(self, batch: int) -> tuple[torch.Tensor, ...]:
-        return tuple(t for member in self.members for t in member.zero_state(batch))
-
-    def forward(
-        self, x: torch.Tensor, state: State = None, lengths: Optional[torch.Tensor] = None
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-        """As GenderRNN.forward, with the members' mean log-posteriors as logits."""
-        k = self._state_size
-        log_posteriors, new_state = [], ()
-        for i, member in enumerate(self.members):
-            logits, member_state = member(x, state[i * k:(i + 1) * k] if state else None, lengths)
-            log_posteriors.append(torch.log_softmax(logits, dim=-1))
-            new_state += member_state
-        return combine_members(log_posteriors), new_state
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
 
 
 def member_networks(net: GenderRNN | GenderEnsemble) -> list[GenderRNN]:
