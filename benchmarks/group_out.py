@@ -24,7 +24,7 @@ from split_clips import flagged_speakers
 
 from voxgender.model import load_model
 from voxgender.runtime import one_thread
-from voxgender.training.data import read_corpora, speaker_split
+from voxgender.training.data import Utterance, read_corpora, speaker_split
 
 GROUPS = {
     "emotional": ("ased", "nemo", "emotiontts_kr_emotional", "emotiontts_kr_neutral", "baved"),
@@ -32,6 +32,16 @@ GROUPS = {
     "read_and_telephone": ("librispeech_resemblyzer", "slr45_freest_en", "hyke_telephone"),
     "non_native_and_digits": ("speechocean762", "audiomnist_az"),
 }
+
+
+def choosing_clips(group: str | None = None) -> list[Utterance]:
+    """The adults of a group's corpora (every group's when None) outside the test split, without the
+    speakers the label audit flags: the clips a fold's model is scored on."""
+    folders = corpus_folders()
+    adults = [u for u in read_corpora(list(folders.values())) if not u.is_child]
+    excluded = {u.speaker for u in speaker_split(adults)["test"]} | flagged_speakers()
+    corpora = GROUPS[group] if group else tuple(c for g in GROUPS.values() for c in g)
+    return [u for u in adults if u.corpus in corpora and u.speaker not in excluded]
 
 
 def main() -> None:
@@ -51,13 +61,9 @@ def main() -> None:
     with ThreadPoolExecutor(args.jobs) as pool:
         runs = dict(zip(GROUPS, pool.map(lambda g: train_loco_model(g, folders, args.out, options, GROUPS[g]), GROUPS)))
     one_thread()  # one thread per network call, as voxgender predict runs
-    adults = [u for u in read_corpora(list(folders.values())) if not u.is_child]
-    test = {u.speaker for u in speaker_split(adults)["test"]}
-    flagged = flagged_speakers()
     records = []
     for group, model_dir in runs.items():
-        choosing = [u for u in adults if u.corpus in GROUPS[group] and u.speaker not in test | flagged]
-        records += score_records(load_model(model_dir), choosing, seed=0, show=True)
+        records += score_records(load_model(model_dir), choosing_clips(group), seed=0, show=True)
     command = f"python benchmarks/group_out.py --out {args.out}"
     if args.train_args:
         command += f" --train-args={shlex.quote(args.train_args)}"

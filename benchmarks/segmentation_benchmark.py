@@ -477,10 +477,21 @@ def settings(parser: argparse.ArgumentParser, items: list[str]) -> SegmentConfig
     return config
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_model_and_split(parser: argparse.ArgumentParser) -> None:
+    """--model and --split: whose held-out speakers the recordings are built from."""
     parser.add_argument("--model", type=Path, default=bundled_model_dir(), help="model directory (default: the bundled model)")
     parser.add_argument("--split", choices=("test", "val"), default="test", help="speakers of the model's splits.json")
+
+
+def add_settings(parser: argparse.ArgumentParser) -> None:
+    """--set NAME=VALUE, read by ``settings``."""
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a segmentation setting other than SegmentConfig's default, e.g. window_s=2 (repeatable)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_and_split(parser)
     parser.add_argument("--recordings", type=int, default=8)
     parser.add_argument("--minutes", type=float, default=5.0, help="length of each recording")
     parser.add_argument("--include-children", action="store_true")
@@ -491,8 +502,7 @@ def main() -> int:
     parser.add_argument("--tune", action="store_true", help="search the decoding settings on these recordings")
     parser.add_argument("--tune-check", action="store_true",
                         help="run the search of --tune on each half of the recordings, score it on the other half, write tune_check.md")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="a decoding setting other than SegmentConfig's default, e.g. male_bias=0.5 (repeatable)")
+    add_settings(parser)
     parser.add_argument("--scan", metavar="NAME=V1,V2,...",
                         help="also decode with one setting at each value (evidence reused) and write scan.md")
     parser.add_argument("--out", help="report folder (default: benchmarks/results/segmentation/SPLIT)")

@@ -155,3 +155,64 @@ def test_standard_scoring_counts_a_late_change_as_confusion_unless_the_collar_co
     assert 100 * frames["confusion"] == pytest.approx(got["collar_0s"]["confusion"], abs=0.5)
     missed = standard_rates([components(codes, scored, late[:1])])["collar_0s"]
     assert missed["missed"] == pytest.approx(40.0) and missed["detection_errors"] == pytest.approx(40.0)
+
+
+def _synthetic_pool(broadcast):
+    """A ClipPool of three synthetic voices of each gender, built without decoding files."""
+    import numpy as np
+
+    from voxgender.synth import synth_clip
+
+    pool = broadcast.ClipPool.__new__(broadcast.ClipPool)
+    pool.clips, pool.gender = {}, {}
+    for i, gender in enumerate(["female"] * 3 + ["male"] * 3):
+        clip = synth_clip(gender, 4.0, seed=i)[: 400 * broadcast.FRAME]
+        speech = np.ones(400, bool)
+        pool.clips[f"{gender}{i}"] = [(clip, speech, np.zeros(400, bool))]
+        pool.gender[f"{gender}{i}"] = gender
+    pool.speakers = {g: sorted(s for s in pool.clips if pool.gender[s] == g) for g in ("female", "male")}
+    return pool
+
+
+def test_a_conversation_takes_turns_with_overlap_latching_and_conditions_and_its_reference_follows(benchmarks_dir):
+    import broadcast
+    import numpy as np
+    from conversation import CONDITIONS, build_conversation
+
+    conv = build_conversation(_synthetic_pool(broadcast), "c", minutes=3.0, seed=1)
+    rec = conv.recording
+    assert len(rec.audio) == len(rec.speech) == len(rec.reference) * broadcast.FRAME
+    assert np.abs(rec.audio).max() <= 1.0
+    speakers = {t.speaker for t in rec.turns}
+    assert 2 <= len(speakers) <= 4 and {"female", "male"} <= {t.gender for t in rec.turns}
+    codes = set(np.unique(rec.reference).tolist())
+    assert {broadcast.NONE, broadcast.FEMALE, broadcast.MALE, broadcast.OVERLAP} <= codes  # back-channels overlap
+    direct = [b.start - a.end for a, b in zip(rec.turns, rec.turns[1:]) if a.gender != b.gender]
+    assert any(gap == 0 for gap in direct)  # latched turn changes
+    covered = np.zeros(len(rec.reference), bool)
+    for start, end, kind in conv.stretches:
+        assert kind in CONDITIONS and not covered[start:end].any()
+        covered[start:end] = True
+    assert covered.all() and len({kind for *_, kind in conv.stretches}) > 1
+    assert build_conversation(_synthetic_pool(broadcast), "c", minutes=3.0, seed=1).recording.audio.tobytes() == rec.audio.tobytes()
+
+
+def test_boundary_errors_are_signed_milliseconds_to_the_nearest_found_edge_and_far_ones_are_missed(benchmarks_dir):
+    import numpy as np
+    from broadcast import FEMALE, MALE, NONE
+    from conversation_benchmark import boundary_errors, boundary_summary
+
+    from voxgender.core.timeline import Segment
+
+    # reference: speech 1-3 s and 5-6 s and 8-9 s (10-ms frames)
+    reference = np.full(1000, NONE, np.int8)
+    reference[100:300], reference[500:600], reference[800:900] = FEMALE, MALE, MALE
+    found = [Segment(0.9, 2.0, "female"), Segment(2.0, 3.2, "male"), Segment(5.0, 5.95, "male")]
+    errors = boundary_errors(reference, np.ones(1000, bool), found)
+    assert errors["onset"] == pytest.approx([-0.1, 0.0]) and errors["onset_missed"] == 1  # 8 s: nothing found
+    assert errors["offset"] == pytest.approx([0.2, -0.05]) and errors["offset_missed"] == 1
+    summary = boundary_summary([errors])
+    assert summary["onset"]["median_abs_ms"] == pytest.approx(50.0) and summary["onset"]["missed_share"] == pytest.approx(1 / 3)
+    unsure = np.ones(1000, bool)
+    unsure[99] = False  # the onset at 1 s borders an unscored frame: not a sure boundary
+    assert boundary_errors(reference, unsure, found)["onset"] == pytest.approx([0.0])

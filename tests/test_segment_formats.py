@@ -61,6 +61,20 @@ def test_cli_writes_a_timeline_a_plot_and_a_summary_per_input(tmp_path, capsys):
     summary = {r["path"].rsplit("/", 1)[-1]: r for r in csv.DictReader((out / "summary.csv").open())}
     assert summary["broken.wav"]["error"] and not summary["talk.flac"]["error"]
     assert float(summary["talk.flac"]["female_share"]) == pytest.approx(3 / 7, abs=0.06)
+    assert (out / "shares.png").read_bytes()[:4] == b"\x89PNG"  # the share and its interval, drawn
+
+
+def test_several_inputs_get_a_collection_line_and_file_with_intervals_over_the_files(tmp_path, capsys):
+    for name, turns in (("a.wav", [("female", 3.0), ("male", 2.0)]), ("b.wav", [("male", 3.0)]), ("c.wav", [("female", 2.5)])):
+        sf.write(tmp_path / name, conversation(turns, seed=len(name))[0], 16000)
+    out = tmp_path / "out"
+    assert main(["segment", *(str(tmp_path / n) for n in ("a.wav", "b.wav", "c.wav")), "--out", str(out), "--plot"]) == 0
+    line = [x for x in capsys.readouterr().err.splitlines() if x.startswith("all 3 files")]
+    assert len(line) == 1 and "female share" in line[0] and "resampling the files" in line[0]
+    collection = json.loads((out / "collection.json").read_text())
+    assert collection["files"] == 3 and collection["female_share_low"] <= collection["female_share"] <= collection["female_share_high"]
+    assert collection["female_turns"] >= 2 and collection["male_turns"] >= 2
+    assert (out / "shares.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_cli_prints_streamable_formats_and_needs_out_for_the_others(tmp_path, capsys):
@@ -92,8 +106,8 @@ def test_cli_settings_reach_the_segmenter_and_bad_ones_are_one_line(tmp_path, ca
     assert "preroll_s" in capsys.readouterr().err
 
 
-def test_the_summary_gives_turns_their_median_and_a_resampled_interval_of_the_share():
-    from voxgender.core.timeline import Segment, SegmentSummary, share_interval
+def test_the_summary_gives_turns_their_median_and_resampled_intervals_of_times_share_and_median_turn():
+    from voxgender.core.timeline import Segment, SegmentSummary
 
     turns = [Segment(0, 2, "female"), Segment(2, 3, "nonspeech"), Segment(3, 7, "male"), Segment(7, 8, "female"),
              Segment(8, 11, "male"), Segment(11, 12, "female")]
@@ -102,8 +116,29 @@ def test_the_summary_gives_turns_their_median_and_a_resampled_interval_of_the_sh
     assert s.female_share == pytest.approx(4 / 11, abs=1e-4)
     assert s.female_share_low < s.female_share < s.female_share_high
     assert 0 <= s.female_share_low and s.female_share_high <= 1
-    assert share_interval([5.0, 5.0], [5.0, 5.0]) == (0.5, 0.5)  # alike units: no spread
-    assert share_interval([], []) is None and SegmentSummary.of([Segment(0, 3, "nonspeech")], 3.0).female_share_low is None
+    assert s.female_s_low < s.female_s == 4.0 < s.female_s_high and s.male_s_low < s.male_s == 7.0 < s.male_s_high
+    assert s.median_turn_low <= s.median_turn_s <= s.median_turn_high
+    alike = SegmentSummary.of([Segment(0, 2, "female"), Segment(2, 4, "male")] * 1, 4.0)
+    assert alike.median_turn_low == alike.median_turn_high == 2.0  # alike turns: no spread
+    silent = SegmentSummary.of([Segment(0, 3, "nonspeech")], 3.0)
+    assert silent.female_share is None and silent.female_share_low is None and silent.median_turn_low is None
+
+
+def test_a_collection_sums_its_files_and_resamples_them_for_every_interval():
+    from voxgender.core.timeline import CollectionSummary, Segment, SegmentSummary
+
+    files = [SegmentSummary.of([Segment(0, 30, "female"), Segment(30, 40, "male")], 40.0),
+             SegmentSummary.of([Segment(0, 10, "female"), Segment(10, 40, "male"), Segment(40, 50, "nonspeech")], 50.0),
+             SegmentSummary.of([Segment(0, 5, "nonspeech")], 5.0)]
+    c = CollectionSummary.of(files)
+    assert (c.files, c.duration_s, c.female_s, c.male_s, c.female_turns, c.male_turns) == (3, 95.0, 40.0, 40.0, 2, 2)
+    assert c.female_share == 0.5 and c.median_turn_s == 20.0  # the files' medians: 20 and 20
+    low, high = c.intervals["female_share"]
+    assert 0.25 <= low < 0.5 < high <= 0.75  # a draw of the first file alone gives 0.75
+    d = c.to_dict()
+    assert d["female_turns_low"] <= 2 <= d["female_turns_high"] and d["female_s_low"] < 40 < d["female_s_high"]
+    none = CollectionSummary.of([files[2]])
+    assert none.female_share is None and none.intervals["female_share"] is None and none.median_turn_s is None
 
 
 def test_inputs_of_one_name_in_two_folders_get_two_timelines(tmp_path, female_clip, male_clip):
@@ -112,5 +147,5 @@ def test_inputs_of_one_name_in_two_folders_get_two_timelines(tmp_path, female_cl
         sf.write(tmp_path / folder / "x.wav", clip, 16000)
     out = tmp_path / "timelines"
     assert main(["segment", str(tmp_path / "a" / "x.wav"), str(tmp_path / "b" / "x.wav"), "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["summary.csv", "x-2.csv", "x.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["collection.json", "summary.csv", "x-2.csv", "x.csv"]
     assert (out / "x.csv").read_text() != (out / "x-2.csv").read_text()

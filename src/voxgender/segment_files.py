@@ -1,14 +1,16 @@
 """``voxgender segment`` over many inputs: one timeline file (and plot) per input in a folder, or
-the timelines on standard output; a summary line per input; errors reported and skipped."""
+the timelines on standard output; a summary line per input and one for the whole collection (with
+intervals from resampling the files); errors reported and skipped."""
 
 from __future__ import annotations
 
 import csv
+import json
 import sys
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import Any, Sequence, TextIO
 
-from voxgender.core.timeline import SegmentationResult, SegmentSummary
+from voxgender.core.timeline import CollectionSummary, SegmentationResult, SegmentSummary
 from voxgender.errors import VoxgenderError
 from voxgender.io.progress import say
 from voxgender.io.timelines import EXTENSIONS, render
@@ -43,6 +45,24 @@ def describe(result: SegmentationResult) -> str:
             f"non-speech {_span(s.nonspeech_s)}, {share}")
 
 
+def _between(low: float | None, high: float | None, scale: float = 1.0, digits: int = 1) -> str:
+    return "" if low is None or high is None else f" (95% {scale * low:.{digits}f}-{scale * high:.{digits}f})"
+
+
+def describe_collection(d: dict[str, Any]) -> str:
+    """One line: a collection's speaking times (minutes), share, turns and median turn, each with
+    its 95% interval from resampling the files (``CollectionSummary.to_dict()``)."""
+
+    def figure(name: str, unit: str = "", scale: float = 1.0, digits: int = 1) -> str:
+        value = d[name]
+        return "n/a" if value is None else f"{scale * value:.{digits}f}{unit}{_between(d[f'{name}_low'], d[f'{name}_high'], scale, digits)}"
+
+    return (f"all {d['files']} files ({_span(d['duration_s'])}): female {figure('female_s', ' min', 1 / 60)}, male "
+            f"{figure('male_s', ' min', 1 / 60)}, female share {figure('female_share', '%', 100)}, "
+            f"{figure('female_turns', digits=0)} female and {figure('male_turns', digits=0)} male turns, "
+            f"median turn {figure('median_turn_s', ' s')}; intervals from resampling the files")
+
+
 def unwritable(target: Path, err: OSError) -> VoxgenderError:
     """The one-line error for an output that cannot be written (full disk, read-only folder, ...)."""
     return VoxgenderError(f"{target}: cannot write ({err.strerror or err})")
@@ -56,6 +76,7 @@ def segment_inputs(segmenter: Segmenter, paths: Sequence[str], fmt: str, out: st
     folder = Path(out) if out is not None else None
     summary = None
     failures = written = 0
+    done: list[tuple[str, SegmentSummary]] = []
     try:
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
@@ -72,6 +93,7 @@ def segment_inputs(segmenter: Segmenter, paths: Sequence[str], fmt: str, out: st
                     summary.writerow({"path": path, "error": str(err)})
                 continue
             say(describe(result))
+            done.append((Path(path).name, result.summary))
             if folder is None:
                 (stream or sys.stdout).write(render(result, fmt, header=not written))
                 written += 1
@@ -82,6 +104,19 @@ def segment_inputs(segmenter: Segmenter, paths: Sequence[str], fmt: str, out: st
                 from voxgender.io.plots import plot_timelines
 
                 plot_timelines([(Path(path).name, result.segments)], folder / f"{stem}.png", title=describe(result))
+        if len(done) > 1:
+            collection = CollectionSummary.of([s for _, s in done])
+            say(describe_collection(collection.to_dict()))
+            if folder is not None:
+                (folder / "collection.json").write_text(json.dumps(collection.to_dict(), indent=2) + "\n", encoding="utf-8")
+        if plot and done:
+            from voxgender.io.plots import plot_shares
+
+            rows = [(name, s.female_share, (s.female_share_low, s.female_share_high) if s.female_share_low is not None else None)
+                    for name, s in done]
+            if len(done) > 1:
+                rows.append((f"all {len(done)} files", collection.female_share, collection.intervals["female_share"]))
+            plot_shares(rows, folder / "shares.png")
     except OSError as err:
         raise unwritable(Path(err.filename) if err.filename else folder or Path("<stdout>"), err) from None
     finally:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from voxgender.batch.output import open_sink, read_results
-from voxgender.core.timeline import share_interval
+from voxgender.core.timeline import CollectionSummary, SegmentSummary
 from voxgender.errors import VoxgenderError
 from voxgender.io.progress import console, say
 from voxgender.runtime import one_thread
@@ -238,8 +238,9 @@ def run_batch(paths: Sequence[str], job: BatchJob, out: str | Path, workers: int
 
 
 def summarise(records: Sequence[dict[str, Any]], task: str) -> dict[str, Any]:
-    """Files, failures, audio hours and the female share: of speech time (segment, with its 95%
-    interval from resampling the files) or of audio time of the files labelled female (predict)."""
+    """Files, failures, audio hours and the female share: of speech time (segment, with the
+    collection's figures and their 95% intervals from resampling the files) or of audio time of the
+    files labelled female (predict)."""
     ok = [r for r in records if "error" not in r]
     hours = sum(float(r.get("duration_s") or 0.0) for r in ok) / 3600
     if task == "segment":
@@ -251,7 +252,10 @@ def summarise(records: Sequence[dict[str, Any]], task: str) -> dict[str, Any]:
     summary = {"files": len(records), "failures": len(records) - len(ok), "hours": round(hours, 4),
                "female_share": round(sum(female_s) / speech, 4) if speech > 0 else None}
     if task == "segment":
-        summary["female_share_95"] = share_interval(female_s, male_s)
+        fields = SegmentSummary.__dataclass_fields__
+        collection = CollectionSummary.of([SegmentSummary(**{k: v for k, v in r.items() if k in fields}) for r in ok])
+        summary["female_share_95"] = collection.intervals["female_share"]
+        summary["collection"] = collection.to_dict()
     return summary
 
 

@@ -31,7 +31,9 @@ FIELDS = {
     "segment": (("path", "string"), ("duration_s", "float64"), ("female_s", "float64"), ("male_s", "float64"),
                 ("nonspeech_s", "float64"), ("female_share", "float64"), ("female_share_low", "float64"),
                 ("female_share_high", "float64"), ("female_turns", "int64"), ("male_turns", "int64"),
-                ("median_turn_s", "float64"), ("segments", "segments"), ("error", "string")),
+                ("median_turn_s", "float64"), *((f"{name}_{end}", "float64") for name in ("female_s", "male_s", "median_turn")
+                                                 for end in ("low", "high")),
+                ("segments", "segments"), ("error", "string")),
 }
 
 

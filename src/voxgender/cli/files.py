@@ -61,6 +61,7 @@ SEGMENT_OPTIONS: list[Option] = [
     ("--warmup", "warmup_s", "seconds over which gender evidence grows to full weight after each RNN restart"),
     ("--reset-after", "reset_after_s", "the RNN restarts at speech after a pause this long (s)"),
     ("--preroll", "preroll_s", "each restart runs the RNN from this long before it, output dropped (s)"),
+    ("--rnn-window", "window_s", "the RNN also restarts this often, to follow turn changes without a pause (s; 0: the model's window)"),
 ]
 
 
@@ -124,6 +125,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
     what = "speech time" if args.task == "segment" else "audio of files labelled female"
     print(f"files: {summary['files']}, failures: {summary['failures']}, audio: {summary['hours']:.3f} h, "
           f"female share: {share} ({what})")
+    if summary.get("collection"):
+        from voxgender.segment_files import describe_collection
+
+        print(describe_collection(summary["collection"]))
     say(f"results: {args.out}")
     return 1 if summary["files"] and summary["failures"] == summary["files"] else 0
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from voxgender.core.timeline import Segment
 from voxgender.errors import import_extra
@@ -35,6 +35,38 @@ def plot_timelines(tracks: Sequence[tuple[str, Sequence[Segment]]], path: str | 
               bbox_to_anchor=(1.0, 0.5), frameon=False)
     if title:
         ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_shares(rows: Sequence[tuple[str, float | None, tuple[float, float] | None]], path: str | Path,
+                title: str = "female share of speech time") -> Path:
+    """One row per (name, female share, its 95% interval): a dot and its interval, 50% marked; the
+    last row (the collection, when there are several files) set apart by a line."""
+    import_extra("matplotlib", "plot", "a plot").use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 1.2 + 0.32 * len(rows)))
+    for row, (_, share, interval) in enumerate(rows):
+        if share is None:
+            continue
+        low, high = interval or (share, share)
+        ax.errorbar(100 * share, row, xerr=[[100 * (share - low)], [100 * (high - share)]], fmt="o",
+                    color=COLOURS["female"], ecolor="grey", capsize=3)
+    if len(rows) > 1:
+        ax.axhline(len(rows) - 1.5, color="black", lw=0.6)
+    ax.axvline(50, color="grey", ls=":", lw=0.8)
+    ax.set_yticks(range(len(rows)), [name for name, _, _ in rows])
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("female share of speech (%), with its 95% interval")
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def _save(fig: Any, path: str | Path) -> Path:
+    """Lay out, write as PNG and close a figure."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
