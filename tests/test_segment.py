@@ -190,10 +190,35 @@ def test_rnn_ages_restart_at_windows_and_after_pauses(segmenter):
     assert len(age) == (len(audio) - 640) // 320 + 1  # one per feature frame
     restarts = np.flatnonzero(age == 0)
     assert np.all(np.diff(age)[np.diff(age) != 1] == -age[restarts[1:] - 1])  # otherwise it counts up by one
-    window = segmenter.model.window_frames
-    assert set(range(0, len(age), window)) <= set(restarts)  # every model window starts afresh
+    window = segmenter.window_frames
+    assert window == round(SegmentConfig().window_s / 0.02) < segmenter.model.window_frames
+    assert set(range(0, len(age), window)) <= set(restarts)  # every window of the segmenter's starts afresh
     onsets = [round(start / 0.02) for start, _, _ in reference]  # each turn starts after a 1 s pause
     assert all(np.abs(restarts - o).min() <= 8 for o in onsets)  # within the VAD's latency
+
+
+def test_a_turn_change_without_a_pause_is_followed_within_the_rnn_window(segmenter):
+    audio, reference = conversation([("male", 9.0), ("female", 9.0)], pause_s=0.0, seed=4)
+    change = reference[1][0]
+    for window_s, within_s in ((2.0, 2.6), (0.0, 8.6)):  # 0: the model's own 8-s window
+        segments = Segmenter(segmenter.model, SegmentConfig(window_s=window_s)).segment_array(audio).segments
+        assert label_at(segments, change + within_s) == "female"
+    late = Segmenter(segmenter.model, SegmentConfig(window_s=2.0)).segment_array(audio).segments
+    assert speech_time_by_label(late, change, change + 9.0)["female"] >= 6.0
+
+
+def test_speech_in_doubt_is_labelled_unknown_and_left_out_of_the_share(segmenter):
+    audio, _ = conversation(TURNS, pause_s=1.0, seed=0)
+    decided = Segmenter(segmenter.model, SegmentConfig()).segment_array(audio)
+    doubtful = Segmenter(segmenter.model, SegmentConfig(min_confidence=1.0)).segment_array(audio)
+    assert "unknown" not in {s.label for s in decided.segments} and decided.summary.unknown_s == 0
+    assert {s.label for s in doubtful.segments} == {"unknown", "nonspeech"}  # no posterior is sure to 1.0
+    s = doubtful.summary
+    assert s.female_share is None and s.unknown_s == pytest.approx(decided.summary.female_s + decided.summary.male_s, abs=0.05)
+    assert (s.female_share_lowest, s.female_share_highest) == (0.0, 1.0)
+    assert all(0 < seg.p_female < 1 for seg in doubtful.segments if seg.label == "unknown")
+    with pytest.raises(ValueError):
+        SegmentConfig(min_confidence=1.5)
 
 
 def test_a_restart_is_primed_with_the_preroll_before_it(segmenter):

@@ -24,7 +24,7 @@ import numpy as np
 
 from voxgender.core.aggregate import mean_log_posterior
 from voxgender.core.hmm import SegmentDecoder
-from voxgender.core.timeline import TIMELINE_LABELS, Segment, SegmentationResult, SegmentSummary
+from voxgender.core.timeline import TIMELINE_LABELS, UNKNOWN, Segment, SegmentationResult, SegmentSummary
 from voxgender.core.vad import CHUNK, VadState, shared_vad
 from voxgender.io.audio import SAMPLE_RATE, AudioBlock, Source, read_blocks
 from voxgender.model import Model, load_model
@@ -58,6 +58,7 @@ class SegmentConfig:
     window_s: float = 2.0  # the RNN also restarts every this many seconds (0: the model's own window), so that a
     # turn change without a pause is heard within seconds (validation conversations: identification error 14.2% -> 12.1%)
     block_s: float = 512.0  # audio read and processed at a time (rounded to whole model windows and VAD chunks)
+    min_confidence: float = 0.0  # speech segments whose calibrated confidence is below this are labelled unknown
 
     def __post_init__(self) -> None:
         if min(self.min_speech_s, self.min_nonspeech_s, self.reset_after_s, self.block_s) <= 0:
@@ -66,6 +67,8 @@ class SegmentConfig:
             raise ValueError("penalties, gender_weight, warmup_s, preroll_s and window_s cannot be negative")
         if not (0 < self.speech_threshold < 1 and 0 < self.reset_threshold < 1):
             raise ValueError("speech_threshold and reset_threshold must be in (0, 1)")
+        if not 0 <= self.min_confidence <= 1:
+            raise ValueError("min_confidence must be in [0, 1]")
         if not 0 < self.vad_floor < min(self.speech_threshold, 1 - self.speech_threshold):
             raise ValueError("vad_floor must be positive and below speech_threshold and 1 - speech_threshold")
 
@@ -244,9 +247,13 @@ class _Run:
 
     def _emit(self, segments: list[tuple[int, int, int]]) -> None:
         for first, end, label in segments:
-            p = mean_log_posterior(self.log_post[first - self.lp_base:end - self.lp_base]) if label != NONSPEECH else None
-            self.segments.append(Segment(self.seg.frame_seconds(first), self.seg.frame_seconds(end), TIMELINE_LABELS[label],
-                                         None if p is None else round(p, 4)))
+            start, stop, name = self.seg.frame_seconds(first), self.seg.frame_seconds(end), TIMELINE_LABELS[label]
+            if label == NONSPEECH:
+                self.segments.append(Segment(start, stop, name))
+                continue
+            p = float(self.seg.model.calibrate(np.array([mean_log_posterior(self.log_post[first - self.lp_base:end - self.lp_base])]))[0])
+            doubtful = max(p, 1 - p) < self.seg.config.min_confidence
+            self.segments.append(Segment(start, stop, UNKNOWN if doubtful else name, round(p, 4)))
         done = self.decoder.base - self.lp_base
         self.log_post, self.age, self.lp_base = self.log_post[done:], self.age[done:], self.decoder.base
 

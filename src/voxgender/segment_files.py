@@ -38,11 +38,14 @@ def _span(seconds: float) -> str:
 def describe(result: SegmentationResult) -> str:
     """One line: duration, speaking times and the female share of speech."""
     s = result.summary
-    share = "no speech" if s.female_share is None else (
+    share = ("no speech" if not s.unknown_s else "no speech of a decided gender") if s.female_share is None else (
         f"female share {100 * s.female_share:.1f}% of speech (95% interval {100 * s.female_share_low:.1f}-"
         f"{100 * s.female_share_high:.1f}%, {s.female_turns} female and {s.male_turns} male turns, median {s.median_turn_s:.1f} s)")
+    unknown = "" if not s.unknown_s else (
+        f"; unknown {_span(s.unknown_s)}, left out of the share ({100 * s.female_share_lowest:.1f}-"
+        f"{100 * s.female_share_highest:.1f}% were it all male or all female)")
     return (f"{result.path}: {_span(s.duration_s)}, female {_span(s.female_s)}, male {_span(s.male_s)}, "
-            f"non-speech {_span(s.nonspeech_s)}, {share}")
+            f"non-speech {_span(s.nonspeech_s)}, {share}{unknown}")
 
 
 def _between(low: float | None, high: float | None, scale: float = 1.0, digits: int = 1) -> str:

@@ -34,7 +34,8 @@ class BatchJob:
     """What to do with each file: the task, the model directory (None = bundled), for
     segmentation its settings, whether an ensemble predicts with every member on every file
     (``load_model``'s ``all_members``; segmentation always does), and whether predictions hear each
-    file for speech first (``load_model``'s ``speech_check``)."""
+    file for speech first (``load_model``'s ``speech_check``). The segmentation settings'
+    ``min_confidence`` labels doubtful files (predict) and segments (segment) ``unknown``."""
 
     task: str = "predict"
     model: str | None = None
@@ -55,7 +56,8 @@ class FileWorker:
         from voxgender.segment import Segmenter
 
         self.job = job
-        model = load_model(job.model, all_members=job.all_members, speech_check=job.speech_check)
+        model = load_model(job.model, all_members=job.all_members, speech_check=job.speech_check,
+                           min_confidence=job.segment.min_confidence)
         self._segmenter = Segmenter(model, job.segment) if job.task == "segment" else None
         self._model = model
 

@@ -61,6 +61,8 @@ SEGMENT_OPTIONS: list[Option] = [
     ("--warmup", "warmup_s", "seconds over which gender evidence grows to full weight after each RNN restart"),
     ("--reset-after", "reset_after_s", "the RNN restarts at speech after a pause this long (s)"),
     ("--preroll", "preroll_s", "each restart runs the RNN from this long before it, output dropped (s)"),
+    ("--min-confidence", "min_confidence", "label speech 'unknown' where its calibrated confidence is below C (segment: "
+                                           "per segment; batch --task predict: per file)"),
     ("--rnn-window", "window_s", "the RNN also restarts this often, to follow turn changes without a pause (s; 0: the model's window)"),
 ]
 

@@ -7,7 +7,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-TIMELINE_LABELS = ("nonspeech", "female", "male")  # a timeline's labels, in the segment decoder's state order
+TIMELINE_LABELS = ("nonspeech", "female", "male")  # the segment decoder's states, in its order
+UNKNOWN = "unknown"  # speech whose calibrated gender posterior stays in doubt (below the min_confidence asked for)
 RESAMPLES = 2000  # of the turns, for the female share's 95% interval
 
 
@@ -40,7 +41,7 @@ def _share(draws: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Segment:
-    """A stretch of one label; ``p_female`` is the segment's mean-log posterior (speech only)."""
+    """A stretch of one label; ``p_female`` is the calibrated mean-log posterior of its frames (speech only)."""
 
     start: float
     end: float
@@ -57,10 +58,12 @@ class Segment:
 
 @dataclass(frozen=True)
 class SegmentSummary:
-    """Seconds per label, the female share of speech time, the number of female and male turns
-    and their median length (None without speech); the 95% intervals (``_low``, ``_high``) of the
-    speaking times, the share and the median turn come from resampling the turns: how far they
-    could move in another recording of turns like these."""
+    """Seconds per label, the female share of the speech whose gender was decided, the number of
+    female and male turns and their median length (None without speech); the 95% intervals
+    (``_low``, ``_high``) of the speaking times, the share and the median turn come from resampling
+    the turns: how far they could move in another recording of turns like these. Speech labelled
+    ``unknown`` is left out of the share; ``female_share_lowest`` and ``_highest`` give the share
+    were all of it male or all female."""
 
     duration_s: float
     female_s: float
@@ -78,15 +81,20 @@ class SegmentSummary:
     male_s_high: float | None = None
     median_turn_low: float | None = None
     median_turn_high: float | None = None
+    unknown_s: float = 0.0
+    female_share_lowest: float | None = None
+    female_share_highest: float | None = None
 
     @classmethod
     def of(cls, segments: list[Segment], duration_s: float) -> "SegmentSummary":
-        seconds = {label: 0.0 for label in TIMELINE_LABELS}
+        seconds = {label: 0.0 for label in (*TIMELINE_LABELS, UNKNOWN)}
         for s in segments:
             seconds[s.label] += s.duration
         speech = seconds["female"] + seconds["male"]
         share = round(seconds["female"] / speech, 4) if speech > 0 else None
-        turns = [s for s in segments if s.label != "nonspeech"]
+        heard, female = speech + seconds[UNKNOWN], seconds["female"]
+        bounds = (round(female / heard, 4), round((female + seconds[UNKNOWN]) / heard, 4)) if heard > 0 else (None, None)
+        turns = [s for s in segments if s.label in ("female", "male")]
         units = np.array([[t.duration * (t.label == "female"), t.duration * (t.label == "male")] for t in turns]).reshape(-1, 2)
         spans = resampled_intervals(units, {"share": _share, "female": lambda d: d[..., 0].sum(axis=1),
                                             "male": lambda d: d[..., 1].sum(axis=1),
@@ -97,7 +105,8 @@ class SegmentSummary:
                    round(seconds["nonspeech"], 3), share, *(spans["share"] or (None, None)),
                    sum(t.label == "female" for t in turns), sum(t.label == "male" for t in turns),
                    round(float(np.median([t.duration for t in turns])), 3) if turns else None,
-                   *(spans["female"] or (None, None)), *(spans["male"] or (None, None)), *(spans["median"] or (None, None)))
+                   *(spans["female"] or (None, None)), *(spans["male"] or (None, None)), *(spans["median"] or (None, None)),
+                   round(seconds[UNKNOWN], 3), *bounds)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

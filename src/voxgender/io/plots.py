@@ -8,7 +8,7 @@ from typing import Any, Sequence
 from voxgender.core.timeline import Segment
 from voxgender.errors import import_extra
 
-COLOURS = {"female": "#d95f02", "male": "#1b9e77", "nonspeech": "#e6e6e6", "overlap": "#7570b3"}
+COLOURS = {"female": "#d95f02", "male": "#1b9e77", "unknown": "#999999", "nonspeech": "#e6e6e6", "overlap": "#7570b3"}
 
 
 def plot_timelines(tracks: Sequence[tuple[str, Sequence[Segment]]], path: str | Path, title: str = "") -> Path:
