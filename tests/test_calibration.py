@@ -85,14 +85,33 @@ def test_a_stored_calibration_is_applied_to_file_decisions(model_dir, female_cli
     assert json.loads((model_dir / "config.json").read_text())["inference"]["window_s"] == 4.0
 
 
-def test_calibrate_command_fits_on_the_validation_speakers_and_stores_it(tmp_path, synthetic_corpora, capsys):
+def test_a_calibration_is_kept_only_when_it_is_truer_on_speakers_it_was_not_fitted_on():
+    from voxgender.calibrate import judge_calibration
+
+    raw, female = over_confident_scores()
+    speakers = np.array([f"s{i % 200}" for i in range(len(raw))])
+    judged = judge_calibration(raw, female, speakers)
+    assert judged["kept"] and judged["log_loss_out_of_fold"] < judged["log_loss_before"] - 0.05
+    assert judged["ece_out_of_fold"] < judged["ece_before"] - 0.05
+    assert judged["calibration"]["scale"] < 0.6 and judged["speakers"] == 200
+    honest = sigmoid(logit(raw) / 3 - 1 / 3)  # the true probabilities of those clips
+    judged = judge_calibration(honest, female, speakers)
+    assert judged["ece_before"] < 0.03 and abs(judged["ece_out_of_fold"] - judged["ece_before"]) < 0.02
+    assert judged["kept"] == (judged["log_loss_out_of_fold"] < judged["log_loss_before"])
+
+
+def test_calibrate_command_judges_a_fit_on_the_validation_speakers_and_stores_it_or_none(tmp_path, synthetic_corpora, capsys):
     out = tmp_path / "model"
     assert main(["train", "--data", str(synthetic_corpora["train"]), "--out", str(out), "--epochs", "1",
                  "--steps-per-epoch", "2", "--batch-size", "4", "--hidden", "8", "--val-fraction", "0.3"]) == 0
     assert main(["calibrate", "--model", str(out), "--data", str(synthetic_corpora["train"])]) == 0
+    err = capsys.readouterr().err
     stored = json.loads((out / "config.json").read_text())["inference"]["calibration"]
-    assert stored["scale"] > 0 and "expected calibration error" in capsys.readouterr().err
-    assert load_model(out).calibration == Calibration(stored["scale"], stored["bias"])
+    assert "log-loss" in err and "expected calibration error" in err and "fitted on other speakers" in err
+    if "not kept" in err:
+        assert stored is None and load_model(out).calibration is None
+    else:
+        assert stored["scale"] > 0 and load_model(out).calibration == Calibration(stored["scale"], stored["bias"])
 
 
 def test_predict_min_confidence_labels_doubtful_files_unknown(tmp_path, model_dir, female_clip, capsys):

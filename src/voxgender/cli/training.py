@@ -303,8 +303,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     model = load_model(args.model, all_members=True)
     fit = calibrate_model_dir(args.model, model, split_utterances(args))
     c = fit["calibration"]
-    say(f"{args.model}: p_female = sigmoid({c['scale']:.4f} * log-odds + {c['bias']:+.4f}) on {fit['clips']} "
-        f"{args.split} clips; expected calibration error {fit['ece_before']:.4f} -> {fit['ece_after']:.4f}")
+    verdict = "kept" if fit["kept"] else "not kept: the model stays uncalibrated"
+    say(f"{args.model}: p_female = sigmoid({c['scale']:.4f} * log-odds + {c['bias']:+.4f}) fitted on {fit['clips']} "
+        f"{args.split} clips of {fit['speakers']} speakers; fitted on other speakers, log-loss {fit['log_loss_before']:.4f} -> "
+        f"{fit['log_loss_out_of_fold']:.4f} and expected calibration error {fit['ece_before']:.4f} -> "
+        f"{fit['ece_out_of_fold']:.4f} ({fit['ece_after']:.4f} in sample): {verdict}")
     return 0
 
 
