@@ -89,7 +89,9 @@ def judge_calibration(raw: np.ndarray, female: np.ndarray, speakers: np.ndarray)
 def calibrate_model_dir(model_dir: str | Path, model: Model, utterances: Sequence[Utterance],
                         show_progress: bool = True) -> dict[str, Any]:
     """Score ``utterances`` with ``model``, judge a calibration on them (``judge_calibration``) and
-    write it into ``model_dir``'s config if kept, else write none; return the judgement."""
+    write it into ``model_dir``'s config if kept, else write none, with the figures of the judgement
+    (``calibration_check``, for the model card); return the judgement."""
     judgement = judge_calibration(*raw_scores(model, utterances, show_progress))
-    update_inference(model_dir, calibration=judgement["calibration"] if judgement["kept"] else None)
+    check = {k: v for k, v in judgement.items() if k not in ("calibration", "kept")}
+    update_inference(model_dir, calibration=judgement["calibration"] if judgement["kept"] else None, calibration_check=check)
     return judgement

@@ -145,11 +145,16 @@ def _evaluation_section(evaluation: dict[str, Any], title: str) -> list[str]:
 
 def _calibration_sentence(inference: dict[str, Any]) -> str:
     """How p_female is calibrated (see ``voxgender.core.calibration``)."""
-    c = inference.get("calibration")
+    c, check = inference.get("calibration"), inference.get("calibration_check")
+    judged = "" if not check else (
+        f" Judged on {check['clips']} validation clips of {check['speakers']} speakers, fitted on four fifths of the speakers "
+        f"and scored on the fifth: log-loss {check['log_loss_before']:.4f} uncalibrated, {check['log_loss_out_of_fold']:.4f} "
+        f"calibrated; expected calibration error {check['ece_before']:.3f} and {check['ece_out_of_fold']:.3f}.")
     if not c:
-        return " p_female is the network's own, uncalibrated."
+        return (" p_female is the network's own, uncalibrated" + (": a Platt scaling did not make it truer on speakers it "
+                                                                  "was not fitted on (`voxgender calibrate`)." if check else ".") + judged)
     return (f" p_female is calibrated: sigmoid({c['scale']:.3f} × mean log-odds {c['bias']:+.3f}), Platt scaling fitted "
-            "on the validation speakers of every corpus with both genders weighted alike (`voxgender calibrate`).")
+            "on the validation speakers of every corpus with both genders weighted alike (`voxgender calibrate`)." + judged)
 
 
 def _cascade_sentence(inference: dict[str, Any]) -> str:
