@@ -12,6 +12,7 @@ import numpy as np
 import soundfile as sf
 
 Target = Union[str, Path, BinaryIO]
+ROOT = Path(__file__).resolve().parents[1]  # the checkout
 
 
 def write_audio(

@@ -13,8 +13,9 @@ import ast
 from pathlib import Path
 
 import pytest
+from helpers import ROOT
 
-PACKAGE = Path(__file__).resolve().parents[1] / "src" / "voxgender"
+PACKAGE = ROOT / "src" / "voxgender"
 BASE = {"voxgender.errors", "voxgender.runtime"}
 
 
@@ -119,3 +120,11 @@ def test_only_training_imports_torch_and_the_other_training_packages(name):
     calibration fit alone borrows scikit-learn's logistic regression, inside its function)."""
     allowed = {"sklearn"} if name == "voxgender.core.calibration" else set()
     assert third_party_imports(MODULES[name]) & TRAINING_PACKAGES <= allowed
+
+
+def test_the_tests_mirror_the_packages():
+    """Each folder of tests/ is named after a package of voxgender; the use cases' modules at the
+    package's top are tested at the top of tests/."""
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    folders = {p.name for p in (ROOT / "tests").iterdir() if p.is_dir() and any(p.glob("test_*.py"))}
+    assert folders and folders <= packages, sorted(folders - packages)

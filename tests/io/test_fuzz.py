@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "fuzz_audio.py"
+from helpers import ROOT
+
+SCRIPT = ROOT / "benchmarks" / "fuzz_audio.py"
 
 
 def test_three_hundred_mutated_files_end_in_audio_or_an_audio_error():

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from helpers import ROOT
 
 from voxgender.errors import DataError
 from voxgender.training.data import (
@@ -24,7 +25,7 @@ from voxgender.training.data import (
     write_manifest,
 )
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED_DATA = ROOT.parent / "shared" / "data"
 _TONE = (0.3 * np.sin(2 * np.pi * 220 * np.arange(3200) / 16000)).astype(np.float32)  # 0.2 s at 16 kHz
 
 

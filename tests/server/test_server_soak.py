@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "server_soak.py"
+from helpers import ROOT
+
+SCRIPT = ROOT / "benchmarks" / "server_soak.py"
 
 
 def test_two_hundred_uploads_and_forty_streams_with_hostile_input_leave_the_server_serving():

@@ -3,10 +3,9 @@ synthetic voices and on real speech, file decisions and streams alike."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from helpers import ROOT
 
 from voxgender.io.model_dir import bundled_model_dir, split_speakers
 from voxgender.model import Model, load_model
@@ -15,7 +14,7 @@ from voxgender.synth import synth_clip
 from voxgender.training.model_files import load_torch_model
 from voxgender.training.networks import torch_network
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED_DATA = ROOT.parent / "shared" / "data"
 TOLERANCE = 1e-3  # largest difference in p_female allowed between the ONNX graph and the torch model
 
 
