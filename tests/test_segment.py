@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 from recordings import conversation, label_at
 
-from voxgender.core.timeline import SegmentSummary
+from voxgender.core.timeline import Segment, SegmentSummary
 from voxgender.core.vad import SileroVad
 from voxgender.errors import AudioError
 from voxgender.segment import SegmentConfig, Segmenter
@@ -73,6 +73,19 @@ def test_long_input_block_by_block_equals_one_piece(tmp_path, preroll_s):
     from_file = blocks.segment_file(path)
     assert from_file.path == str(path)
     assert from_file.summary.female_share == pytest.approx(one_piece.summary.female_share, abs=0.02)
+
+
+def test_iter_segments_yields_the_calls_segments_block_by_block(tmp_path):
+    audio, _ = conversation(TURNS * 3, pause_s=0.8, seed=6)  # about 100 s
+    sf.write(tmp_path / "talk.wav", audio, 16000)
+    with Segmenter(config=SegmentConfig(block_s=16)) as segmenter, (tmp_path / "talk.wav").open("rb") as file:
+        whole = segmenter(str(tmp_path / "talk.wav")).segments
+        lazy = segmenter.iter_segments(file)
+        first = next(lazy)
+        assert first == whole[0] and first.start == 0.0
+        assert file.tell() < 0.6 * (tmp_path / "talk.wav").stat().st_size  # decided before the end was read
+        assert [first, *lazy] == whole and whole[-1].end == pytest.approx(len(audio) / 16000, abs=1e-3)
+        assert list(segmenter.iter_segments(np.zeros(4000, np.float32))) == [Segment(0.0, 0.25, "nonspeech")]
 
 
 def test_silence_is_one_nonspeech_segment(segmenter):

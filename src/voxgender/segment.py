@@ -19,6 +19,7 @@ import math
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -116,29 +117,43 @@ class Segmenter:
 
     def segment_file(self, source: Source, name: str | None = None) -> SegmentationResult:
         """Decode ``source`` block by block and segment it. Raises AudioError on bad input."""
-        return self._run(source, name if name is not None else str(source) if isinstance(source, (str, Path)) else "<bytes>")
+        return self._run(source, self._name(source, name))
 
     def segment_array(self, audio: np.ndarray, name: str = "<array>") -> SegmentationResult:
         """Segment 16 kHz mono float32 audio (processed in the same blocks as a file)."""
         return self._run(audio, name)
 
     # -- pipeline ----------------------------------------------------------------------------------
+    def iter_segments(self, source: Source | np.ndarray, name: str | None = None) -> Iterator[Segment]:
+        """The segments of a file (path, bytes, file object) or of 16 kHz audio as they are decided,
+        block by block: for hours-long input, the first come long before the end is read, and
+        nothing is held but a few blocks. The same segments as the call gives."""
+        return self._segments(source, self._name(source, name), _Run(self))
+
+    def _name(self, source: Source | np.ndarray, name: str | None) -> str:
+        if name is not None:
+            return name
+        return "<array>" if isinstance(source, np.ndarray) else str(source) if isinstance(source, (str, Path)) else "<bytes>"
+
     def _run(self, source: Source | np.ndarray, name: str) -> SegmentationResult:
+        run = _Run(self)
+        segments = list(self._segments(source, name, run))
+        return SegmentationResult(name, segments, SegmentSummary.of(segments, run.total / SAMPLE_RATE))
+
+    def _segments(self, source: Source | np.ndarray, name: str, run: "_Run") -> Iterator[Segment]:
         # Blocks carry the samples that Δ/ΔΔ need on each side and that complete their last frame.
         blocks = read_blocks(source, self.block_samples, self._context, self._win - self._hop + self._context, name=name)
-        run = _Run(self)
-        total = 0
         previous: tuple[AudioBlock, Future[np.ndarray]] | None = None
         for block in blocks:  # the VAD of each block runs while the RNN works on the one before
             vad = self._pool.submit(run.block_vad, block)
             if previous is not None:
                 run.add(previous[0], previous[1].result())
+                yield from run.take()
             previous = (block, vad)
-            total = block.start + block.size
+            run.total = block.start + block.size
         if previous is not None:
             run.add(previous[0], previous[1].result())
-        segments = run.finish(total)
-        return SegmentationResult(name, segments, SegmentSummary.of(segments, total / SAMPLE_RATE))
+        yield from run.finish()
 
     def frame_seconds(self, frame: int) -> float:
         """Time of the boundary before feature frame ``frame`` (between frame centres)."""
@@ -190,7 +205,9 @@ class _Run:
         self.feat_tail = np.zeros((0, seg.model.features.dim), np.float32)  # the last feature frames, to prime a restart
         self.lp_base = 0
         self.pushed = 0  # frames given to the decoder
-        self.segments: list[Segment] = []
+        self.segments: list[Segment] = []  # decided, not yet taken
+        self.started = False  # the first segment has been taken
+        self.total = 0  # samples read so far
 
     def block_vad(self, block: AudioBlock) -> np.ndarray:
         """Speech probabilities of the block's chunks (called in block order, in the VAD thread)."""
@@ -257,12 +274,21 @@ class _Run:
         done = self.decoder.base - self.lp_base
         self.log_post, self.age, self.lp_base = self.log_post[done:], self.age[done:], self.decoder.base
 
-    def finish(self, total_samples: int) -> list[Segment]:
+    def take(self) -> list[Segment]:
+        """The segments decided since the last call, the first of the input starting at 0, rounded to ms."""
+        out, self.segments = self.segments, []
+        if out and not self.started:
+            out[0] = Segment(0.0, out[0].end, out[0].label, out[0].p_female)
+            self.started = True
+        return [Segment(round(s.start, 3), round(s.end, 3), s.label, s.p_female) for s in out]
+
+    def finish(self) -> list[Segment]:
+        """The last segments, the last one ending where the input does (all of it non-speech when
+        it is shorter than one feature frame)."""
         self._emit(self.decoder.finish())
-        duration = total_samples / SAMPLE_RATE
-        if not self.segments:  # shorter than one feature frame
-            return [Segment(0.0, round(duration, 3), "nonspeech")]
-        first, last = self.segments[0], self.segments[-1]
-        self.segments[0] = Segment(0.0, first.end, first.label, first.p_female)
-        self.segments[-1] = Segment(self.segments[-1].start, duration, last.label, last.p_female)
-        return [Segment(round(s.start, 3), round(s.end, 3), s.label, s.p_female) for s in self.segments]
+        duration = self.total / SAMPLE_RATE
+        if not self.segments:  # shorter than one feature frame (the decoder holds its last segment until now)
+            return [] if self.started else [Segment(0.0, round(duration, 3), "nonspeech")]
+        last = self.segments[-1]
+        self.segments[-1] = Segment(last.start, duration, last.label, last.p_female)
+        return self.take()
