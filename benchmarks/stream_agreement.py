@@ -48,7 +48,7 @@ def gated_batch_labels(model: Model, audios: list[np.ndarray]) -> list[str]:
     """Batch labels from the speech frames only: the frame posteriors of ``frame_log_posteriors``
     masked by silero-vad as a stream masks them (the last partial chunk zero-padded)."""
     labels = []
-    for audio, lp in zip(audios, model.frame_log_posteriors(audios)):
+    for audio, lp in zip(audios, model.posteriors(audios)):
         speech = speech_frames(audio, len(lp), model.features, StreamOptions().vad_threshold)
         labels.append(label_of(aggregate(lp[speech], model.aggregation)) if speech.any() else "none")
     return labels
@@ -66,7 +66,7 @@ def main() -> None:
     corpora = sorted(p for p in Path(args.data).iterdir() if p.is_dir())
     clips = [u for c in corpora for u in read_corpus(c) if u.speaker in test][: args.limit]
     audios = [load_audio(u.path) for u in clips]
-    batch = [model.predict_array(a).label for a in audios]
+    batch = [model.predict(a).label for a in audios]
     engine = StreamEngine(model)
     print(f"{len(clips)} clips of {len(test)} test speakers, {sum(len(a) for a in audios) / 16000 / 60:.1f} min")
     for name, options in (("speech frames (default, VAD-gated)", StreamOptions()),

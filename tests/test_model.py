@@ -104,7 +104,7 @@ def test_windowed_inference_matches_direct_call_within_a_window(net):
     features = FeatureConfig(n_mels=40)
     model = Model(torch_network(net), features, {"inference": {"window_s": 30.0}})
     audio = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
-    lp = model.frame_log_posteriors([audio])[0]
+    lp = model.posteriors([audio])[0]
     direct = torch_network(net)(extract(audio, features)[None])[0][0]
     np.testing.assert_allclose(lp, direct, atol=1e-5)
 
@@ -155,7 +155,7 @@ def test_speech_only_aggregation_averages_the_frames_vad_calls_speech(net, femal
 
     model = Model(torch_network(net), FeatureConfig(n_mels=40), {"inference": {"window_s": 30.0}})
     audio = np.concatenate([np.zeros(16000, np.float32), female_clip, np.zeros(16000, np.float32)])
-    lp = model.frame_log_posteriors([audio])[0]
+    lp = model.posteriors([audio])[0]
     mask = speech_frames(audio, len(lp), model.features)
     assert 0 < mask.sum() < len(mask) and not mask[:10].any()
     expected = mean_log_posterior(lp[mask])
@@ -195,20 +195,20 @@ def test_a_long_recording_scored_block_by_block_matches_it_whole(tmp_path, femal
     talk = np.concatenate([female_clip, male_clip] * 6)  # 24 s
     path = tmp_path / "talk.flac"
     sf.write(path, talk, 16000)
-    whole = model.predict_array(talk.copy())
+    whole = model.predict(talk.copy())
     assert 10 < whole.speech_s <= 24
     for block_s in (8.0, 16.0):  # blocks of one and of two network windows
-        p_female, duration, speech_s = model.p_female_of_blocks(model.blocks_of(str(path), block_s))
+        p_female, duration, speech_s = model._p_female_of_blocks(model._blocks_of(str(path), block_s))
         assert p_female == pytest.approx(whole.p_female, abs=2e-4) and duration == pytest.approx(24.0)
         assert speech_s == pytest.approx(whole.speech_s, abs=0.033)  # silero-vad's state carried across blocks
     majority = model.p_female_of_arrays([talk.copy()], "majority")[0]
-    assert model.p_female_of_blocks(model.blocks_of(str(path), 8.0), "majority")[0] == pytest.approx(majority, abs=1e-3)
+    assert model._p_female_of_blocks(model._blocks_of(str(path), 8.0), "majority")[0] == pytest.approx(majority, abs=1e-3)
     import voxgender.model as model_module
 
-    short, short_file = predict_batch(model, [str(path)])[0], model.predict_file(str(path))
+    short, short_file = predict_batch(model, [str(path)])[0], model.predict(str(path))
     saved, model_module.LONG_BLOCK_S = model_module.LONG_BLOCK_S, 8.0
     try:
-        long, long_file = predict_batch(model, [str(path)])[0], model.predict_file(str(path))
+        long, long_file = predict_batch(model, [str(path)])[0], model.predict(str(path))
     finally:
         model_module.LONG_BLOCK_S = saved
     assert long["p_female"] == pytest.approx(short["p_female"], abs=2e-4) and long["duration_s"] == short["duration_s"]

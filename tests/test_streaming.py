@@ -65,9 +65,9 @@ def test_without_vad_the_stream_reproduces_batch_frame_posteriors(model, female_
     """interval = one hop and no smoothing: each decision is one frame's posterior, as batch computes it."""
     hop_s = model.features.hop_ms / 1000
     decisions, summary = run(Stream(model, vad=False, interval_s=hop_s, smoothing="none", hold_s=0), female_clip, 777)
-    batch = np.exp(model.frame_log_posteriors([female_clip])[0][:, 0])
+    batch = np.exp(model.posteriors([female_clip])[0][:, 0])
     assert frame_values(decisions) == pytest.approx(batch, abs=2e-4)
-    assert summary.p_female == pytest.approx(model.predict_array(female_clip).p_female, abs=2e-4)
+    assert summary.p_female == pytest.approx(model.predict(female_clip).p_female, abs=2e-4)
 
 
 @pytest.mark.parametrize("features, normalisation, members", [
@@ -89,7 +89,7 @@ def test_other_models_stream_exactly(tmp_path, female_clip, features, normalisat
     clip = female_clip[:16000]
     options = dict(vad=False, interval_s=features.hop_ms / 1000, smoothing="none", hold_s=0)
     decisions, _ = run(Stream(tiny, **options), clip, [999, 17])
-    batch = np.exp(tiny.frame_log_posteriors([clip])[0][:, 0])
+    batch = np.exp(tiny.posteriors([clip])[0][:, 0])
     assert frame_values(decisions) == pytest.approx(batch, abs=2e-4)
 
 
@@ -99,7 +99,7 @@ def test_other_sample_rates_are_resampled_like_batch(model, female_clip):
     reference = run(Stream(model), soxr.resample(at_44k, 44100, 16000).astype(np.float32), 1600)
     assert summary == reference[1]
     assert decisions == reference[0]
-    assert summary.label == model.predict_array(female_clip).label
+    assert summary.label == model.predict(female_clip).label
 
 
 def test_silence_and_noise_give_no_label(model):

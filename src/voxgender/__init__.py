@@ -2,7 +2,7 @@
 
 >>> import voxgender
 >>> model = voxgender.load_model()          # the bundled pretrained model, offline
->>> model.predict_file("speech.wav")
+>>> model.predict("speech.wav")
 Prediction(path='speech.wav', label='female', p_female=0.97, confidence=0.97, duration_s=3.2)
 
 The label is a binary acoustic estimate from the voice, not a person's gender identity.

@@ -57,7 +57,7 @@ class Model:
     """A trained gender recogniser with its own feature pipeline.
 
     >>> model = load_model()                # the bundled model
-    >>> model.predict_file("talk.wav").label
+    >>> model.predict("talk.wav").label
     """
 
     def __init__(self, network: FrameNetwork, features: FeatureConfig, config: dict[str, Any] | None = None) -> None:
@@ -77,7 +77,7 @@ class Model:
         return max(1, int(round(self.window_s * 1000 / self.features.hop_ms)))
 
     # -- core: arrays in, arrays out -------------------------------------------------------
-    def frame_log_posteriors(self, audios: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def posteriors(self, audios: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Per-frame log-posteriors (frames, 2) for each 16 kHz waveform.
 
         Each waveform is cut into windows of ``window_s`` (the recurrent state starts afresh in
@@ -144,16 +144,16 @@ class Model:
         p_female = np.array([aggregate(lp, "mean_log" if method == SPEECH_ONLY else method) for lp in log_posts])
         return self.calibrate(p_female, method) if calibrated else p_female
 
-    def open_input(self, source: Source, name: str, aggregation: Aggregation | None = None) -> np.ndarray | Iterator[AudioBlock]:
+    def _open_input(self, source: Source, name: str, aggregation: Aggregation | None = None) -> np.ndarray | Iterator[AudioBlock]:
         """A short recording's whole validated audio, or a long one's blocks (``p_female_of_blocks``).
         ``speech_mean_log`` needs the whole recording at once, however long. Raises AudioError."""
         if (aggregation or self.aggregation) == SPEECH_ONLY:
             return load_audio(source, name=name)
-        blocks = self.blocks_of(source, LONG_BLOCK_S, name)
+        blocks = self._blocks_of(source, LONG_BLOCK_S, name)
         first = next(blocks)
         return validate(first.audio, name) if first.last else chain([first], blocks)
 
-    def blocks_of(self, source: Source, block_s: float, name: str | None = None,
+    def _blocks_of(self, source: Source, block_s: float, name: str | None = None,
                   max_duration_s: float | None = None) -> Iterator[AudioBlock]:
         """``source`` decoded in blocks of whole network windows (about ``block_s`` seconds each),
         with the context the features need on each side, for :meth:`p_female_of_blocks`."""
@@ -163,7 +163,7 @@ class Model:
         return read_blocks(source, block, context, self.features.win_length - hop + context, name=name,
                            max_duration_s=max_duration_s)
 
-    def p_female_of_blocks(self, blocks: Iterable[AudioBlock],
+    def _p_female_of_blocks(self, blocks: Iterable[AudioBlock],
                            aggregation: Aggregation | None = None) -> tuple[float, float, float | None]:
         """Calibrated p_female, duration (s) and, with the speech check, speech seconds of a
         recording of any length from its ``blocks_of``: memory stays that of a few blocks, scored on
@@ -204,7 +204,7 @@ class Model:
             return np.asarray(p_female, dtype=float)
         return self.calibration(p_female)
 
-    def prediction(self, name: str, p_female: float, duration_s: float, speech_s: float | None = None) -> Prediction:
+    def _prediction(self, name: str, p_female: float, duration_s: float, speech_s: float | None = None) -> Prediction:
         """The decision on a file of calibrated ``p_female`` (and ``speech_s`` heard, if checked),
         with the model's ``min_confidence``."""
         return Prediction.from_p_female(name, float(p_female), duration_s, self.min_confidence, speech_s)
@@ -227,21 +227,23 @@ class Model:
                 log_posts[i] = combine_members([log_posts[i], *(lp[k] for lp in rest)])
         return log_posts
 
-    # -- convenience: files and arrays -------------------------------------------------------
-    def predict(self, source: Source | np.ndarray | Sequence[Source | np.ndarray]) -> Prediction | list[Prediction]:
+    # -- decisions on files and arrays ---------------------------------------------------------
+    def predict(self, source: Source | np.ndarray | Sequence[Source | np.ndarray], name: str | None = None,
+                aggregation: Aggregation | None = None) -> Prediction | list[Prediction]:
         """The decision on one input, or a list of decisions on a list of inputs: each a path, bytes,
-        a file object or 16 kHz mono float32 audio. Raises AudioError on an input it cannot use."""
+        a file object or 16 kHz mono float32 audio; ``name`` labels a single input's prediction.
+        Raises AudioError on an input it cannot use."""
         if isinstance(source, (list, tuple)):
-            return [self.predict(one) for one in source]
+            return [self.predict(one, aggregation=aggregation) for one in source]
         if isinstance(source, np.ndarray):
-            return self.predict_array(source)
-        return self.predict_file(source)
+            return self._predict_arrays([source], [name or "<array>"], aggregation)[0]
+        label = name if name is not None else str(source) if isinstance(source, (str, Path)) else "<bytes>"
+        audio = self._open_input(source, label, aggregation)
+        if isinstance(audio, np.ndarray):
+            return self._predict_arrays([audio], [label], aggregation)[0]
+        return self._prediction(label, *self._p_female_of_blocks(audio, aggregation))
 
-    def predict_array(self, audio: np.ndarray, name: str = "<array>", aggregation: Aggregation | None = None) -> Prediction:
-        """Decision for one 16 kHz mono float32 waveform."""
-        return self.predict_arrays([audio], [name], aggregation)[0]
-
-    def predict_arrays(
+    def _predict_arrays(
         self, audios: Sequence[np.ndarray], names: Sequence[str] | None = None, aggregation: Aggregation | None = None
     ) -> list[Prediction]:
         """Decisions for several waveforms, batched; with the speech check, silero-vad hears each
@@ -250,15 +252,7 @@ class Model:
         probs = [speech_probabilities(a) for a in audios] if self.speech_check else None
         ps = self.p_female_of_arrays(audios, aggregation, vad_probs=probs)
         speech = [speech_seconds(p) for p in probs] if probs is not None else [None] * len(audios)
-        return [self.prediction(n, p, len(a) / SAMPLE_RATE, s) for n, a, p, s in zip(names, audios, ps, speech)]
-
-    def predict_file(self, source: Source, name: str | None = None, aggregation: Aggregation | None = None) -> Prediction:
-        """Decode any supported audio (path, bytes, file object) and decide. Raises AudioError on bad input."""
-        label = name if name is not None else str(source) if isinstance(source, (str, Path)) else "<bytes>"
-        audio = self.open_input(source, label, aggregation)
-        if isinstance(audio, np.ndarray):
-            return self.predict_array(audio, label, aggregation)
-        return self.prediction(label, *self.p_female_of_blocks(audio, aggregation))
+        return [self._prediction(n, p, len(a) / SAMPLE_RATE, s) for n, a, p, s in zip(names, audios, ps, speech)]
 
 
 def load_model(path: str | Path | None = None, all_members: bool = False, min_confidence: float = 0.0,

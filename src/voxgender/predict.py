@@ -44,7 +44,7 @@ Decoded = np.ndarray | Iterator[AudioBlock] | VoxgenderError  # a short file's a
 
 def _decode(model: Model, path: str, aggregation: Aggregation | None) -> Decoded:
     try:
-        return model.open_input(path, path, aggregation)
+        return model._open_input(path, path, aggregation)
     except VoxgenderError as err:
         return err
 
@@ -72,14 +72,14 @@ def _record(model: Model, path: str, decoded: Decoded, aggregation: Aggregation 
     if isinstance(decoded, VoxgenderError):
         return {"path": path, "error": str(decoded)}
     try:
-        return model.prediction(path, *model.p_female_of_blocks(decoded, aggregation)).to_dict()
+        return model._prediction(path, *model._p_female_of_blocks(decoded, aggregation)).to_dict()
     except VoxgenderError as err:
         return {"path": path, "error": str(err)}
 
 
 def _group_records(model: Model, group: list[tuple[str, Decoded]], aggregation: Aggregation | None) -> list[dict[str, Any]]:
     short = [(path, audio) for path, audio in group if isinstance(audio, np.ndarray)]
-    predictions = iter(model.predict_arrays([a for _, a in short], [p for p, _ in short], aggregation) if short else ())
+    predictions = iter(model._predict_arrays([a for _, a in short], [p for p, _ in short], aggregation) if short else ())
     return [next(predictions).to_dict() if isinstance(audio, np.ndarray) else _record(model, path, audio, aggregation)
             for path, audio in group]
 

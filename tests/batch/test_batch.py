@@ -97,7 +97,7 @@ def test_parquet_with_worker_processes(tmp_path, inputs, capsys):
     for r in records:
         if "error" not in r:
             assert set(r) == {"path", "label", "p_female", "confidence", "duration_s", "speech_s"}
-            alone = model.predict_file(r["path"])  # each record is its own file's prediction
+            alone = model.predict(r["path"])  # each record is its own file's prediction
             assert (r["label"], r["p_female"]) == (alone.label, pytest.approx(alone.p_female, abs=1e-4))
     printed = capsys.readouterr().out
     assert f"files: {len(inputs)}, failures: 1" in printed and "female share" in printed

@@ -48,7 +48,7 @@ def test_stdin_s16le_gives_json_lines_and_a_summary(capsys, monkeypatch, model, 
     decisions, final = lines[:-1], lines[-1]
     assert len(decisions) == 20 and [d["t"] for d in decisions][:3] == [0.1, 0.2, 0.3]
     assert final == local_summary(model, pcm / 32768.0)
-    assert final["label"] == model.predict_array(female_clip).label
+    assert final["label"] == model.predict(female_clip).label
 
 
 def test_stdin_f32le_at_8k_with_a_torn_last_sample(capsys, monkeypatch, model, male_clip):

@@ -53,7 +53,7 @@ def voice(model, gender: str, seed: int, path: Path) -> Path:
     """A 4 s synthetic voice that the model itself labels as ``gender`` with confidence (checked): the
     test is of the page and the stream, not of the model on a voice it finds ambiguous."""
     clip = synth_clip(gender, 4.0, seed)
-    prediction = model.predict_array(clip)
+    prediction = model.predict(clip)
     assert prediction.label == gender and prediction.confidence > 0.95, f"pick another seed: {prediction}"
     sf.write(path, clip, 16000, subtype="PCM_16")
     return path

@@ -94,7 +94,7 @@ def test_predict_raw_body_matches_the_batch_prediction(client, model, female_cli
     response = client.post("/v1/predict?name=voice.wav", content=data)
     assert response.status_code == 200
     result = response.json()
-    expected = model.predict_file(data)
+    expected = model.predict(data)
     assert (result["label"], result["p_female"], result["duration_s"]) == (expected.label, expected.p_female, 2.0)
     assert result["name"] == "voice.wav" and result["confidence"] == expected.confidence
     assert [s["start"] for s in result["timeline"]] == [0.0, 1.0]
@@ -105,7 +105,7 @@ def test_predict_multipart_file_in_another_format(client, model, male_clip):
     flac = wav_bytes(soxr.resample(male_clip, 16000, 44100), 44100, "FLAC")
     response = client.post("/v1/predict", files={"file": ("talk.flac", flac, "audio/flac")})
     assert response.status_code == 200
-    assert response.json()["p_female"] == model.predict_file(flac).p_female
+    assert response.json()["p_female"] == model.predict(flac).p_female
     assert response.json()["name"] == "talk.flac"
 
 
@@ -156,14 +156,14 @@ def test_stream_decisions_every_100_ms_and_a_final_summary(client, model, female
     assert set(decisions[0]) == {"t", "label", "p_female", "confidence", "speech", "speech_s"}
     reference, summary = local_stream(model, np.frombuffer(s16(female_clip), "<i2") / 32768.0)
     assert decisions == [d.to_dict() for d in reference] and final == summary.to_dict()
-    assert final["final"] is True and final["label"] == model.predict_array(female_clip).label
+    assert final["final"] is True and final["label"] == model.predict(female_clip).label
     assert 0.5 < final["speech_s"] <= 2.0 and final["duration_s"] == 2.0
 
 
 def test_stream_float32_at_48k(client, model, male_clip):
     at_48k = soxr.resample(male_clip, 16000, 48000).astype("<f4")
     decisions, final = stream_over_ws(client, at_48k.tobytes(), "sample_rate=48000&encoding=pcm_f32le", frame=19200)
-    assert final["label"] == model.predict_array(male_clip).label and len(decisions) >= 19
+    assert final["label"] == model.predict(male_clip).label and len(decisions) >= 19
 
 
 @pytest.mark.parametrize("query, words", [

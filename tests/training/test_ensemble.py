@@ -41,8 +41,8 @@ def members(tmp_path):
 def test_an_ensemble_averages_its_members_frame_log_posteriors(tmp_path, members, female_clip):
     ensemble = load_model(build_ensemble(members, tmp_path / "ens"))
     clip = female_clip[:24000]
-    each = [load_model(m).frame_log_posteriors([clip])[0] for m in members]
-    got = ensemble.frame_log_posteriors([clip])[0]
+    each = [load_model(m).posteriors([clip])[0] for m in members]
+    got = ensemble.posteriors([clip])[0]
     log_odds = np.mean([lp[:, 0] - lp[:, 1] for lp in each], axis=0)
     np.testing.assert_allclose(got[:, 0] - got[:, 1], log_odds, atol=1e-4)
     np.testing.assert_allclose(np.exp(got).sum(axis=1), 1.0, atol=1e-5)  # still log-posteriors

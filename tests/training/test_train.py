@@ -38,7 +38,7 @@ from voxgender.training.trainer import (
 def test_tiny_model_separates_held_out_synthetic_speakers(tiny_model_dir, synthetic_corpora):
     model = load_model(tiny_model_dir)
     heldout = read_corpus(synthetic_corpora["heldout"])
-    predictions = [model.predict_file(u.path) for u in heldout]
+    predictions = [model.predict(u.path) for u in heldout]
     accuracy = np.mean([p.label == u.gender for p, u in zip(predictions, heldout)])
     assert accuracy >= 0.9, f"held-out accuracy {accuracy:.2f}"
 
@@ -385,9 +385,9 @@ def test_a_student_distilled_from_a_teacher_follows_the_teacher_not_the_labels(t
                  "--epochs", "6"]) == 0  # validation (by the labels) would keep epoch 1
     student, teacher = load_model(tmp_path / "student"), load_model(swapped)
     heldout = read_corpus(synthetic_corpora["heldout"])
-    student_labels = [student.predict_file(u.path).label for u in heldout]
+    student_labels = [student.predict(u.path).label for u in heldout]
     against_labels = np.mean([label != u.gender for label, u in zip(student_labels, heldout)])
-    with_teacher = np.mean([label == teacher.predict_file(u.path).label for label, u in zip(student_labels, heldout)])
+    with_teacher = np.mean([label == teacher.predict(u.path).label for label, u in zip(student_labels, heldout)])
     assert against_labels >= 0.75 and with_teacher >= 0.75, (against_labels, with_teacher)  # trained by the labels: <= 0.1
     assert student.config["metadata"]["teacher"]["model"] == str(swapped)
     assert student.config["metadata"]["train"]["distill"] == 1.0

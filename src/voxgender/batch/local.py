@@ -64,7 +64,7 @@ class FileWorker:
     def __call__(self, path: str) -> dict[str, Any]:
         try:
             if self._segmenter is None:
-                return self._model.predict_file(path).to_dict()
+                return self._model.predict(path).to_dict()
             result = self._segmenter.segment_file(path)
             return {"path": path, **result.summary.to_dict(), "segments": [s.to_dict() for s in result.segments]}
         except VoxgenderError as err:

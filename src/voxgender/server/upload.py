@@ -77,7 +77,7 @@ def predict_bytes(model: Model, data: bytes, name: str, max_duration_s: float | 
     does (``none`` without speech, ``unknown`` below ``min_confidence``), and add the timeline.
     Raises AudioError."""
     audio = load_audio(data, name=name, max_duration_s=max_duration_s)
-    log_post = model.frame_log_posteriors([audio])[0]
+    log_post = model.posteriors([audio])[0]
     probs = speech_probabilities(audio)
     p_female = float(model.calibrate(np.array([aggregate(log_post, model.aggregation)]))[0])
     prediction = Prediction.from_p_female(name, p_female, len(audio) / SAMPLE_RATE, min_confidence, speech_seconds(probs))

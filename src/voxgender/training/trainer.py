@@ -209,7 +209,7 @@ def feature_statistics(clips: Sequence[Clip], extractor: FeatureExtractor, rng: 
 
 def validate(model: Model, clips: Sequence[Clip]) -> dict[str, float]:
     """Validation UAR of file-level decisions and mean frame cross-entropy."""
-    log_posts = model.frame_log_posteriors([c.audio for c in clips])
+    log_posts = model.posteriors([c.audio for c in clips])
     targets = np.array([c.target for c in clips])
     p_female = np.array([aggregate(lp, model.aggregation) for lp in log_posts])
     predicted = np.where(p_female >= 0.5, FEMALE, MALE)
