@@ -23,8 +23,9 @@ NOTES = """Commands: `python benchmarks/panel.py --split test` and `--split val`
 both), `python benchmarks/group_out.py --out runs/logo` (the bundled recipe, four trainings) and `python
 benchmarks/group_out.py --out runs/logo_base --train-args='--members 1 --augment-set p_pitch=0 --augment-set
 p_effort=0'`; then this table, `python benchmarks/panel_summary.py`. Each report lists every group with both recalls.
-The bundled model's calibration was fitted on the validation speakers, so its validation ECE is in sample; the
-leave-one-group-out models are not calibrated. The test and validation groups are small (2-9 speakers per corpus),
+No model here carries a post-hoc calibration: `voxgender calibrate` keeps a fit only if it lowers the log-loss on
+speakers it was not fitted on, and the bundled model's did not (experiments/LOG.md). The test and validation groups
+are small (2-9 speakers per corpus),
 so one speaker moves a group's figure by a tenth; the leave-one-group-out columns rest on 1049 speakers."""
 
 
