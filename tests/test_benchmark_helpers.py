@@ -216,3 +216,16 @@ def test_boundary_errors_are_signed_milliseconds_to_the_nearest_found_edge_and_f
     unsure = np.ones(1000, bool)
     unsure[99] = False  # the onset at 1 s borders an unscored frame: not a sure boundary
     assert boundary_errors(reference, unsure, found)["onset"] == pytest.approx([0.0])
+
+
+def test_the_panel_peer_answers_by_the_gender_with_most_seconds_and_counts_no_speech_as_wrong(benchmarks_dir):
+    from panel_peer import ina_p_female, thinned
+
+    segments = [["noEnergy", 0.0, 0.5], ["female", 0.5, 1.5], ["male", 1.5, 4.5], ["music", 4.5, 5.0]]
+    assert ina_p_female(segments, "female") == pytest.approx(0.25)  # one second female of four: male
+    assert ina_p_female([["music", 0.0, 3.0]], "female") == 0.0  # no speech: the wrong answer ...
+    assert ina_p_female([["noise", 0.0, 3.0]], "male") == 1.0  # ... for either gender
+    clips = [Utterance(f"{s}-{style}-{i}", s, "male", style=style) for s, style in (("a", None), ("b", "sad"), ("b", "angry"))
+             for i in range(3)]
+    assert [u.path for u in thinned(clips, 2)] == ["a-None-0", "a-None-1", "b-sad-0", "b-sad-1", "b-angry-0", "b-angry-1"]
+    assert thinned(clips, 0) == clips
