@@ -30,9 +30,7 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from broadcast import (  # noqa: E402
+from broadcast import (
     FRAME_S,
     NONE,
     SPEAKER_COUNTS,
@@ -45,8 +43,8 @@ from broadcast import (  # noqa: E402
     speaker_bootstrap,
     total,
 )
-from conversation import CONDITIONS, Conversation, build_conversation  # noqa: E402
-from segmentation_benchmark import (  # noqa: E402
+from conversation import CONDITIONS, Conversation, build_conversation
+from segmentation_benchmark import (
     DATA,
     add_model_and_split,
     add_settings,
@@ -57,16 +55,16 @@ from segmentation_benchmark import (  # noqa: E402
     scored_row,
     settings,
 )
-from segmentation_peers import ina_segments, run_ina  # noqa: E402
-from split_clips import flagged_speakers  # noqa: E402
-from standard_scoring import NIST_COLLAR_S, runs, standard_rates  # noqa: E402
+from segmentation_peers import ina_segments, run_ina
+from split_clips import flagged_speakers
+from standard_scoring import NIST_COLLAR_S, runs, standard_rates
 
-from voxgender.core.timeline import Segment  # noqa: E402
-from voxgender.io.audio import SAMPLE_RATE  # noqa: E402
-from voxgender.io.plots import plot_timelines  # noqa: E402
-from voxgender.model import load_model  # noqa: E402
-from voxgender.runtime import one_thread  # noqa: E402
-from voxgender.segment import SegmentConfig  # noqa: E402
+from voxgender.core.timeline import Segment
+from voxgender.io.audio import SAMPLE_RATE
+from voxgender.io.plots import plot_timelines
+from voxgender.model import load_model
+from voxgender.runtime import one_thread
+from voxgender.segment import SegmentConfig
 
 HERE = Path(__file__).resolve().parent
 TOOLS = ("voxgender", "inaSpeechSegmenter")

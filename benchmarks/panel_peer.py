@@ -24,15 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import soundfile as sf
+from group_out import choosing_clips
+from panel import _fmt, clip_groups, group_rows
+from segmentation_peers import run_ina
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from group_out import choosing_clips  # noqa: E402
-from panel import _fmt, clip_groups, group_rows  # noqa: E402
-from segmentation_peers import run_ina  # noqa: E402
-
-from voxgender.io.audio import SAMPLE_RATE, load_audio  # noqa: E402
-from voxgender.io.progress import progress_bar  # noqa: E402
-from voxgender.training.data import Utterance  # noqa: E402
+from voxgender.io.audio import SAMPLE_RATE, load_audio
+from voxgender.io.progress import progress_bar
+from voxgender.training.data import Utterance
 
 HERE = Path(__file__).resolve().parent
 

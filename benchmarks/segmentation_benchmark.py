@@ -32,9 +32,7 @@ from typing import Any, Iterable
 
 import numpy as np
 import soundfile as sf
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from broadcast import (  # noqa: E402
+from broadcast import (
     FRAME_S,
     SPEAKER_COUNTS,
     ClipPool,
@@ -48,19 +46,19 @@ from broadcast import (  # noqa: E402
     total,
     with_background,
 )
-from split_clips import flagged_speakers  # noqa: E402
-from standard_scoring import components, standard_rates  # noqa: E402
+from split_clips import flagged_speakers
+from standard_scoring import components, standard_rates
 
-from voxgender.batch.local import BatchJob, run_batch  # noqa: E402
-from voxgender.core.timeline import TIMELINE_LABELS as LABELS  # noqa: E402
+from voxgender.batch.local import BatchJob, run_batch
+from voxgender.core.timeline import TIMELINE_LABELS as LABELS
 from voxgender.core.timeline import Segment
-from voxgender.io.audio import SAMPLE_RATE  # noqa: E402
-from voxgender.io.model_dir import bundled_model_dir, split_speakers  # noqa: E402
-from voxgender.io.plots import plot_timelines  # noqa: E402
-from voxgender.model import Model, load_model  # noqa: E402
+from voxgender.io.audio import SAMPLE_RATE
+from voxgender.io.model_dir import bundled_model_dir, split_speakers
+from voxgender.io.plots import plot_timelines
+from voxgender.model import Model, load_model
 from voxgender.runtime import one_thread
-from voxgender.segment import SegmentConfig, Segmenter  # noqa: E402
-from voxgender.training.data import read_corpora  # noqa: E402
+from voxgender.segment import SegmentConfig, Segmenter
+from voxgender.training.data import read_corpora
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 HEADLINE_SNRS = (20.0, 10.0, 5.0)

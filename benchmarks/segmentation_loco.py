@@ -28,19 +28,17 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+from accuracy_benchmark import corpus_folders
+from broadcast import ClipPool, Recording, build_speech, with_background
+from segmentation_benchmark import CONDITIONS, DATA, TARGETS, evaluate, interval_text, pct, speaker_rows, summarise
+from split_clips import flagged_speakers
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy_benchmark import corpus_folders  # noqa: E402
-from broadcast import ClipPool, Recording, build_speech, with_background  # noqa: E402
-from segmentation_benchmark import CONDITIONS, DATA, TARGETS, evaluate, interval_text, pct, speaker_rows, summarise  # noqa: E402
-from split_clips import flagged_speakers  # noqa: E402
-
-from voxgender.io.model_dir import bundled_model_dir, split_speakers  # noqa: E402
-from voxgender.io.progress import progress_bar  # noqa: E402
-from voxgender.model import load_model  # noqa: E402
+from voxgender.io.model_dir import bundled_model_dir, split_speakers
+from voxgender.io.progress import progress_bar
+from voxgender.model import load_model
 from voxgender.runtime import one_thread
-from voxgender.segment import SegmentConfig  # noqa: E402
-from voxgender.training.data import read_corpus  # noqa: E402
+from voxgender.segment import SegmentConfig
+from voxgender.training.data import read_corpus
 
 OUT = Path(__file__).resolve().parent / "results" / "segmentation" / "loco"
 TURNS_PER_RECORDING = 15  # a 5-min broadcast of the pooled test speakers holds 13-17 turns (8 measured)

@@ -33,11 +33,9 @@ from typing import Any, Iterable
 
 import numpy as np
 import soundfile as sf
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy_benchmark import corpus_folders  # noqa: E402
-from broadcast import Recording  # noqa: E402
-from segmentation_benchmark import (  # noqa: E402
+from accuracy_benchmark import corpus_folders
+from broadcast import Recording
+from segmentation_benchmark import (
     CONDITIONS,
     DATA,
     TARGETS,
@@ -51,16 +49,16 @@ from segmentation_benchmark import (  # noqa: E402
     scored_row,
     summarise,
 )
-from segmentation_loco import corpus_broadcasts  # noqa: E402
-from split_clips import flagged_speakers  # noqa: E402
+from segmentation_loco import corpus_broadcasts
+from split_clips import flagged_speakers
 
-from voxgender.core.timeline import Segment  # noqa: E402
-from voxgender.io.audio import SAMPLE_RATE  # noqa: E402
-from voxgender.io.model_dir import bundled_model_dir  # noqa: E402
-from voxgender.io.plots import plot_timelines  # noqa: E402
-from voxgender.model import Model, load_model  # noqa: E402
+from voxgender.core.timeline import Segment
+from voxgender.io.audio import SAMPLE_RATE
+from voxgender.io.model_dir import bundled_model_dir
+from voxgender.io.plots import plot_timelines
+from voxgender.model import Model, load_model
 from voxgender.runtime import one_thread
-from voxgender.segment import SegmentConfig  # noqa: E402
+from voxgender.segment import SegmentConfig
 
 HERE = Path(__file__).resolve().parent
 INA_GENDERS = {"female", "male"}  # its other labels (noEnergy, noise, music) are non-speech

@@ -1,31 +1,24 @@
-"""Shared fixtures. Helpers live in tests/helpers.py and are imported as ``import helpers``.
-
-tests/ is deliberately not a package (no __init__.py); this conftest puts its own directory on
-sys.path so that ``import helpers`` works under any pytest import mode and from any directory.
+"""Shared fixtures. Helpers live in tests/helpers.py and are imported as ``import helpers``;
+tests/ and benchmarks/ are on pytest's ``pythonpath`` (pyproject.toml), so tests import the
+helpers the benchmark scripts share by name (neither folder is a package).
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-_HERE = str(Path(__file__).resolve().parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
+from voxgender.synth import synth_clip
 
-from voxgender.synth import synth_clip  # noqa: E402
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 @pytest.fixture
-def benchmarks_dir(monkeypatch) -> Path:
-    """The checkout's benchmarks/ folder, put on sys.path (it is not a package) so that tests can
-    import the helpers its scripts share."""
-    path = Path(_HERE).parent / "benchmarks"
-    monkeypatch.syspath_prepend(str(path))
-    return path
+def benchmarks_dir() -> Path:
+    """The checkout's benchmarks/ folder (on pytest's pythonpath, so its helpers import by name)."""
+    return BENCHMARKS
 
 
 @pytest.fixture(scope="session")
