@@ -1,6 +1,6 @@
 """Helpers shared by the test files: write and encode test audio, estimate F0, compare signals.
 
-Importable as ``import helpers`` because tests/conftest.py puts this directory on ``sys.path``.
+Importable as ``import helpers``: tests/ is on pytest's ``pythonpath`` (pyproject.toml).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Synthetic conversations with a known timeline, for the segmentation tests.
 
-Importable as ``import recordings`` because tests/conftest.py puts this directory on ``sys.path``.
+Importable as ``import recordings``: tests/ is on pytest's ``pythonpath`` (pyproject.toml).
 """
 
 from __future__ import annotations

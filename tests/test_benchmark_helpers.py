@@ -1,4 +1,4 @@
-"""Helpers the benchmark scripts share (benchmarks/ is not a package: its folder goes on sys.path)."""
+"""Helpers the benchmark scripts share (benchmarks/ is not a package; it is on pytest's pythonpath)."""
 
 import pytest
 
