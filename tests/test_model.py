@@ -121,7 +121,7 @@ def test_primer_frames_prime_the_first_window_only_and_get_no_output(net):
     assert not np.allclose(lp[:25], unprimed[:25], atol=1e-3)
 
 
-@pytest.mark.parametrize("damage", ["missing_graph", "damaged_graph", "bad_json", "wrong_shape", "not_a_dir"])
+@pytest.mark.parametrize("damage", ["missing_graph", "damaged_graph", "bad_json", "wrong_shape", "bad_inference", "not_a_dir"])
 def test_broken_model_dirs_raise_model_error(tmp_path, net, damage):
     root = save_model_dir(tmp_path / "m", net, FeatureConfig(n_mels=40))
     if damage == "missing_graph":
@@ -133,6 +133,10 @@ def test_broken_model_dirs_raise_model_error(tmp_path, net, damage):
     elif damage == "wrong_shape":
         config = json.loads((root / "config.json").read_text())
         config["model"]["hidden"] = 99
+        (root / "config.json").write_text(json.dumps(config))
+    elif damage == "bad_inference":
+        config = json.loads((root / "config.json").read_text())
+        config["inference"] = {"window_s": 4.0, "aggregation": "loudest"}
         (root / "config.json").write_text(json.dumps(config))
     else:
         root = tmp_path / "nowhere"

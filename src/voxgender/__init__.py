@@ -22,10 +22,11 @@ __version__ = "0.1.0"
 # The rest of the API loads onnxruntime, so it loads on first use (``voxgender --help`` stays instant).
 _LAZY = {
     "load_audio": "io.audio",
-    "Model": "model", "Prediction": "model", "load_model": "model",
+    "Model": "model", "Prediction": "model", "InferenceConfig": "model", "load_model": "model",
     "Stream": "streaming", "StreamOptions": "core.decisions", "Decision": "core.decisions", "Summary": "core.decisions",
     "Segmenter": "segment", "SegmentConfig": "segment",
     "Segment": "core.timeline", "SegmentSummary": "core.timeline", "SegmentationResult": "core.timeline",
+    "CollectionSummary": "core.timeline",
 }
 
 
@@ -36,7 +37,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "AudioError", "DataError", "Decision", "Model", "ModelError", "Prediction", "Segment", "SegmentConfig",
+    "AudioError", "CollectionSummary", "DataError", "Decision", "InferenceConfig", "Model", "ModelError", "Prediction",
+    "Segment", "SegmentConfig",
     "SegmentSummary", "SegmentationResult", "Segmenter", "Stream", "StreamOptions", "Summary", "VoxgenderError",
     "load_audio", "load_model", "__version__",
 ]

@@ -9,11 +9,12 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from voxgender.core.aggregate import CASCADE_MARGIN, SPEECH_ONLY, Aggregation, aggregate, mean_log_odds, mean_log_posterior
+from voxgender.core.aggregate import AGGREGATIONS, CASCADE_MARGIN, SPEECH_ONLY, Aggregation, aggregate, mean_log_odds, mean_log_posterior
 from voxgender.core.calibration import Calibration
 from voxgender.core.features import FeatureConfig, extract
 from voxgender.core.networks import FrameNetwork, combine_members
 from voxgender.core.vad import SileroVad, VadState, frame_flags, shared_vad, speech_probabilities, speech_seconds
+from voxgender.errors import ModelError
 from voxgender.io.audio import SAMPLE_RATE, AudioBlock, Source, load_audio, read_blocks, validate
 from voxgender.io.model_dir import bundled_model_dir, load_model_dir
 from voxgender.runtime import ordered_map, prefetched
@@ -53,6 +54,36 @@ class Prediction:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class InferenceConfig:
+    """How a model's frames become decisions: the ``inference`` of its config.json, checked.
+
+    ``window_s``: the recurrent state starts afresh every this many seconds; ``aggregation``: how
+    frames become a file's p_female; ``cascade_margin``: an ensemble's other members hear only files
+    whose first member's mean log-odds lie within it (None: every member on every file);
+    ``calibration``: Platt scaling of a file's p_female, or None.
+    """
+
+    window_s: float = DEFAULT_WINDOW_S
+    aggregation: Aggregation = "mean_log"
+    cascade_margin: float | None = CASCADE_MARGIN
+    calibration: Calibration | None = None
+
+    def __post_init__(self) -> None:
+        if not self.window_s > 0:
+            raise ValueError(f"inference window_s must be positive, not {self.window_s}")
+        if self.aggregation not in (*AGGREGATIONS, SPEECH_ONLY):
+            raise ValueError(f"inference aggregation must be one of {', '.join((*AGGREGATIONS, SPEECH_ONLY))}, not {self.aggregation!r}")
+        if self.cascade_margin is not None and self.cascade_margin < 0:
+            raise ValueError(f"inference cascade_margin cannot be negative, not {self.cascade_margin}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "InferenceConfig":
+        """From a config's ``inference`` (settings it does not name, such as the calibration check, ignored)."""
+        return cls(float(data.get("window_s", DEFAULT_WINDOW_S)), data.get("aggregation", "mean_log"),
+                   data.get("cascade_margin", CASCADE_MARGIN), Calibration.from_dict(data.get("calibration")))
+
+
 class Model:
     """A trained gender recogniser with its own feature pipeline.
 
@@ -64,11 +95,11 @@ class Model:
         self.network = network
         self.features = features
         self.config = config or {}
-        inference = self.config.get("inference", {})
-        self.window_s: float = float(inference.get("window_s", DEFAULT_WINDOW_S))
-        self.aggregation: Aggregation = inference.get("aggregation", "mean_log")
-        self.cascade_margin: float | None = inference.get("cascade_margin", CASCADE_MARGIN)  # None: every member on every clip
-        self.calibration: Calibration | None = Calibration.from_dict(inference.get("calibration"))
+        inference = InferenceConfig.from_dict(self.config.get("inference", {}))
+        self.window_s: float = inference.window_s
+        self.aggregation: Aggregation = inference.aggregation
+        self.cascade_margin: float | None = inference.cascade_margin  # None: every member on every clip
+        self.calibration: Calibration | None = inference.calibration
         self.min_confidence: float = 0.0  # below it a file's label is "unknown"
         self.speech_check: bool = True  # run silero-vad over each file: "none" without speech, and speech_s
 
@@ -264,8 +295,12 @@ def load_model(path: str | Path | None = None, all_members: bool = False, min_co
     skips it: faster where every input is known to hold speech)."""
     if not 0 <= min_confidence <= 1:
         raise ValueError(f"min_confidence must be in [0, 1], not {min_confidence}")
-    network, features, config = load_model_dir(path if path is not None else bundled_model_dir())
-    model = Model(network, features, config)
+    source = path if path is not None else bundled_model_dir()
+    network, features, config = load_model_dir(source)
+    try:
+        model = Model(network, features, config)
+    except ValueError as err:
+        raise ModelError(f"{source}: {err}") from None
     if all_members:
         model.cascade_margin = None
     model.min_confidence = min_confidence
