@@ -67,7 +67,6 @@ from voxgender.runtime import one_thread
 from voxgender.segment import SegmentConfig
 
 HERE = Path(__file__).resolve().parent
-TOOLS = ("voxgender", "inaSpeechSegmenter")
 BOUNDARY_TOLERANCE_S = 1.0  # a reference speech boundary with no found boundary this close is missed
 TARGETS = {"ier_collar": 6.0, "confusion_collar": 3.0, "female_share_error_pp": 1.0, "false_alarm_no_collar": 3.0}
 
