@@ -1,6 +1,6 @@
 """Do streaming and batch agree? On the held-out test speakers of the model's splits.json.
 
-For every clip: the batch label (``Model.predict_file``), and the streaming label after the
+For every clip: the batch label (``Model.predict``), and the streaming label after the
 whole clip and after the first 1 s of speech (or the whole clip when it holds less speech),
 with the default options (speech frames only, silero-vad gated) and with ``vad=False`` (every
 frame, as batch does). Results do not depend on chunking (the tests check that), so all clips
@@ -77,7 +77,7 @@ def main() -> None:
         long = [(r, b) for r, b in zip(results, batch) if r[2]]
         early_long = sum(r[1] == b for r, b in long) / max(1, len(long))
         truth = sum(r[0] == u.gender for r, u in zip(results, clips)) / len(clips)
-        print(f"{name}: agreement with predict_file after the whole clip {whole:.2%}; "
+        print(f"{name}: agreement with predict after the whole clip {whole:.2%}; "
               f"after the first 1 s of speech {early:.2%} of all clips (a clip with less speech counts whole), "
               f"{early_long:.2%} of the {len(long)} clips with at least 1 s of speech; streaming accuracy {truth:.2%}")
     print(f"batch accuracy {sum(b == u.gender for b, u in zip(batch, clips)) / len(clips):.2%}")
