@@ -286,6 +286,17 @@ def counts_by_speaker(rec: Recording, hypothesis: np.ndarray) -> dict[str, dict[
     return out
 
 
+def speaker_totals(rows: Sequence[dict[str, Any]], key: str = "speakers") -> dict[str, dict[str, Any]]:
+    """Per speaker, their ``counts_by_speaker`` (each row's ``key``) summed over the recordings."""
+    speakers: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        for name, counts in r[key].items():
+            mine = speakers.setdefault(name, {"gender": counts["gender"], **dict.fromkeys(SPEAKER_COUNTS, 0.0)})
+            for count in SPEAKER_COUNTS:
+                mine[count] += counts[count]
+    return speakers
+
+
 def speaker_bootstrap(speakers: dict[str, dict[str, Any]], false_alarm: float, resamples: int = 2000,
                       seed: int = 0) -> dict[str, tuple[float, float]]:
     """95% intervals of IER, confusion and female-share error (points) with the speakers resampled

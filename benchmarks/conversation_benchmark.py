@@ -33,7 +33,6 @@ import soundfile as sf
 from broadcast import (
     FRAME_S,
     NONE,
-    SPEAKER_COUNTS,
     Recording,
     collar_mask,
     counts_by_speaker,
@@ -41,6 +40,7 @@ from broadcast import (
     hypothesis_frames,
     rates,
     speaker_bootstrap,
+    speaker_totals,
     total,
 )
 from conversation import CONDITIONS, Conversation, build_conversation
@@ -127,22 +127,11 @@ def conversation_row(conv: Conversation, segments: list[Segment], wall_s: float,
             "by_condition": {kind: frame_errors(rec.reference, hyp, rec.scored & conv.condition_mask(kind)) for kind in CONDITIONS}}
 
 
-def by_speaker(rows: list[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
-    """Per-speaker counts (``key`` of each row) summed over the conversations."""
-    speakers: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        for name, counts in r[key].items():
-            mine = speakers.setdefault(name, {"gender": counts["gender"], **dict.fromkeys(SPEAKER_COUNTS, 0.0)})
-            for count in SPEAKER_COUNTS:
-                mine[count] += counts[count]
-    return speakers
-
-
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """A tool's figures over all conversations: pyannote rates by collar, frame rates, intervals
     from resampling speakers, boundaries, conditions, speed."""
     frames, frames_collar = rates(total([r["counts"] for r in rows])), rates(total([r["counts_collar"] for r in rows]))
-    speakers, speakers_collar = by_speaker(rows, "speakers"), by_speaker(rows, "speakers_collar")
+    speakers, speakers_collar = speaker_totals(rows), speaker_totals(rows, "speakers_collar")
     return {
         "pyannote": standard_rates([r["pyannote"] for r in rows]),
         "frames": frames,

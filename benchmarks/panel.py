@@ -105,6 +105,13 @@ def clip_groups(utt: Utterance) -> list[str]:
     return groups
 
 
+def record_groups(condition: str, utt: Utterance) -> list[str]:
+    """The panel groups of a scored clip: a full clip's (``clip_groups``), the crops', or arousal's by gender."""
+    if condition == "full":
+        return clip_groups(utt)
+    return ["1-s crops from speech onset"] if condition == "crop" else [f"synthetic arousal ({utt.gender})"]
+
+
 def score_records(model: Model, utterances: Sequence[Utterance], seed: int, show: bool) -> list[dict[str, Any]]:
     """One record per scored clip and condition: groups, speaker, gender, p_female."""
     rng = np.random.default_rng(seed)
@@ -122,9 +129,7 @@ def score_records(model: Model, utterances: Sequence[Utterance], seed: int, show
             if not waves:
                 continue
             for utt, p in zip(utts, model.p_female_of_arrays(waves)):
-                groups = (clip_groups(utt) if condition == "full" else ["1-s crops from speech onset"]
-                          if condition == "crop" else [f"synthetic arousal ({utt.gender})"])
-                records.append({"condition": condition, "groups": groups, "path": utt.path, "speaker": utt.speaker,
+                records.append({"condition": condition, "groups": record_groups(condition, utt), "path": utt.path, "speaker": utt.speaker,
                                 "corpus": utt.corpus, "style": utt.style, "gender": utt.gender, "p_female": float(p)})
     return records
 

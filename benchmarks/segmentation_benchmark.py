@@ -34,7 +34,6 @@ import numpy as np
 import soundfile as sf
 from broadcast import (
     FRAME_S,
-    SPEAKER_COUNTS,
     ClipPool,
     Recording,
     build_speech,
@@ -43,6 +42,7 @@ from broadcast import (
     hypothesis_frames,
     rates,
     speaker_bootstrap,
+    speaker_totals,
     total,
     with_background,
 )
@@ -210,12 +210,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for r in rows:
         by_condition.setdefault(r["condition"], []).append(r)
     head = [r for r in rows if headline((r["background"], r["snr_db"]))]
-    speakers: dict[str, dict[str, Any]] = {}
-    for r in head:
-        for speaker, counts in r["speakers"].items():
-            mine = speakers.setdefault(speaker, {"gender": counts["gender"], **dict.fromkeys(SPEAKER_COUNTS, 0.0)})
-            for key in SPEAKER_COUNTS:
-                mine[key] += counts[key]
+    speakers = speaker_totals(head)
     headline_rates = rates(total([r["counts"] for r in head]))
     return {
         "headline": headline_rates,

@@ -15,7 +15,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from group_out import GROUPS  # noqa: E402
-from panel import clip_groups, group_rows, summary  # noqa: E402
+from panel import group_rows, record_groups, summary  # noqa: E402
 
 from voxgender.calibrate import log_loss  # noqa: E402
 from voxgender.core.calibration import fit_calibration  # noqa: E402
@@ -25,10 +25,8 @@ def records_of(path: str) -> list[dict]:
     """A panel's scores.csv as panel records (groups rebuilt; TV excerpts need durations, so are left out)."""
     records = []
     for r in csv.DictReader(open(path)):
-        clip = SimpleNamespace(corpus=r["corpus"], style=r["style"] or None, duration_s=None)
-        groups = (clip_groups(clip) if r["condition"] == "full" else ["1-s crops from speech onset"]
-                  if r["condition"] == "crop" else [f"synthetic arousal ({r['gender']})"])
-        records.append({**r, "p_female": float(r["p_female"]), "groups": groups})
+        clip = SimpleNamespace(corpus=r["corpus"], style=r["style"] or None, duration_s=None, gender=r["gender"])
+        records.append({**r, "p_female": float(r["p_female"]), "groups": record_groups(r["condition"], clip)})
     return records
 
 

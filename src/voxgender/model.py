@@ -15,7 +15,7 @@ from voxgender.core.features import FeatureConfig, extract
 from voxgender.core.networks import FrameNetwork, combine_members
 from voxgender.core.vad import SileroVad, VadState, frame_flags, shared_vad, speech_probabilities, speech_seconds
 from voxgender.errors import ModelError
-from voxgender.io.audio import SAMPLE_RATE, AudioBlock, Source, load_audio, read_blocks, validate
+from voxgender.io.audio import SAMPLE_RATE, AudioBlock, Source, load_audio, read_blocks, source_name, validate
 from voxgender.io.model_dir import bundled_model_dir, load_model_dir
 from voxgender.runtime import ordered_map, prefetched
 
@@ -268,7 +268,7 @@ class Model:
             return [self.predict(one, aggregation=aggregation) for one in source]
         if isinstance(source, np.ndarray):
             return self._predict_arrays([source], [name or "<array>"], aggregation)[0]
-        label = name if name is not None else str(source) if isinstance(source, (str, Path)) else "<bytes>"
+        label = source_name(source, name)
         audio = self._open_input(source, label, aggregation)
         if isinstance(audio, np.ndarray):
             return self._predict_arrays([audio], [label], aggregation)[0]

@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -27,7 +26,7 @@ from voxgender.core.aggregate import mean_log_posterior
 from voxgender.core.hmm import SegmentDecoder
 from voxgender.core.timeline import TIMELINE_LABELS, UNKNOWN, Segment, SegmentationResult, SegmentSummary
 from voxgender.core.vad import CHUNK, VadState, shared_vad
-from voxgender.io.audio import SAMPLE_RATE, AudioBlock, Source, read_blocks
+from voxgender.io.audio import SAMPLE_RATE, AudioBlock, Source, read_blocks, source_name
 from voxgender.model import Model, load_model
 
 NONSPEECH = TIMELINE_LABELS.index("nonspeech")  # the decoder's non-speech state
@@ -101,9 +100,7 @@ class Segmenter:
 
     def __call__(self, source: Source | np.ndarray, name: str | None = None) -> SegmentationResult:
         """Segment a file (path, bytes, file object) or 16 kHz mono float32 audio."""
-        if isinstance(source, np.ndarray):
-            return self.segment_array(source, name or "<array>")
-        return self.segment_file(source, name)
+        return self._run(source, self._name(source, name))
 
     def __enter__(self) -> "Segmenter":
         return self
@@ -131,9 +128,7 @@ class Segmenter:
         return self._segments(source, self._name(source, name), _Run(self))
 
     def _name(self, source: Source | np.ndarray, name: str | None) -> str:
-        if name is not None:
-            return name
-        return "<array>" if isinstance(source, np.ndarray) else str(source) if isinstance(source, (str, Path)) else "<bytes>"
+        return (name or "<array>") if isinstance(source, np.ndarray) else source_name(source, name)
 
     def _run(self, source: Source | np.ndarray, name: str) -> SegmentationResult:
         run = _Run(self)

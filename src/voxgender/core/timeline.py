@@ -32,6 +32,11 @@ def resampled_intervals(units: np.ndarray, statistics: dict[str, Callable[[np.nd
     return out
 
 
+def _column_sum(column: int) -> Callable[[np.ndarray], np.ndarray]:
+    """The statistic: a column summed over the units of each draw."""
+    return lambda draws: draws[..., column].sum(axis=1)
+
+
 def _share(draws: np.ndarray) -> np.ndarray:
     """Female share of the speech of each draw (columns 0 and 1: female and male seconds)."""
     female, male = draws[..., 0].sum(axis=1), draws[..., 1].sum(axis=1)
@@ -96,8 +101,7 @@ class SegmentSummary:
         bounds = (round(female / heard, 4), round((female + seconds[UNKNOWN]) / heard, 4)) if heard > 0 else (None, None)
         turns = [s for s in segments if s.label in ("female", "male")]
         units = np.array([[t.duration * (t.label == "female"), t.duration * (t.label == "male")] for t in turns]).reshape(-1, 2)
-        spans = resampled_intervals(units, {"share": _share, "female": lambda d: d[..., 0].sum(axis=1),
-                                            "male": lambda d: d[..., 1].sum(axis=1),
+        spans = resampled_intervals(units, {"share": _share, "female": _column_sum(0), "male": _column_sum(1),
                                             "median": lambda d: np.median(d.sum(axis=2), axis=1)})
         if share is None:
             spans["share"] = None
@@ -136,9 +140,8 @@ class CollectionSummary:
         units = np.array([[s.female_s, s.male_s, s.female_turns, s.male_turns,
                            np.nan if s.median_turn_s is None else s.median_turn_s] for s in summaries], float).reshape(-1, 5)
         statistics: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-            "female_s": lambda d: d[..., 0].sum(axis=1), "male_s": lambda d: d[..., 1].sum(axis=1), "female_share": _share,
-            "female_turns": lambda d: d[..., 2].sum(axis=1), "male_turns": lambda d: d[..., 3].sum(axis=1),
-            "median_turn_s": _nanmedian_of_column(4)}
+            "female_s": _column_sum(0), "male_s": _column_sum(1), "female_share": _share,
+            "female_turns": _column_sum(2), "male_turns": _column_sum(3), "median_turn_s": _nanmedian_of_column(4)}
         female, male = float(units[:, 0].sum()), float(units[:, 1].sum())
         medians = units[:, 4][np.isfinite(units[:, 4])]
         intervals = resampled_intervals(units, statistics)
@@ -158,6 +161,7 @@ class CollectionSummary:
 
 
 def _nanmedian_of_column(column: int) -> Callable[[np.ndarray], np.ndarray]:
+    """The statistic: the median of a column over the units of each draw where it is defined."""
     def statistic(draws: np.ndarray) -> np.ndarray:
         values = draws[..., column]
         out = np.full(len(values), np.nan)

@@ -34,7 +34,8 @@ AUDIO_EXTENSIONS = frozenset(
 Source = Union[str, Path, bytes, BinaryIO]
 
 
-def _name(source: Source, name: str | None) -> str:
+def source_name(source: Source, name: str | None = None) -> str:
+    """What errors and results call an input: ``name`` if given, else its path, else ``<bytes>``."""
     if name is not None:
         return name
     if isinstance(source, (str, Path)):
@@ -143,7 +144,7 @@ def load_audio(
     emptiness/silence/length checks are skipped (for example to read noise for augmentation).
     Input longer than ``max_duration_s`` is refused as soon as its decoding passes that length.
     """
-    label = _name(source, name)
+    label = source_name(source, name)
     audio = np.concatenate([np.zeros(0, dtype=np.float32), *_decoded_chunks(source, label, max_duration_s)])
     if check:
         validate(audio, label, min_duration_s)
@@ -236,7 +237,7 @@ def read_blocks(
     samples before and ``tail`` after as context. Raises AudioError (naming the input) for input
     that cannot be decoded, holds NaN/inf, or is shorter than ``min_duration_s``; silence is kept.
     """
-    label = _name(source, name)
+    label = source_name(source, name)
     pieces: list[np.ndarray] = []
     pending = 0  # samples in pieces
     buffer = np.zeros(0, dtype=np.float32)
