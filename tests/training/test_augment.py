@@ -112,6 +112,21 @@ def test_pitch_toward_the_other_gender_lowers_women_and_raises_men_with_the_same
         AugmentConfig(pitch_direction="up")
 
 
+def test_women_can_be_pitch_moved_at_a_rate_of_their_own_with_the_same_draws():
+    import numpy as np
+
+    from voxgender.training.augment import pitch_factors
+
+    female = np.arange(4000) % 2 == 0
+    same = AugmentConfig(p_pitch=0.5, pitch_direction="toward_other")
+    fewer = AugmentConfig(p_pitch=0.5, pitch_direction="toward_other", pitch_rate_women=0.4)
+    base = pitch_factors(4000, same, np.random.default_rng(3), female)
+    rated = pitch_factors(4000, fewer, np.random.default_rng(3), female)
+    assert np.array_equal(rated[~female], base[~female])  # men's crops untouched by the women's rate
+    assert 0.17 < np.mean(rated[female] != 1.0) < 0.23 and 0.47 < np.mean(base[female] != 1.0) < 0.53
+    assert np.all((rated[female] == 1.0) | (rated[female] == base[female]))  # a subset of the same draws
+
+
 def test_pitch_perturbation_moves_the_pitch_and_keeps_the_formants():
     import numpy as np
     import soxr

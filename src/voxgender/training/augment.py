@@ -49,6 +49,7 @@ class AugmentConfig:
     p_pitch: float = 0.0
     pitch_range: tuple[float, float] = (0.75, 1.5)  # pitch factors with the formants kept
     pitch_direction: PitchDirection = "both"  # "toward_other": women's crops only lowered, men's only raised
+    pitch_rate_women: float = 1.0  # women's crops are pitch-moved at this multiple of p_pitch, men's at p_pitch
     p_formant: float = 0.0
     formant_range: tuple[float, float] = (0.9, 1.1)  # formant (vocal-tract length) factors with the pitch kept
     p_onset: float = 0.0  # share of training crops that start at the clip's first speech (leading silence cut)
@@ -236,11 +237,12 @@ def mask_bands(feats: torch.Tensor, fill: torch.Tensor, gen: torch.Generator, ma
     return out
 
 
-def _factors(n: int, probability: float, bounds: tuple[float, float], rng: np.random.Generator) -> np.ndarray:
-    """1 per row, or with ``probability`` a factor drawn log-uniformly within ``bounds``."""
-    if probability <= 0:  # no draws: recipes without it keep their random streams
+def _factors(n: int, probability: float | np.ndarray, bounds: tuple[float, float], rng: np.random.Generator) -> np.ndarray:
+    """1 per row, or with ``probability`` (one, or one per row) a factor drawn log-uniformly within
+    ``bounds``."""
+    if np.all(np.asarray(probability) <= 0):  # no draws: recipes without it keep their random streams
         return np.ones(n)
-    chosen = rng.random(n) < min(1.0, probability)
+    chosen = rng.random(n) < np.minimum(1.0, probability)
     log_low, log_high = np.log(bounds)
     return np.where(chosen, np.exp(rng.uniform(log_low, log_high, n)), 1.0)
 
@@ -259,8 +261,10 @@ def pitch_factors(n: int, cfg: AugmentConfig, rng: np.random.Generator, female: 
     With ``pitch_direction="toward_other"`` a factor f moves the voice toward the other gender's
     range: a woman's crop (``female``) gets the smaller of f and 1/f, a man's the larger. So the
     network hears low women and high men with their own vocal tracts, where pitch alone misleads
-    (the same draws, so a seed pairs with the two-way recipe's)."""
-    factors = _factors(n, cfg.p_pitch * cfg.strength, cfg.pitch_range, rng)
+    (the same draws, so a seed pairs with the two-way recipe's). Women's crops are chosen with
+    ``pitch_rate_women`` times the probability of men's, with the same draws too."""
+    probability = cfg.p_pitch * cfg.strength * np.where(female, cfg.pitch_rate_women, 1.0)
+    factors = _factors(n, probability, cfg.pitch_range, rng)
     if cfg.pitch_direction == "toward_other":
         factors = np.where(female, np.minimum(factors, 1 / factors), np.maximum(factors, 1 / factors))
     return factors
