@@ -264,3 +264,18 @@ def test_a_segmenter_is_called_on_a_file_or_an_array_and_closes_its_thread(tmp_p
         from_file, from_array = segmenter(str(path)), segmenter(female_clip.copy(), name="clip")
     assert from_file.segments == from_array.segments and from_array.path == "clip"
     assert segmenter._pool._shutdown
+
+
+def test_speech_before_a_pause_ends_where_its_level_falls_not_where_the_vad_lets_go(segmenter):
+    audio, reference = conversation(TURNS, pause_s=1.0, seed=1)
+    loose = Segmenter(segmenter.model, SegmentConfig(offset_db=0.0)).segment_array(audio).segments
+    tight = Segmenter(segmenter.model, SegmentConfig(offset_db=30.0)).segment_array(audio).segments
+    assert all(a.end == b.start for a, b in zip(tight, tight[1:])) and tight[-1].end == loose[-1].end
+    speech = {"loose": [s for s in loose if s.label != "nonspeech"], "tight": [s for s in tight if s.label != "nonspeech"]}
+    assert [s.label for s in speech["tight"]] == [s.label for s in speech["loose"]] == [label for _, _, label in reference]
+    late = {k: np.array([s.end - end for s, (_, end, _) in zip(v, reference)]) for k, v in speech.items()}
+    assert np.median(late["loose"]) > 0.05 and abs(np.median(late["tight"])) <= 0.02  # seconds
+    assert np.all(late["tight"] <= late["loose"]) and np.all(late["loose"] - late["tight"] <= 0.4 + 1e-6)  # offset_max_s
+    assert [s.start for s in speech["tight"]] == [s.start for s in speech["loose"]]  # onsets are not moved
+    with pytest.raises(ValueError, match="offset_db"):
+        SegmentConfig(offset_db=-1.0)
