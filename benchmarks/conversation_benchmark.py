@@ -33,7 +33,6 @@ import soundfile as sf
 from broadcast import (
     FRAME_S,
     NONE,
-    OVERLAP,
     Recording,
     collar_mask,
     counts_by_speaker,
@@ -117,27 +116,6 @@ def boundary_summary(per_recording: list[dict[str, Any]]) -> dict[str, float]:
     return out
 
 
-# -- overlap ---------------------------------------------------------------------------------------
-def overlap_counts(reference: np.ndarray, scored: np.ndarray, segments: list[Segment]) -> dict[str, int]:
-    """Frames of a woman and a man at once in the reference, labelled ``overlap`` by the tool, and
-    both (scored frames only)."""
-    found = np.zeros(len(reference), bool)
-    for s in segments:
-        if s.label == "overlap":
-            found[int(round(s.start / FRAME_S)):int(round(s.end / FRAME_S))] = True
-    truth = (reference == OVERLAP) & scored
-    found &= scored
-    return {"reference": int(truth.sum()), "found": int(found.sum()), "both": int((truth & found).sum())}
-
-
-def overlap_summary(rows: list[dict[str, Any]]) -> dict[str, float]:
-    """Precision and recall of the overlap label over all conversations, and the reference's overlap."""
-    counts = {k: sum(r["overlap"][k] for r in rows) for k in ("reference", "found", "both")}
-    return {"precision": counts["both"] / counts["found"] if counts["found"] else float("nan"),
-            "recall": counts["both"] / max(1, counts["reference"]), "reference_s": counts["reference"] * FRAME_S,
-            "found_s": counts["found"] * FRAME_S}
-
-
 # -- scoring ---------------------------------------------------------------------------------------
 def conversation_row(conv: Conversation, segments: list[Segment], wall_s: float, cpu_s: float) -> dict[str, Any]:
     """scored_row's figures, the boundary errors, and frame counts per condition stretch."""
@@ -146,7 +124,6 @@ def conversation_row(conv: Conversation, segments: list[Segment], wall_s: float,
     outside_collar = dataclasses.replace(rec, scored=rec.scored & collar_mask(rec.reference, NIST_COLLAR_S))
     return {**scored_row(rec, segments, wall_s, cpu_s), "speakers_collar": counts_by_speaker(outside_collar, hyp),
             "boundaries": boundary_errors(rec.reference, rec.scored, segments),
-            "overlap": overlap_counts(rec.reference, rec.scored, segments),
             "by_condition": {kind: frame_errors(rec.reference, hyp, rec.scored & conv.condition_mask(kind)) for kind in CONDITIONS}}
 
 
@@ -163,7 +140,6 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
                         **{k: v for k, v in speaker_bootstrap(speakers_collar, frames_collar["false_alarm"]).items()
                            if k in ("ier", "confusion")}},
         "boundaries": boundary_summary([r["boundaries"] for r in rows]),
-        "overlap": overlap_summary(rows),
         "conditions": {kind: rates(total([r["by_condition"][kind] for r in rows])) for kind in CONDITIONS
                        if sum(r["by_condition"][kind]["speech_s"] for r in rows) > 0},
         "speakers": speakers,
@@ -242,9 +218,6 @@ def write_report(out: Path, command: str, convs: list[Conversation], summaries: 
              lambda s: "{median_abs_ms:.0f} / {p90_abs_ms:.0f} ms, {median_signed_ms:+.0f} ms".format(**s["boundaries"]["offset"])),
             (f"speech boundaries with none found within {BOUNDARY_TOLERANCE_S:g} s",
              lambda s: f"{100 * (s['boundaries']['onset']['missed_share'] + s['boundaries']['offset']['missed_share']) / 2:.1f}%"),
-            ("a woman and a man at once, labelled overlap: precision / recall (frames)",
-             lambda s: "{precision:.2f} / {recall:.2f} ({found_s:.0f} s found, {reference_s:.0f} s in the reference)"
-             .format(**s["overlap"])),
             ("×real time, one process (wall)", lambda s: f"{s['xrt_wall']:.0f}×")]
     lines += [f"| {label} | " + " | ".join(fn(summaries[t]) for t in tools) + " |" for label, fn in rows]
     lines += ["", "## By condition (frame counts, no collar: IER / confusion)", "",

@@ -9,10 +9,7 @@
    minimum duration per label and penalties for label changes;
 4. a speech segment followed by a pause ends at its last frame within ``offset_db`` of its loud
    frames: the VAD's probability stays high for a while after speech ends, the signal's level
-   does not;
-5. with ``overlap_threshold`` set, the overlap detector (:mod:`voxgender.training.overlap`) runs on
-   the same features and windows, and its runs of ``min_overlap_s`` inside speech are labelled
-   ``overlap``: a woman and a man at once, left out of the shares.
+   does not.
 
 The file is read in blocks of about ``block_s`` seconds that line up with the model's windows and
 the VAD's chunks, so memory stays flat whatever the length and the result is the same as in one
@@ -30,19 +27,9 @@ import numpy as np
 
 from voxgender.core.aggregate import mean_log_posterior
 from voxgender.core.hmm import SegmentDecoder
-from voxgender.core.timeline import (
-    OVERLAP,
-    TIMELINE_LABELS,
-    UNKNOWN,
-    Segment,
-    SegmentationResult,
-    SegmentSummary,
-    runs_above,
-)
+from voxgender.core.timeline import TIMELINE_LABELS, UNKNOWN, Segment, SegmentationResult, SegmentSummary
 from voxgender.core.vad import CHUNK, VadState, shared_vad
-from voxgender.errors import ModelError
 from voxgender.io.audio import SAMPLE_RATE, AudioBlock, Source, frame_levels_db, read_blocks, source_name
-from voxgender.io.model_dir import bundled_overlap_dir
 from voxgender.model import Model, load_model
 
 NONSPEECH = TIMELINE_LABELS.index("nonspeech")  # the decoder's non-speech state
@@ -79,20 +66,17 @@ class SegmentConfig:
     # frames (their 90th percentile level), moved back by at most offset_max_s (0: the HMM's end is kept); validation
     # conversations: offsets found +50 -> +10 ms late, false alarm without a collar 4.51% -> 4.35%
     offset_max_s: float = 0.4
-    overlap_threshold: float = 0.0  # speech whose overlap posterior is at least this is labelled overlap (0: not looked for)
-    min_overlap_s: float = 0.3  # ... for at least this long
 
     def __post_init__(self) -> None:
         if min(self.min_speech_s, self.min_nonspeech_s, self.reset_after_s, self.block_s) <= 0:
             raise ValueError("min_speech_s, min_nonspeech_s, reset_after_s and block_s must be positive")
         if min(self.switch_penalty, self.speech_penalty, self.gender_weight, self.warmup_s, self.preroll_s, self.window_s,
-               self.offset_db, self.offset_max_s, self.min_overlap_s) < 0:
-            raise ValueError("penalties, gender_weight, warmup_s, preroll_s, window_s, offset_db, offset_max_s and "
-                             "min_overlap_s cannot be negative")
+               self.offset_db, self.offset_max_s) < 0:
+            raise ValueError("penalties, gender_weight, warmup_s, preroll_s, window_s, offset_db and offset_max_s cannot be negative")
         if not (0 < self.speech_threshold < 1 and 0 < self.reset_threshold < 1):
             raise ValueError("speech_threshold and reset_threshold must be in (0, 1)")
-        if not (0 <= self.min_confidence <= 1 and 0 <= self.overlap_threshold < 1):
-            raise ValueError("min_confidence must be in [0, 1] and overlap_threshold in [0, 1)")
+        if not 0 <= self.min_confidence <= 1:
+            raise ValueError("min_confidence must be in [0, 1]")
         if not 0 < self.vad_floor < min(self.speech_threshold, 1 - self.speech_threshold):
             raise ValueError("vad_floor must be positive and below speech_threshold and 1 - speech_threshold")
 
@@ -107,11 +91,9 @@ class Segmenter:
     Its VAD runs in a helper thread: ``close()`` (or leaving the ``with`` block) ends it.
     """
 
-    def __init__(self, model: Model | None = None, config: SegmentConfig | None = None,
-                 overlap_detector: Model | None = None) -> None:
+    def __init__(self, model: Model | None = None, config: SegmentConfig | None = None) -> None:
         self.model = model or load_model()
         self.config = config or SegmentConfig()
-        self.overlap = self._overlap_detector(overlap_detector)
         self.vad = shared_vad()
         feats = self.model.features
         self._hop = feats.hop_length
@@ -123,16 +105,6 @@ class Segmenter:
         unit = math.lcm(self.window_frames * self._hop, CHUNK)
         self.block_samples = unit * max(1, round(self.config.block_s * SAMPLE_RATE / unit))
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="voxgender-vad")
-
-    def _overlap_detector(self, detector: Model | None) -> Model | None:
-        """The detector given, or the bundled one when overlap is looked for; it must use the
-        gender model's features, which are computed once for both."""
-        if self.config.overlap_threshold <= 0:
-            return None
-        detector = detector or load_model(bundled_overlap_dir(), speech_check=False)
-        if detector.features != self.model.features:
-            raise ModelError("the overlap detector's features differ from the gender model's: train it with those")
-        return detector
 
     def __call__(self, source: Source | np.ndarray, name: str | None = None) -> SegmentationResult:
         """Segment a file (path, bytes, file object) or 16 kHz mono float32 audio."""
@@ -241,7 +213,6 @@ class _Run:
         self.log_post = np.zeros((0, 2), dtype=np.float32)  # frames [lp_base, ...)
         self.age = np.zeros(0, dtype=np.int64)  # frames since the RNN's restart, for the same frames
         self.levels = np.zeros(0, dtype=np.float32)  # level in dB, for the same frames
-        self.overlap = np.zeros(0, dtype=np.float32)  # overlap posterior, for the same frames (with a detector)
         self.feat_tail = np.zeros((0, seg.model.features.dim), np.float32)  # the last feature frames, to prime a restart
         self.lp_base = 0
         self.pushed = 0  # frames given to the decoder
@@ -276,9 +247,6 @@ class _Run:
                     else np.zeros((0, 2), np.float32))
         self.vad = np.concatenate([self.vad, probs])
         self.log_post = np.concatenate([self.log_post, log_post])
-        if self.seg.overlap is not None and pieces:
-            overlap = np.concatenate(self.seg.overlap.feature_log_posteriors(pieces, primers))[:, 0]
-            self.overlap = np.concatenate([self.overlap, np.exp(overlap)])
         self.age = np.concatenate([self.age, *(np.arange(b - a) for a, b in zip(bounds, ends))])
         self._decode(block.last)
 
@@ -319,29 +287,13 @@ class _Run:
                     self.held = None
                 self.segments.append(Segment(start, stop, name))
                 continue
-            for a, b, overlapped in self._overlap_pieces(first, end):
-                self._release()
-                self.held = (self._speech(a, b, OVERLAP if overlapped else name), self._offset(a, b))
+            self._release()
+            p = float(self.seg.model.calibrate(np.array([mean_log_posterior(self.log_post[first - self.lp_base:end - self.lp_base])]))[0])
+            doubtful = max(p, 1 - p) < self.seg.config.min_confidence
+            self.held = (Segment(start, stop, UNKNOWN if doubtful else name, round(p, 4)), self._offset(first, end))
         done = self.decoder.base - self.lp_base
         self.log_post, self.age, self.levels = self.log_post[done:], self.age[done:], self.levels[done:]
-        self.overlap, self.lp_base = self.overlap[done:], self.decoder.base
-
-    def _speech(self, first: int, end: int, label: str) -> Segment:
-        """Speech in frames [first, end) with its calibrated p_female, ``unknown`` if in doubt."""
-        p = float(self.seg.model.calibrate(np.array([mean_log_posterior(self.log_post[first - self.lp_base:end - self.lp_base])]))[0])
-        doubtful = label != OVERLAP and max(p, 1 - p) < self.seg.config.min_confidence
-        return Segment(self.seg.frame_seconds(first), self.seg.frame_seconds(end), UNKNOWN if doubtful else label, round(p, 4))
-
-    def _overlap_pieces(self, first: int, end: int) -> list[tuple[int, int, bool]]:
-        """Speech frames [first, end) cut where the detector hears overlap: (start, end, overlapped)."""
-        if self.seg.overlap is None:
-            return [(first, end, False)]
-        cfg = self.seg.config
-        min_frames = max(1, round(cfg.min_overlap_s * SAMPLE_RATE / self.seg._hop))
-        runs = [(first + a, first + b) for a, b in runs_above(self.overlap[first - self.lp_base:end - self.lp_base],
-                                                              cfg.overlap_threshold, min_frames)]
-        edges = [first, *(t for run in runs for t in run), end]
-        return [(a, b, i % 2 == 1) for i, (a, b) in enumerate(zip(edges, edges[1:])) if b > a]
+        self.lp_base = self.decoder.base
 
     def _offset(self, first: int, end: int) -> float:
         """Where speech in frames [first, end) ends if a pause follows: after its last frame within

@@ -44,9 +44,8 @@ def describe(result: SegmentationResult) -> str:
     unknown = "" if not s.unknown_s else (
         f"; unknown {_span(s.unknown_s)}, left out of the share ({100 * s.female_share_lowest:.1f}-"
         f"{100 * s.female_share_highest:.1f}% were it all male or all female)")
-    overlap = f"; a woman and a man at once {_span(s.overlap_s)}, left out of the share" if s.overlap_s else ""
     return (f"{result.path}: {_span(s.duration_s)}, female {_span(s.female_s)}, male {_span(s.male_s)}, "
-            f"non-speech {_span(s.nonspeech_s)}, {share}{unknown}{overlap}")
+            f"non-speech {_span(s.nonspeech_s)}, {share}{unknown}")
 
 
 def _between(low: float | None, high: float | None, scale: float = 1.0, digits: int = 1) -> str:

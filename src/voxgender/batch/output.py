@@ -34,7 +34,6 @@ FIELDS = {
                 ("median_turn_s", "float64"), *((f"{name}_{end}", "float64") for name in ("female_s", "male_s", "median_turn")
                                                  for end in ("low", "high")),
                 ("unknown_s", "float64"), ("female_share_lowest", "float64"), ("female_share_highest", "float64"),
-                ("overlap_s", "float64"),
                 ("segments", "segments"), ("error", "string")),
 }
 

@@ -66,9 +66,6 @@ SEGMENT_OPTIONS: list[Option] = [
     ("--rnn-window", "window_s", "the RNN also restarts this often, to follow turn changes without a pause (s; 0: the model's window)"),
     ("--offset-db", "offset_db", "speech before a pause ends at its last frame within this many dB of its loud frames (0: off)"),
     ("--offset-max", "offset_max_s", "an end moves back by at most this much (s)"),
-    ("--overlap-threshold", "overlap_threshold", "label speech 'overlap' (a woman and a man at once, left out of the "
-                                                 "shares) where the overlap detector's posterior reaches this (0: off)"),
-    ("--min-overlap", "min_overlap_s", "shortest overlap labelled (s)"),
 ]
 
 

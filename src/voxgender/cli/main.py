@@ -8,16 +8,7 @@ from typing import Callable, Sequence
 
 from voxgender.cli.files import add_batch, add_predict, add_segment
 from voxgender.cli.realtime import add_listen, add_serve, add_stream
-from voxgender.cli.training import (
-    add_calibrate,
-    add_card,
-    add_ensemble,
-    add_evaluate,
-    add_export,
-    add_train,
-    add_train_overlap,
-    add_tune,
-)
+from voxgender.cli.training import add_calibrate, add_card, add_ensemble, add_evaluate, add_export, add_train, add_tune
 from voxgender.errors import VoxgenderError, import_extra
 
 
@@ -44,8 +35,6 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "calibrate": ("fit calibrated probabilities on validation speakers and store them in the model", add_calibrate),
     "ensemble": ("one model that averages several trained on the same split", add_ensemble),
     "export": ("write a model directory's ONNX graphs (what inference runs) from its torch weights", add_export),
-    "train-overlap": ("train the detector of a woman and a man talking at once (segment --overlap-threshold) on mixtures",
-                      add_train_overlap),
     "card": ("write a model directory's MODEL_CARD.md from its config and evaluations", add_card),
     "demo": ("the bundled model on voices that the demo synthesises itself", add_demo),
     "stream": ("live decisions as JSON lines, from raw PCM on stdin or from a file", add_stream),

@@ -324,26 +324,6 @@ def add_export(p: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_export)
 
 
-def cmd_train_overlap(args: argparse.Namespace) -> int:
-    from voxgender.model import load_model
-    from voxgender.training.overlap import OverlapConfig, train_overlap
-
-    train, val, metadata = load_training_data(args)
-    features = load_model(args.features_of, speech_check=False).features
-    cfg = OverlapConfig(seed=args.seed, **({"steps": args.steps} if args.steps else {}))
-    out = train_overlap(train, val, args.out, features, cfg, metadata=metadata)
-    say(f"wrote {out}")
-    return 0
-
-
-def add_train_overlap(p: argparse.ArgumentParser) -> None:
-    add_data_options(p)
-    p.add_argument("--out", required=True, help="model directory to write")
-    p.add_argument("--features-of", metavar="MODEL", help="the gender model whose features it shares (default: the bundled one)")
-    p.add_argument("--steps", type=int, help="training steps of mixtures (default: OverlapConfig's)")
-    p.set_defaults(handler=cmd_train_overlap)
-
-
 def add_calibrate(p: argparse.ArgumentParser) -> None:
     add_split_options(p, default="val")
     p.set_defaults(handler=cmd_calibrate)

@@ -9,7 +9,6 @@ import numpy as np
 
 TIMELINE_LABELS = ("nonspeech", "female", "male")  # the segment decoder's states, in its order
 UNKNOWN = "unknown"  # speech whose calibrated gender posterior stays in doubt (below the min_confidence asked for)
-OVERLAP = "overlap"  # a woman and a man talking at once
 RESAMPLES = 2000  # of the turns, for the female share's 95% interval
 
 
@@ -31,13 +30,6 @@ def resampled_intervals(units: np.ndarray, statistics: dict[str, Callable[[np.nd
         values = values[np.isfinite(values)]
         out[name] = tuple(round(float(v), 4) for v in np.percentile(values, [2.5, 97.5])) if len(values) else None
     return out
-
-
-def runs_above(values: np.ndarray, threshold: float, min_length: int) -> list[tuple[int, int]]:
-    """The [start, end) of each run of ``values`` at or above ``threshold`` at least ``min_length`` long."""
-    high = np.concatenate([[False], values >= threshold, [False]])
-    edges = np.flatnonzero(np.diff(high.astype(np.int8)))
-    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2]) if b - a >= min_length]
 
 
 def _column_sum(column: int) -> Callable[[np.ndarray], np.ndarray]:
@@ -76,8 +68,7 @@ class SegmentSummary:
     (``_low``, ``_high``) of the speaking times, the share and the median turn come from resampling
     the turns: how far they could move in another recording of turns like these. Speech labelled
     ``unknown`` is left out of the share; ``female_share_lowest`` and ``_highest`` give the share
-    were all of it male or all female. Speech labelled ``overlap`` (a woman and a man at once) is
-    left out of all three."""
+    were all of it male or all female."""
 
     duration_s: float
     female_s: float
@@ -98,11 +89,10 @@ class SegmentSummary:
     unknown_s: float = 0.0
     female_share_lowest: float | None = None
     female_share_highest: float | None = None
-    overlap_s: float = 0.0
 
     @classmethod
     def of(cls, segments: list[Segment], duration_s: float) -> "SegmentSummary":
-        seconds = {label: 0.0 for label in (*TIMELINE_LABELS, UNKNOWN, OVERLAP)}
+        seconds = {label: 0.0 for label in (*TIMELINE_LABELS, UNKNOWN)}
         for s in segments:
             seconds[s.label] += s.duration
         speech = seconds["female"] + seconds["male"]
@@ -120,7 +110,7 @@ class SegmentSummary:
                    sum(t.label == "female" for t in turns), sum(t.label == "male" for t in turns),
                    round(float(np.median([t.duration for t in turns])), 3) if turns else None,
                    *(spans["female"] or (None, None)), *(spans["male"] or (None, None)), *(spans["median"] or (None, None)),
-                   round(seconds[UNKNOWN], 3), *bounds, round(seconds[OVERLAP], 3))
+                   round(seconds[UNKNOWN], 3), *bounds)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -28,7 +28,6 @@ CONFIG = "config.json"
 CARD = "MODEL_CARD.md"
 SPLITS_FILE = "splits.json"  # the speakers of each split a model was trained with
 BUNDLED_NAME = "voxgender-gru"
-BUNDLED_OVERLAP_NAME = "voxgender-overlap"
 
 
 def onnx_files(cfg: ModelConfig) -> list[str]:
@@ -39,11 +38,6 @@ def onnx_files(cfg: ModelConfig) -> list[str]:
 def bundled_model_dir() -> Path:
     """Directory of the pretrained model shipped inside the package."""
     return Path(str(resources.files("voxgender") / "pretrained" / BUNDLED_NAME))
-
-
-def bundled_overlap_dir() -> Path:
-    """Directory of the overlap detector shipped inside the package (``voxgender.training.overlap``)."""
-    return Path(str(resources.files("voxgender") / "pretrained" / BUNDLED_OVERLAP_NAME))
 
 
 def split_speakers(source: str | Path, split: str) -> set[str]:

@@ -28,7 +28,7 @@ SEGMENT_FORMATS = ("csv", "json", "jsonl", "rttm", "textgrid", "audacity")
 EXTENSIONS = {"csv": ".csv", "json": ".json", "jsonl": ".jsonl", "rttm": ".rttm", "textgrid": ".TextGrid",
               "audacity": ".txt"}
 CSV_FIELDS = ("path", "start", "end", "label", "p_female")
-SPEECH = ("female", "male", "unknown", "overlap")
+SPEECH = ("female", "male", "unknown")
 
 
 @dataclass(frozen=True)

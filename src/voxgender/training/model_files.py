@@ -7,7 +7,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from safetensors.torch import load_file, save_file
 
@@ -49,10 +49,8 @@ def save_model_dir(
     inference: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
     card: str | None = None,
-    labels: Sequence[str] = ("female", "male"),
 ) -> Path:
-    """Save a model directory: weights, ONNX graphs, config and card, each replaced atomically.
-    ``labels`` names the network's classes in order."""
+    """Save a model directory: weights, ONNX graphs, config and card, each replaced atomically."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / f".{WEIGHTS}.tmp"
@@ -62,7 +60,7 @@ def save_model_dir(
     config = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "labels": list(labels),
+        "labels": ["female", "male"],
         "features": features.to_dict(),
         "model": net.cfg.to_dict(),
         "inference": inference or {},

@@ -264,8 +264,7 @@ def train_step(
     teacher: torch.nn.Module | None = None, distill: float = 0.0,
 ) -> float:
     """One optimisation step of frame-level cross-entropy over the valid frames; returns the
-    gender loss (against the labels). ``targets`` holds a label per crop, or per frame (batch, at
-    least as many frames as the features).
+    gender loss (against the labels).
 
     A causal network's valid frames do not depend on the padding after them, so unless ``packed``
     (which a bidirectional network needs) the padded batch runs as one tensor: on CPU several times
@@ -281,7 +280,7 @@ def train_step(
     frames = frame_lengths(lengths, extractor.cfg).clamp(1, feats.shape[1])
     logits, _, hidden = net(feats, lengths=frames if packed else None, return_hidden=True)
     valid = torch.arange(feats.shape[1])[None, :] < frames[:, None]
-    frame_targets = targets[:, None].expand(-1, feats.shape[1]) if targets.ndim == 1 else targets[:, :feats.shape[1]]
+    frame_targets = targets[:, None].expand(-1, feats.shape[1])
     loss = torch.nn.functional.cross_entropy(logits[valid], frame_targets[valid])
     total = loss
     if teacher is not None:
