@@ -8,6 +8,8 @@ project is measured on.
 
     bash benchmarks/peers/setup_ina.sh     # once: its venv
     python benchmarks/panel_peer.py --voxgender runs/logo/panel/scores.csv --out benchmarks/results/panel/peer
+    python benchmarks/panel_peer.py --voxgender runs/logo_new/panel/scores.csv --peer-from benchmarks/results/panel/peer/metrics.json \
+        --out benchmarks/results/panel/peer      # another voxgender run beside the peer's saved answers
 
 It runs at about 5-15x real time, so ``--per-speaker`` (default 2) keeps that many clips of each
 speaker in each style: every emotion of every emotional speaker stays, the other corpora thin out.
@@ -81,6 +83,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--voxgender", type=Path, help="scores.csv of a group_out.py panel, shown beside the peer")
     parser.add_argument("--ina-venv", type=Path, default=HERE / ".venv-ina")
+    parser.add_argument("--peer-from", type=Path, metavar="METRICS_JSON",
+                        help="the peer's groups from an earlier run's metrics.json (same clips) instead of running it")
     parser.add_argument("--per-speaker", type=int, default=2, help="clips of each speaker in each style (0: all)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
@@ -88,11 +92,13 @@ def main() -> None:
     if not clips:
         print("skipped: no corpora")
         return
-    records = {"inaSpeechSegmenter": ina_records(clips, args.ina_venv)}
+    records = {} if args.peer_from else {"inaSpeechSegmenter": ina_records(clips, args.ina_venv)}
     if args.voxgender:
         records["voxgender"] = voxgender_records(args.voxgender, {u.path for u in clips}, {u.path: u for u in clips})
     rows = {tool: {r["group"]: r for r in group_rows(recs)} for tool, recs in records.items()}
-    tools = list(records)
+    if args.peer_from:
+        rows = {"inaSpeechSegmenter": {r["group"]: r for r in json.loads(args.peer_from.read_text())["inaSpeechSegmenter"]}, **rows}
+    tools = list(rows)
     ina_rows = sorted(rows["inaSpeechSegmenter"].values(), key=lambda r: r["score"])
     lines = [f"# inaSpeechSegmenter on the choosing panel ({len(clips)} full clips)", "",
              f"`python benchmarks/panel_peer.py {' '.join(sys.argv[1:])}`", "",
