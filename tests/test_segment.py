@@ -259,7 +259,7 @@ def test_a_segmenter_is_called_on_a_file_or_an_array_and_closes_its_thread(tmp_p
     import soundfile as sf
 
     path = tmp_path / "f.wav"
-    sf.write(path, female_clip, 16000)
+    sf.write(path, female_clip, 16000, subtype="FLOAT")  # the same samples as the array
     with Segmenter() as segmenter:
         from_file, from_array = segmenter(str(path)), segmenter(female_clip.copy(), name="clip")
     assert from_file.segments == from_array.segments and from_array.path == "clip"
