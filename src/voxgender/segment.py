@@ -281,11 +281,8 @@ class _Run:
         for first, end, label in segments:
             start, stop, name = self.seg.frame_seconds(first), self.seg.frame_seconds(end), TIMELINE_LABELS[label]
             if label == NONSPEECH:
-                if self.held is not None:
-                    speech, start = self.held  # the pause starts where the speech now ends
-                    self.segments.append(replace(speech, end=start))
-                    self.held = None
-                self.segments.append(Segment(start, stop, name))
+                speech_end = self._release(before_pause=True)
+                self.segments.append(Segment(start if speech_end is None else speech_end, stop, name))
                 continue
             self._release()
             p = float(self.seg.model.calibrate(np.array([mean_log_posterior(self.log_post[first - self.lp_base:end - self.lp_base])]))[0])
@@ -306,11 +303,16 @@ class _Run:
         earliest = end - round(cfg.offset_max_s * SAMPLE_RATE / self.seg._hop)
         return self.seg.frame_seconds(max(first + int(loud[-1]) + 1, earliest, first + 1))
 
-    def _release(self) -> None:
-        """The held speech segment, as it is, into ``segments`` (no pause follows it)."""
-        if self.held is not None:
-            self.segments.append(self.held[0])
-            self.held = None
+    def _release(self, before_pause: bool = False) -> float | None:
+        """The held speech segment into ``segments``, ended at its offset if a pause follows it;
+        returns where it ends (None when none is held)."""
+        if self.held is None:
+            return None
+        speech, offset = self.held
+        self.held = None
+        end = offset if before_pause else speech.end
+        self.segments.append(replace(speech, end=end))
+        return end
 
     def take(self) -> list[Segment]:
         """The segments decided since the last call, the first of the input starting at 0, rounded to ms."""
