@@ -120,7 +120,10 @@ def _pool_records(paths: Iterator[str], workers: int, task: Callable[[str], dict
         running: dict[Future[dict[str, Any]], str] = {}
         while True:
             for path in paths:
-                running[pool.submit(task, path)] = path
+                try:
+                    running[pool.submit(task, path)] = path
+                except BrokenProcessPool:  # a worker died before its future said so: this input is in flight too
+                    raise _PoolBroke([*running.values(), path]) from None
                 if len(running) >= workers * IN_FLIGHT_PER_WORKER:
                     break
             if not running:
