@@ -297,22 +297,37 @@ def speaker_totals(rows: Sequence[dict[str, Any]], key: str = "speakers") -> dic
     return speakers
 
 
+def speaker_figures(sums: np.ndarray, ref_female: np.ndarray, false_alarm: float) -> dict[str, np.ndarray]:
+    """IER, confusion and female-share error (points) from speakers' summed ``SPEAKER_COUNTS``
+    (``sums[..., count]``) and their reference female speech. False alarm belongs to no speaker:
+    the IER holds it at the rate ``false_alarm`` (of reference speech), and the female share counts
+    the speakers' own speech only."""
+    speech, confused, missed, female, male = np.moveaxis(sums, -1, 0)
+    share_error = 100 * np.abs(female / np.maximum(female + male, 1e-9) - ref_female / np.maximum(speech, 1e-9))
+    return {"ier": (missed + confused) / speech + false_alarm, "confusion": confused / speech,
+            "female_share_error_pp": share_error}
+
+
+def speaker_table(speakers: dict[str, dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """(speakers, counts) table of ``SPEAKER_COUNTS`` and each speaker's reference female speech."""
+    table = np.array([[counts[c] for c in SPEAKER_COUNTS] for counts in speakers.values()]).reshape(-1, len(SPEAKER_COUNTS))
+    is_female = np.array([counts["gender"] == "female" for counts in speakers.values()], dtype=bool)
+    return table, table[:, 0] * is_female
+
+
+def speakers_rates(speakers: dict[str, dict[str, Any]], false_alarm: float) -> dict[str, float]:
+    """``speaker_figures`` of these speakers together (say, all but the label audit's flagged ones)."""
+    table, ref_female = speaker_table(speakers)
+    return {name: float(v) for name, v in speaker_figures(table.sum(axis=0), ref_female.sum(), false_alarm).items()}
+
+
 def speaker_bootstrap(speakers: dict[str, dict[str, Any]], false_alarm: float, resamples: int = 2000,
                       seed: int = 0) -> dict[str, tuple[float, float]]:
-    """95% intervals of IER, confusion and female-share error (points) with the speakers resampled
-    (the uncertainty of a figure measured on this many speakers). False alarm belongs to no
-    speaker: the IER holds it at its measured rate ``false_alarm`` (of reference speech), and the
-    female share counts the speakers' own speech only."""
-    keys = list(speakers)
-    table = np.array([[speakers[k][c] for c in SPEAKER_COUNTS] for k in keys])  # (speakers, counts)
-    is_female = np.array([speakers[k]["gender"] == "female" for k in keys])
-    picks = np.random.default_rng(seed).integers(len(keys), size=(resamples, len(keys)))
-    sums = table[picks].sum(axis=1)  # (resamples, counts)
-    speech, confused, missed, female, male = sums.T
-    ref_female = (table[:, 0] * is_female)[picks].sum(axis=1)
-    share_error = 100 * np.abs(female / np.maximum(female + male, 1e-9) - ref_female / np.maximum(speech, 1e-9))
-    figures = {"ier": (missed + confused) / speech + false_alarm, "confusion": confused / speech,
-               "female_share_error_pp": share_error}
+    """95% intervals of ``speaker_figures`` with the speakers resampled (the uncertainty of a figure
+    measured on this many speakers)."""
+    table, ref_female = speaker_table(speakers)
+    picks = np.random.default_rng(seed).integers(len(table), size=(resamples, len(table)))
+    figures = speaker_figures(table[picks].sum(axis=1), ref_female[picks].sum(axis=1), false_alarm)
     return {name: (float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))) for name, v in figures.items()}
 
 

@@ -36,14 +36,17 @@ def test_counts_by_speaker_split_each_speakers_scored_speech_by_what_was_found(b
                                          "female_s": 0.03, "male_s": 0.05})
 
 
+def _speaker(gender, confused, missed=1.0):
+    """Per-speaker frame counts: 100 s of speech, ``confused`` s of it given the other gender."""
+    right = 100.0 - confused - missed
+    female, male = (right, confused) if gender == "female" else (confused, right)
+    return {"gender": gender, "speech_s": 100.0, "confused_s": confused, "missed_s": missed, "female_s": female, "male_s": male}
+
+
 def test_speaker_bootstrap_is_exact_for_alike_speakers_and_spreads_for_unlike_ones(benchmarks_dir):
     from broadcast import speaker_bootstrap
 
-    def speaker(gender, confused, missed=1.0):
-        right = 100.0 - confused - missed
-        female, male = (right, confused) if gender == "female" else (confused, right)
-        return {"gender": gender, "speech_s": 100.0, "confused_s": confused, "missed_s": missed, "female_s": female, "male_s": male}
-
+    speaker = _speaker
     alike = {f"{g}{i}": speaker(g, 2.0) for g in ("female", "male") for i in range(10)}
     got = speaker_bootstrap(alike, false_alarm=0.01)
     assert got["confusion"] == pytest.approx((0.02, 0.02))
@@ -53,6 +56,20 @@ def test_speaker_bootstrap_is_exact_for_alike_speakers_and_spreads_for_unlike_on
     low, high = speaker_bootstrap(unlike, false_alarm=0.01)["confusion"]
     point = sum(s["confused_s"] for s in unlike.values()) / sum(s["speech_s"] for s in unlike.values())
     assert low < point < high and high - low > 0.03
+
+
+def test_speakers_rates_pool_the_speakers_given_so_leaving_one_out_removes_its_errors(benchmarks_dir):
+    from broadcast import speakers_rates
+
+    speakers = {"f": _speaker("female", 10.0), "m": _speaker("male", 0.0), "odd": _speaker("male", 90.0)}
+    every = speakers_rates(speakers, false_alarm=0.02)
+    assert every["confusion"] == pytest.approx(100 / 300)
+    assert every["ier"] == pytest.approx(103 / 300 + 0.02)
+    # reference share 1/3; found: 89 s female + 90 s of "odd" against 10 + 99 + 9 s male
+    assert every["female_share_error_pp"] == pytest.approx(100 * abs(179 / 297 - 1 / 3))
+    without_odd = speakers_rates({k: v for k, v in speakers.items() if k != "odd"}, false_alarm=0.02)
+    assert without_odd["confusion"] == pytest.approx(10 / 200)
+    assert without_odd["female_share_error_pp"] == pytest.approx(100 * abs(89 / 198 - 0.5))
 
 
 def test_loco_segmentation_sizes_each_corpus_and_rates_each_group_on_its_own_speech(benchmarks_dir):
