@@ -206,50 +206,34 @@ def wav_bytes(female_clip) -> bytes:
     return buffer.getvalue()
 
 
-def test_missing_file(tmp_path):
-    path = tmp_path / "nope.wav"
+@pytest.mark.parametrize("make, reason", [
+    (lambda path: None, "no such file"),
+    (lambda path: path.mkdir(), "directory"),
+    (lambda path: path.touch(), "empty"),
+], ids=["missing", "directory", "empty"])
+def test_a_path_that_holds_no_audio_is_one_line_naming_it_and_why(tmp_path, make, reason):
+    path = tmp_path / "talk.wav"
+    make(path)
     with pytest.raises(AudioError) as info:
         load_audio(path)
-    _assert_one_line(info.value, str(path), "no such file")
-
-
-def test_directory(tmp_path):
-    folder = tmp_path / "folder.wav"
-    folder.mkdir()
-    with pytest.raises(AudioError) as info:
-        load_audio(folder)
-    _assert_one_line(info.value, str(folder), "directory")
-
-
-def test_empty_file(tmp_path):
-    path = tmp_path / "empty.wav"
-    path.touch()
-    with pytest.raises(AudioError) as info:
-        load_audio(path)
-    _assert_one_line(info.value, str(path), "empty")
+    _assert_one_line(info.value, str(path), reason)
 
 
 @pytest.mark.parametrize("source", [b"", io.BytesIO(b"")], ids=["bytes", "BytesIO"])
-def test_empty_in_memory_input(source):
+def test_empty_bytes_are_one_line_naming_the_upload(source):
     with pytest.raises(AudioError) as info:
         load_audio(source, name="upload.wav")
     _assert_one_line(info.value, "upload.wav", "")
 
 
-def test_wav_cut_inside_header(tmp_path, wav_bytes):
-    path = tmp_path / "cut30.wav"
-    path.write_bytes(wav_bytes[:30])
+@pytest.mark.parametrize("keep, reason", [(30, "not a decodable audio file"), (44, "no audio samples")],
+                         ids=["cut inside the header", "header only"])
+def test_a_wav_cut_before_its_samples_is_one_line_naming_it_and_why(tmp_path, wav_bytes, keep, reason):
+    path = tmp_path / "cut.wav"
+    path.write_bytes(wav_bytes[:keep])
     with pytest.raises(AudioError) as info:
         load_audio(path)
-    _assert_one_line(info.value, str(path), "not a decodable audio file")
-
-
-def test_wav_header_only(tmp_path, wav_bytes):
-    path = tmp_path / "header_only.wav"
-    path.write_bytes(wav_bytes[:44])
-    with pytest.raises(AudioError) as info:
-        load_audio(path)
-    _assert_one_line(info.value, str(path), "no audio samples")
+    _assert_one_line(info.value, str(path), reason)
 
 
 def test_wav_cut_in_half_gives_the_first_half(tmp_path, wav_bytes, female_clip):
