@@ -162,6 +162,16 @@ def unflagged_rates(speakers: dict[str, dict[str, Any]], speakers_collar: dict[s
             "female_share_error_pp": share["female_share_error_pp"]}
 
 
+def unflagged_headline(s: dict[str, Any]) -> dict[str, float]:
+    """``unflagged_rates`` in the units of ``headline`` (percent, points)."""
+    return {key: value if key == "female_share_error_pp" else 100 * value for key, value in s["unflagged"].items()}
+
+
+def target_cell(key: str, value: float, spec: str = ".2f") -> str:
+    """A target figure as the report shows it: points for the female share, percent otherwise."""
+    return f"{value:{spec}}{'' if key == 'female_share_error_pp' else '%'}"
+
+
 def headline(s: dict[str, Any]) -> dict[str, float]:
     """The four target figures (percent, points)."""
     return {"ier_collar": s["pyannote"]["collar_0.25s"]["ier"], "confusion_collar": s["pyannote"]["collar_0.25s"]["confusion"],
@@ -214,20 +224,17 @@ def write_report(out: Path, command: str, convs: list[Conversation], summaries: 
              "female_share_error_pp": ("female-share error (points)", "female_share_error_pp"),
              "false_alarm_no_collar": ("false alarm without a collar", None)}
     for key, (label, interval_name) in names.items():
-        unit = "" if key == "female_share_error_pp" else "%"
-        cells = " | ".join(f"{headline(summaries[t])[key]:.2f}{unit}" for t in tools)
-        lines.append(f"| {label} | {cells} | {interval(v, interval_name) if interval_name else ''} | ≤ {TARGETS[key]:g}{unit} |")
+        cells = " | ".join(target_cell(key, headline(summaries[t])[key]) for t in tools)
+        spread = interval(v, interval_name) if interval_name else ""
+        lines.append(f"| {label} | {cells} | {spread} | ≤ {target_cell(key, TARGETS[key], 'g')} |")
     if flagged:
         lines += ["", f"Without the {len(flagged)} speakers the label audit flags, whose recorded gender contradicts their "
                   "voice's pitch (`benchmarks/label_audit.py`; the same speakers for every tool; false alarm held at "
                   "its rate over all speech):", "",
                   "| figure | " + " | ".join(tools) + " |", "|---|" + "---|" * len(tools)]
-        for key, label in (("ier_collar", "identification error, 0.25-s collar"),
-                           ("confusion_collar", "gender confusion, 0.25-s collar"),
-                           ("female_share_error_pp", "female-share error (points)")):
-            unit = "" if key == "female_share_error_pp" else "%"
-            scale = 1 if key == "female_share_error_pp" else 100
-            lines.append(f"| {label} | " + " | ".join(f"{scale * summaries[t]['unflagged'][key]:.2f}{unit}" for t in tools) + " |")
+        for key in v["unflagged"]:
+            cells = " | ".join(target_cell(key, unflagged_headline(summaries[t])[key]) for t in tools)
+            lines.append(f"| {names[key][0]} | {cells} |")
     lines += ["", "## Every figure", "", "| figure | " + " | ".join(tools) + " |", "|---|" + "---|" * len(tools)]
     rows = [("IER, no collar (pyannote)", lambda s: f"{s['pyannote']['collar_0s']['ier']:.2f}%"),
             ("IER, no collar (frame counts)", lambda s: pct(s["frames"]["ier"])),
