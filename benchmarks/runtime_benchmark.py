@@ -3,11 +3,12 @@ many short clips, one long file, and the network's runtimes (torch, ONNX float, 
 
 - **start-up**: ``voxgender predict one.wav`` (a 2-s clip), wall time and peak RSS of the process;
 - **short clips**: ``voxgender predict`` over clips of 2-8 s from every corpus of ../shared/data
-  (16-48 kHz, FLAC and Ogg Opus), as x real time, with its speech check (the default) and without
-  (``--no-speech-check``), beside the Praat median-F0 rule (the peer, run by
-  benchmarks/.venv-peers on the same files, in turn with it);
+  (16-48 kHz, FLAC and Ogg Opus), as x real time, with its speech gate (the default), the full
+  speech check (``--speech-check full``) and none (``--no-speech-check``), beside the Praat
+  median-F0 rule (the peer, run by benchmarks/.venv-peers on the same files, in turn with it) and
+  the decoding of the same files alone, the ceiling of any tool that reads them;
 - **long file**: ``voxgender predict`` on one long recording (``--long``), x real time and peak RSS,
-  with and without the speech check;
+  with each speech check;
 - **network**: the bundled model's file decisions on every test-split clip through torch, the
   ONNX graph and its dynamic int8 quantisation: differences in p_female, labels that change,
   and throughput of the network alone.
@@ -52,6 +53,9 @@ VOXGENDER = [sys.executable, "-m", "voxgender"]
 MEASURE = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
            "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode; "
            "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, code)")
+DECODE = ("import sys, time; from concurrent.futures import ThreadPoolExecutor; from voxgender.io.audio import load_audio; "
+          "paths = open(sys.argv[1]).read().split(); t = time.perf_counter(); "
+          "list(ThreadPoolExecutor(int(sys.argv[2])).map(load_audio, paths)); print(time.perf_counter() - t)")
 PRAAT = ("import json, sys, time; sys.path.insert(0, sys.argv[1]); from peers_benchmark import run_praat; "
          "paths = open(sys.argv[2]).read().split(); t = time.perf_counter(); out = run_praat([{'path': p} for p in paths]); "
          "print(json.dumps({'seconds': time.perf_counter() - t, 'errors': sum(o['error'] is not None for o in out)}))")
@@ -72,8 +76,10 @@ def trees(args: argparse.Namespace) -> dict[str, str | None]:
 
 
 def commands(args: argparse.Namespace) -> dict[str, tuple[str | None, list[str]]]:
-    """The predict commands measured: each tree as it runs by default, and this one without its speech check."""
-    return {**{name: (src, []) for name, src in trees(args).items()}, "onnxruntime, --no-speech-check": (None, ["--no-speech-check"])}
+    """The predict commands measured: each tree as it runs by default (this one with its speech
+    gate), and this one with the full speech check and without any."""
+    return {**{name: (src, []) for name, src in trees(args).items()},
+            **{f"onnxruntime, {flags}": (None, flags.split()) for flags in ("--speech-check full", "--no-speech-check")}}
 
 
 def short_clips(n: int) -> list[str]:
@@ -98,11 +104,15 @@ def clip_throughput(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     audio_s = sum(sf.info(p).duration for p in paths)
     listing = tmp / "clips.txt"
     listing.write_text("\n".join(paths) + "\n")
-    runs: dict[str, list[float]] = {name: [] for name in [*commands(args), "Praat median-F0 rule"]}
+    decoding = f"decoding alone (load_audio on {os.cpu_count()} threads: the ceiling)"
+    runs: dict[str, list[float]] = {name: [] for name in [*commands(args), decoding, "Praat median-F0 rule"]}
     for _ in range(args.repeats):
         for name, (src, extra) in commands(args).items():
             command = [*VOXGENDER, "predict", "--files-from", str(listing), "--format", "jsonl", *extra]
             runs[name].append(audio_s / measured(command, src)[0])
+        seconds = subprocess.run([sys.executable, "-c", DECODE, str(listing), str(os.cpu_count())],
+                                 capture_output=True, text=True, check=True).stdout
+        runs[decoding].append(audio_s / float(seconds))
         if PEERS_PYTHON.is_file():
             praat = json.loads(subprocess.run([str(PEERS_PYTHON), "-c", PRAAT, str(HERE), str(listing)],
                                               capture_output=True, text=True, check=True).stdout)

@@ -195,7 +195,7 @@ def test_a_long_recording_scored_block_by_block_matches_it_whole(tmp_path, femal
 
     from voxgender.predict import predict_batch
 
-    model = load_model(all_members=True)
+    model = load_model(all_members=True, speech_check="full")
     talk = np.concatenate([female_clip, male_clip] * 6)  # 24 s
     path = tmp_path / "talk.flac"
     sf.write(path, talk, 16000)
@@ -218,6 +218,41 @@ def test_a_long_recording_scored_block_by_block_matches_it_whole(tmp_path, femal
     assert long["p_female"] == pytest.approx(short["p_female"], abs=2e-4) and long["duration_s"] == short["duration_s"]
     assert long["speech_s"] == pytest.approx(short["speech_s"], abs=0.033)
     assert long_file.p_female == pytest.approx(short_file.p_female, abs=2e-4) == short["p_female"]
+
+
+def test_the_speech_gate_gives_the_full_checks_labels_and_stops_listening_once_it_has_heard_speech(tmp_path, monkeypatch,
+                                                                                                       female_clip):
+    import soundfile as sf
+    from helpers import synthetic_music
+
+    import voxgender.model as model_module
+    from voxgender.core.vad import speech_probabilities, speech_seconds, speech_until
+    from voxgender.predict import predict_batch
+
+    talk = np.concatenate([female_clip] * 4)
+    whole = speech_seconds(speech_probabilities(talk))
+    assert 0.5 <= speech_until(talk, 0.5)[0] < whole - 1  # it stops early ...
+    assert speech_until(talk, 100.0)[0] == pytest.approx(whole)  # ... and short of enough, it heard it all
+    music = synthetic_music()
+    sf.write(tmp_path / "music.flac", np.concatenate([music] * 10), 16000)
+    sf.write(tmp_path / "talk.flac", np.concatenate([talk] * 5), 16000)
+    monkeypatch.setattr(model_module, "LONG_BLOCK_S", 8.0)  # the files are heard block by block
+
+    def records(check: str) -> list[dict]:
+        model = load_model(speech_check=check)
+        return [p.to_dict() for p in model.predict([music, talk])] + predict_batch(model, [str(tmp_path / "music.flac"),
+                                                                                            str(tmp_path / "talk.flac")])
+
+    gate, full = records("gate"), records("full")
+    assert [r["label"] for r in gate] == [r["label"] for r in full] == ["none", "female", "none", "female"]
+    assert [r["p_female"] for r in gate] == [r["p_female"] for r in full]
+    assert [r["speech_s"] for r in gate] == [full[0]["speech_s"], None, full[2]["speech_s"], None]
+    assert full[0]["speech_s"] < 0.5 < full[1]["speech_s"] and full[2]["speech_s"] < 0.5 < full[3]["speech_s"]
+
+
+def test_an_unknown_speech_check_is_refused_with_the_ones_there_are():
+    with pytest.raises(ValueError, match="gate, full, off"):
+        load_model(speech_check="partial")
 
 
 @pytest.mark.parametrize("cfg", [ModelConfig(input_dim=60), ModelConfig(input_dim=40, cell="lstm", bidirectional=True, layers=3),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from itertools import chain
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Literal, Sequence, get_args
 
 import numpy as np
 
@@ -13,7 +13,7 @@ from voxgender.core.aggregate import AGGREGATIONS, CASCADE_MARGIN, SPEECH_ONLY, 
 from voxgender.core.calibration import Calibration
 from voxgender.core.features import FeatureConfig, extract
 from voxgender.core.networks import FrameNetwork, combine_members
-from voxgender.core.vad import SileroVad, VadState, frame_flags, shared_vad, speech_probabilities, speech_seconds
+from voxgender.core.vad import VadState, frame_flags, shared_vad, speech_probabilities, speech_seconds, speech_until
 from voxgender.errors import ModelError
 from voxgender.io.audio import SAMPLE_RATE, AudioBlock, Source, load_audio, read_blocks, source_name, validate
 from voxgender.io.model_dir import bundled_model_dir, load_model_dir
@@ -24,14 +24,18 @@ LONG_BLOCK_S = 128.0  # a recording longer than this is decoded and scored block
 BLOCK_THREADS = 2  # blocks of one long recording scored at once, while the next ones are decoded
 MIN_SPEECH_S = 0.5  # with less speech than this (the shortest segment `segment` reports) a file is answered "none"
 BATCH_WINDOWS = 128  # windows of one length run through the network as one batch
+SpeechCheck = Literal["gate", "full", "off"]
+SPEECH_CHECKS: tuple[str, ...] = get_args(SpeechCheck)
 
 
 @dataclass(frozen=True)
 class Prediction:
     """A file-level decision. ``confidence`` is the probability of the chosen label; the label is
     ``unknown`` when that falls below the minimum confidence asked for, and ``none`` (without
-    p_female) when silero-vad hears less than ``MIN_SPEECH_S`` of speech. ``speech_s`` is None
-    when the speech check was skipped."""
+    p_female) when silero-vad hears less than ``MIN_SPEECH_S`` of speech. ``speech_s``, the
+    seconds of speech silero-vad heard, is given by the full speech check, and by the gate only for
+    a file answered ``none`` (the gate stops listening once it has heard ``MIN_SPEECH_S``); None
+    when the check was skipped."""
 
     path: str
     label: str
@@ -101,7 +105,7 @@ class Model:
         self.cascade_margin: float | None = inference.cascade_margin  # None: every member on every clip
         self.calibration: Calibration | None = inference.calibration
         self.min_confidence: float = 0.0  # below it a file's label is "unknown"
-        self.speech_check: bool = True  # run silero-vad over each file: "none" without speech, and speech_s
+        self.speech_check: SpeechCheck = "gate"  # silero-vad listens for speech: see load_model
 
     @property
     def window_frames(self) -> int:
@@ -196,7 +200,7 @@ class Model:
 
     def _p_female_of_blocks(self, blocks: Iterable[AudioBlock],
                            aggregation: Aggregation | None = None) -> tuple[float, float, float | None]:
-        """Calibrated p_female, duration (s) and, with the speech check, speech seconds of a
+        """Calibrated p_female, duration (s) and speech seconds (``_SpeechCounter.seconds``) of a
         recording of any length from its ``blocks_of``: memory stays that of a few blocks, scored on
         ``BLOCK_THREADS`` threads while the next are decoded (and heard by silero-vad). The same as
         the whole recording at once for ``mean_log`` and ``majority``, but an ensemble runs every
@@ -204,7 +208,7 @@ class Model:
         method = aggregation or self.aggregation
         if method == SPEECH_ONLY:
             raise ValueError("speech_mean_log needs the whole recording: decode it with load_audio")
-        speech = _SpeechCounter(shared_vad()) if self.speech_check else None
+        speech = _SpeechCounter(gate=self.speech_check == "gate") if self.speech_check != "off" else None
         heard = speech.hear(prefetched(blocks, 2)) if speech is not None else blocks  # decoding, VAD and scoring overlap
         log_sum, female_frames, frames, samples = np.zeros(2), 0, 0, 0
         for block_sum, block_female, block_frames, end in ordered_map(self._block_sums, heard, BLOCK_THREADS, 2 * BLOCK_THREADS):
@@ -278,21 +282,32 @@ class Model:
         self, audios: Sequence[np.ndarray], names: Sequence[str] | None = None, aggregation: Aggregation | None = None
     ) -> list[Prediction]:
         """Decisions for several waveforms, batched; with the speech check, silero-vad hears each
-        (``none`` where it hears less than ``MIN_SPEECH_S``), and ``speech_mean_log`` reuses what it heard."""
+        (``none`` where it hears less than ``MIN_SPEECH_S``), and ``speech_mean_log`` reuses what it
+        heard (so it hears every file whole, even under the gate)."""
         names = names or [f"<array {i}>" for i in range(len(audios))]
-        probs = [speech_probabilities(a) for a in audios] if self.speech_check else None
+        whole = self.speech_check == "full" or (self.speech_check == "gate" and (aggregation or self.aggregation) == SPEECH_ONLY)
+        probs = [speech_probabilities(a) for a in audios] if whole else None
         ps = self.p_female_of_arrays(audios, aggregation, vad_probs=probs)
-        speech = [speech_seconds(p) for p in probs] if probs is not None else [None] * len(audios)
+        if probs is not None:
+            speech: list[float | None] = [speech_seconds(p) for p in probs]
+        elif self.speech_check == "gate":
+            speech = [_gated(speech_until(a, MIN_SPEECH_S)[0]) for a in audios]
+        else:
+            speech = [None] * len(audios)
         return [self._prediction(n, p, len(a) / SAMPLE_RATE, s) for n, a, p, s in zip(names, audios, ps, speech)]
 
 
 def load_model(path: str | Path | None = None, all_members: bool = False, min_confidence: float = 0.0,
-               speech_check: bool = True) -> Model:
+               speech_check: SpeechCheck = "gate") -> Model:
     """Load a model directory, or the bundled pretrained model when ``path`` is None.
     ``all_members``: an ensemble runs every member on every input (no cascade).
     ``min_confidence``: files whose calibrated confidence falls below it are labelled ``unknown``.
-    ``speech_check``: silero-vad hears every file, which is answered ``none`` without speech (False
-    skips it: faster where every input is known to hold speech)."""
+    ``speech_check``: how silero-vad listens for speech, so that a file with less than
+    ``MIN_SPEECH_S`` of it (music, silence) is answered ``none``: ``"gate"`` stops listening once it
+    has heard that much (the same labels at little cost); ``"full"`` hears every file to its end
+    and reports its seconds of speech (``speech_s``); ``"off"`` skips it, for inputs known to hold speech."""
+    if speech_check not in SPEECH_CHECKS:
+        raise ValueError(f"speech_check must be one of {', '.join(SPEECH_CHECKS)}, not {speech_check!r}")
     if not 0 <= min_confidence <= 1:
         raise ValueError(f"min_confidence must be in [0, 1], not {min_confidence}")
     source = path if path is not None else bundled_model_dir()
@@ -308,15 +323,31 @@ def load_model(path: str | Path | None = None, all_members: bool = False, min_co
     return model
 
 
-class _SpeechCounter:
-    """Seconds of speech that silero-vad hears in a recording's blocks, as they go by in order."""
+def _gated(heard_s: float) -> float | None:
+    """What the gate reports of the speech it heard: the seconds of a file without enough of it
+    (heard whole), None once it stopped listening."""
+    return heard_s if heard_s < MIN_SPEECH_S else None
 
-    def __init__(self, vad: SileroVad) -> None:
-        self.vad, self.seconds = vad, 0.0
+
+class _SpeechCounter:
+    """Seconds of speech that silero-vad hears in a recording's blocks, as they go by in order; with
+    ``gate``, no further once it has heard ``MIN_SPEECH_S`` (``seconds`` is then None)."""
+
+    def __init__(self, gate: bool) -> None:
+        self.gate, self.heard = gate, 0.0
+
+    @property
+    def seconds(self) -> float | None:
+        return _gated(self.heard) if self.gate else self.heard
 
     def hear(self, blocks: Iterable[AudioBlock]) -> Iterator[AudioBlock]:
         state: VadState | None = None
         for block in blocks:
-            probs, state = self.vad.probabilities(block.audio[block.lead:block.lead + block.size], state)
-            self.seconds += speech_seconds(probs)
+            audio = block.audio[block.lead:block.lead + block.size]
+            if not self.gate:
+                probs, state = shared_vad().probabilities(audio, state)
+                self.heard += speech_seconds(probs)
+            elif self.heard < MIN_SPEECH_S:
+                heard, state = speech_until(audio, MIN_SPEECH_S - self.heard, state)
+                self.heard += heard
             yield block

@@ -16,7 +16,7 @@ from voxgender.cli.training import train_recipe
 from voxgender.core.features import FeatureConfig
 from voxgender.core.networks import ModelConfig
 from voxgender.io.model_dir import bundled_model_dir, member_train_settings
-from voxgender.model import load_model
+from voxgender.model import SPEECH_CHECKS, load_model
 from voxgender.training.data import read_speaker_list
 from voxgender.training.trainer import TrainConfig
 
@@ -224,8 +224,9 @@ def test_the_bundled_model_was_trained_with_the_recipe_file(benchmarks_dir):
 
 
 def test_a_file_without_speech_is_answered_none_unless_the_speech_check_is_skipped(tmp_path, capsys, female_clip):
-    """Music gets no gender from predict, as from stream and segment; --no-speech-check skips the
-    check (and then music gets one, which is why it is on by default)."""
+    """Music gets no gender from predict, as from stream and segment; the default gate stops
+    listening once it has heard speech, --speech-check full reports every file's speech seconds,
+    and --no-speech-check skips the check (and then music gets a gender, which is why it is on)."""
     from helpers import synthetic_music
 
     sf.write(tmp_path / "music.wav", synthetic_music(), 16000)
@@ -234,7 +235,10 @@ def test_a_file_without_speech_is_answered_none_unless_the_speech_check_is_skipp
     assert main(["predict", *inputs, "--format", "jsonl"]) == 0
     music, voice = map(json.loads, capsys.readouterr().out.splitlines())
     assert music["label"] == "none" and music["p_female"] is None and music["speech_s"] < 0.5
-    assert voice["label"] == "female" and voice["speech_s"] > 1.0
+    assert voice["label"] == "female" and voice["speech_s"] is None
+    assert main(["predict", *inputs, "--format", "jsonl", "--speech-check", "full"]) == 0
+    heard = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert heard[0] == music and heard[1]["speech_s"] > 1.0 and heard[1]["p_female"] == voice["p_female"]
     assert main(["predict", *inputs, "--format", "jsonl", "--no-speech-check"]) == 0
     unchecked = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert unchecked[0]["label"] in ("female", "male") and unchecked[0]["speech_s"] is None
@@ -262,3 +266,12 @@ def test_train_options_are_generated_from_the_config_fields_they_set():
     assert (cfg.augment.pitch_direction, cfg.augment.strength) == ("toward_other", 0.5)
     with pytest.raises(SystemExit):
         build_parser(["train"]).parse_args(["train", "--data", "d", "--out", "o", "--cell", "transformer"])
+
+
+@pytest.mark.parametrize("command", ["predict", "batch"])
+def test_the_speech_check_options_are_the_ones_a_model_knows(command):
+    parser = build_parser([command])
+    args = parser.parse_args([command, "x.wav", *(["--out", "r.jsonl"] if command == "batch" else [])])
+    assert args.speech_check == "gate"
+    sub = next(a for a in parser._subparsers._group_actions[0].choices[command]._actions if a.dest == "speech_check" and a.choices)
+    assert tuple(sub.choices) == SPEECH_CHECKS

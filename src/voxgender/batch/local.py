@@ -21,6 +21,7 @@ from voxgender.batch.output import open_sink, read_results
 from voxgender.core.timeline import CollectionSummary, SegmentSummary
 from voxgender.errors import VoxgenderError
 from voxgender.io.progress import console, say
+from voxgender.model import SpeechCheck
 from voxgender.runtime import one_thread
 from voxgender.segment import SegmentConfig
 
@@ -33,15 +34,15 @@ LOG_EVERY_S = 30.0
 class BatchJob:
     """What to do with each file: the task, the model directory (None = bundled), for
     segmentation its settings, whether an ensemble predicts with every member on every file
-    (``load_model``'s ``all_members``; segmentation always does), and whether predictions hear each
-    file for speech first (``load_model``'s ``speech_check``). The segmentation settings'
+    (``load_model``'s ``all_members``; segmentation always does), and how predictions listen to each
+    file for speech (``load_model``'s ``speech_check``). The segmentation settings'
     ``min_confidence`` labels doubtful files (predict) and segments (segment) ``unknown``."""
 
     task: str = "predict"
     model: str | None = None
     segment: SegmentConfig = field(default_factory=SegmentConfig)
     all_members: bool = False
-    speech_check: bool = True
+    speech_check: SpeechCheck = "gate"
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:

@@ -25,7 +25,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     paths = input_paths(args)
     one_thread()  # parallelism comes from one batch per core in iter_predictions
     model = load_model(args.model, all_members=args.all_members, min_confidence=args.min_confidence,
-                       speech_check=not args.no_speech_check)
+                       speech_check=args.speech_check)
     writer = RecordWriter(args.format)
     show = args.format in ("table", "json") or sys.stdout.isatty()
     failures = 0
@@ -115,7 +115,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     paths = input_paths(args)
     output_kind(args.out)
-    job = BatchJob(args.task, args.model, segment_config(args), args.all_members, not args.no_speech_check)
+    job = BatchJob(args.task, args.model, segment_config(args), args.all_members, args.speech_check)
     if args.engine == "ray":
         from voxgender.batch.ray import run_ray_batch
 

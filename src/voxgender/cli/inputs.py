@@ -33,9 +33,13 @@ def exit_status(failures: int, inputs: int) -> int:
 
 
 def add_speech_check(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--no-speech-check", action="store_true",
-                   help="skip silero-vad's pass over each file (about 1.4x faster where every input holds speech): "
-                        "no 'none' answers and no speech_s")
+    checks = p.add_mutually_exclusive_group()
+    checks.add_argument("--speech-check", choices=("gate", "full", "off"), default="gate",
+                        help="how silero-vad listens for speech, so that a file with less than 0.5 s of it is labelled 'none': "
+                             "gate (default) stops once it has heard that much; full hears every file to its end and reports "
+                             "speech_s, its seconds of speech (slower); off skips it, for inputs known to hold speech")
+    checks.add_argument("--no-speech-check", dest="speech_check", action="store_const", const="off",
+                        help="the same as --speech-check off")
 
 
 def add_all_members(p: argparse.ArgumentParser, note: str = "") -> None:

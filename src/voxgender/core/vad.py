@@ -12,6 +12,9 @@ second one's. :class:`SileroVad` runs it two ways:
   (:class:`VadState`), so that one call serves many streams;
 - :meth:`SileroVad.probabilities`: one recording (a clip, or a long file block by block) as one
   sequence; carrying the state from call to call, a recording cut into pieces gives what it gives whole.
+
+:func:`speech_until` is the cheap question a file-level decision asks: is there enough speech? It
+hears a recording half a second at a time and stops as soon as the answer is yes.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ CONTEXT = 64
 SPEECH_THRESHOLD = 0.5  # a chunk is speech when silero-vad's probability reaches this
 HIDDEN = 128
 SEQUENCE_CHUNKS = 500  # chunks (16 s) per pass over a recording: memory stays small
+GATE_CHUNKS = 16  # chunks (0.5 s) that ``speech_until`` hears at a time
 FFT_SIZE, FFT_HOP = 256, 128  # silero's spectrogram of each chunk with its context ...
 REFLECT_PAD = 64  # ... after padding it on the right by reflection: 4 frames
 SPECTRA, PROBS = "spectra", "speech_probs"
@@ -135,6 +139,20 @@ def speech_probabilities(audio: np.ndarray) -> np.ndarray:
 def speech_seconds(probs: np.ndarray, threshold: float = SPEECH_THRESHOLD) -> float:
     """Seconds of the chunks whose speech probability reaches ``threshold``."""
     return float(np.count_nonzero(probs >= threshold)) * CHUNK_S
+
+
+def speech_until(audio: np.ndarray, enough_s: float, state: VadState | None = None) -> tuple[float, VadState]:
+    """Seconds of speech in one stream's ``audio`` (following ``state``), heard ``GATE_CHUNKS`` at a
+    time and no further once ``enough_s`` are heard; and the state after what was heard. Below
+    ``enough_s`` the figure is that of the whole ``audio``, as ``probabilities`` gives it."""
+    heard, state = 0.0, state or VadState.zeros(1)
+    step = GATE_CHUNKS * CHUNK
+    for start in range(0, len(audio), step):
+        if heard >= enough_s:
+            break
+        probs, state = shared_vad().probabilities(audio[start:start + step], state)
+        heard += speech_seconds(probs)
+    return heard, state
 
 
 def frame_flags(probs: np.ndarray, n_frames: int, features: FeatureConfig, threshold: float = SPEECH_THRESHOLD) -> np.ndarray:
