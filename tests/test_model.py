@@ -248,6 +248,8 @@ def test_the_speech_gate_gives_the_full_checks_labels_and_stops_listening_once_i
     assert [r["p_female"] for r in gate] == [r["p_female"] for r in full]
     assert [r["speech_s"] for r in gate] == [full[0]["speech_s"], None, full[2]["speech_s"], None]
     assert full[0]["speech_s"] < 0.5 < full[1]["speech_s"] and full[2]["speech_s"] < 0.5 < full[3]["speech_s"]
+    speech_only = [load_model(speech_check=check).predict(talk, aggregation="speech_mean_log") for check in ("gate", "full")]
+    assert speech_only[0].p_female == speech_only[1].p_female and speech_only[0].speech_s is None  # the gate reports alike
 
 
 def test_an_unknown_speech_check_is_refused_with_the_ones_there_are():

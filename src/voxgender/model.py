@@ -289,11 +289,12 @@ class Model:
         probs = [speech_probabilities(a) for a in audios] if whole else None
         ps = self.p_female_of_arrays(audios, aggregation, vad_probs=probs)
         if probs is not None:
-            speech: list[float | None] = [speech_seconds(p) for p in probs]
+            heard: list[float | None] = [speech_seconds(p) for p in probs]
         elif self.speech_check == "gate":
-            speech = [_gated(speech_until(a, MIN_SPEECH_S)[0]) for a in audios]
+            heard = [speech_until(a, MIN_SPEECH_S)[0] for a in audios]
         else:
-            speech = [None] * len(audios)
+            heard = [None] * len(audios)
+        speech = [_gated(s) if s is not None and self.speech_check == "gate" else s for s in heard]
         return [self._prediction(n, p, len(a) / SAMPLE_RATE, s) for n, a, p, s in zip(names, audios, ps, speech)]
 
 
