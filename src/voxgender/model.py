@@ -208,7 +208,7 @@ class Model:
         method = aggregation or self.aggregation
         if method == SPEECH_ONLY:
             raise ValueError("speech_mean_log needs the whole recording: decode it with load_audio")
-        speech = _SpeechCounter(gate=self.speech_check == "gate") if self.speech_check != "off" else None
+        speech = _SpeechCounter(self.speech_check) if self.speech_check != "off" else None
         heard = speech.hear(prefetched(blocks, 2)) if speech is not None else blocks  # decoding, VAD and scoring overlap
         log_sum, female_frames, frames, samples = np.zeros(2), 0, 0, 0
         for block_sum, block_female, block_frames, end in ordered_map(self._block_sums, heard, BLOCK_THREADS, 2 * BLOCK_THREADS):
@@ -289,12 +289,10 @@ class Model:
         probs = [speech_probabilities(a) for a in audios] if whole else None
         ps = self.p_female_of_arrays(audios, aggregation, vad_probs=probs)
         if probs is not None:
-            heard: list[float | None] = [speech_seconds(p) for p in probs]
-        elif self.speech_check == "gate":
-            heard = [speech_until(a, MIN_SPEECH_S)[0] for a in audios]
-        else:
-            heard = [None] * len(audios)
-        speech = [_gated(s) if s is not None and self.speech_check == "gate" else s for s in heard]
+            heard = [speech_seconds(p) for p in probs]
+        else:  # the gate's own pass (or none, when the check is off)
+            heard = [speech_until(a, MIN_SPEECH_S)[0] if self.speech_check == "gate" else 0.0 for a in audios]
+        speech = [_reported_speech(self.speech_check, s) for s in heard]
         return [self._prediction(n, p, len(a) / SAMPLE_RATE, s) for n, a, p, s in zip(names, audios, ps, speech)]
 
 
@@ -324,28 +322,30 @@ def load_model(path: str | Path | None = None, all_members: bool = False, min_co
     return model
 
 
-def _gated(heard_s: float) -> float | None:
-    """What the gate reports of the speech it heard: the seconds of a file without enough of it
-    (heard whole), None once it stopped listening."""
-    return heard_s if heard_s < MIN_SPEECH_S else None
+def _reported_speech(check: SpeechCheck, heard_s: float) -> float | None:
+    """The ``speech_s`` a check reports of the speech it heard: all of it (full); under the gate,
+    only a file's without enough speech (heard whole), None once it stopped listening; None when off."""
+    if check == "off" or (check == "gate" and heard_s >= MIN_SPEECH_S):
+        return None
+    return heard_s
 
 
 class _SpeechCounter:
-    """Seconds of speech that silero-vad hears in a recording's blocks, as they go by in order; with
-    ``gate``, no further once it has heard ``MIN_SPEECH_S`` (``seconds`` is then None)."""
+    """Seconds of speech that silero-vad hears in a recording's blocks, as they go by in order; under
+    the gate, no further once it has heard ``MIN_SPEECH_S`` (``seconds`` is then None)."""
 
-    def __init__(self, gate: bool) -> None:
-        self.gate, self.heard = gate, 0.0
+    def __init__(self, check: SpeechCheck) -> None:
+        self.check, self.heard = check, 0.0
 
     @property
     def seconds(self) -> float | None:
-        return _gated(self.heard) if self.gate else self.heard
+        return _reported_speech(self.check, self.heard)
 
     def hear(self, blocks: Iterable[AudioBlock]) -> Iterator[AudioBlock]:
         state: VadState | None = None
         for block in blocks:
             audio = block.audio[block.lead:block.lead + block.size]
-            if not self.gate:
+            if self.check == "full":
                 probs, state = shared_vad().probabilities(audio, state)
                 self.heard += speech_seconds(probs)
             elif self.heard < MIN_SPEECH_S:

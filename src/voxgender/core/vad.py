@@ -145,12 +145,12 @@ def speech_until(audio: np.ndarray, enough_s: float, state: VadState | None = No
     """Seconds of speech in one stream's ``audio`` (following ``state``), heard ``GATE_CHUNKS`` at a
     time and no further once ``enough_s`` are heard; and the state after what was heard. Below
     ``enough_s`` the figure is that of the whole ``audio``, as ``probabilities`` gives it."""
-    heard, state = 0.0, state or VadState.zeros(1)
+    vad, heard, state = shared_vad(), 0.0, state or VadState.zeros(1)
     step = GATE_CHUNKS * CHUNK
     for start in range(0, len(audio), step):
         if heard >= enough_s:
             break
-        probs, state = shared_vad().probabilities(audio[start:start + step], state)
+        probs, state = vad.probabilities(audio[start:start + step], state)
         heard += speech_seconds(probs)
     return heard, state
 
