@@ -80,7 +80,7 @@ def main() -> None:
         command += f" --train-args={shlex.quote(args.train_args)}"
     what = f"leave {', '.join(args.leave_out)} out" if args.leave_out else "leave one group of corpora out"
     write_outputs(args.out / "panel", f"{what}, {args.train_args or 'the bundled recipe'}", command, records)
-    (args.out / "panel" / "command.json").write_text(json.dumps({"train_args": args.train_args}) + "\n")
+    (args.out / "panel" / "command.json").write_text(json.dumps({"train_args": args.train_args, "leave_out": args.leave_out}) + "\n")
     print((args.out / "panel" / "report.md").read_text().split("## Groups")[0])
 
 
