@@ -16,10 +16,7 @@ from collections import defaultdict
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
-
-def log_odds(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
+from voxgender.core.calibration import logit, sigmoid
 
 
 def uar(female: np.ndarray, z: np.ndarray, threshold: float = 0.0) -> float:
@@ -47,14 +44,14 @@ def main() -> None:
     print("corpus | clips | scores | UAR at 0.5 | best threshold (p_female): UAR | mixture threshold: UAR")
     for corpus, paths in sorted(by_corpus.items()):
         female = np.array([runs[0][p]["gender"] == "female" for p in paths])
-        scores = {f"run {i + 1}": log_odds(np.array([float(run[p]["p_female"]) for p in paths])) for i, run in enumerate(runs)}
+        scores = {f"run {i + 1}": logit(np.array([float(run[p]["p_female"]) for p in paths])) for i, run in enumerate(runs)}
         if len(runs) > 1:
             scores["mean log-odds"] = np.mean(list(scores.values()), axis=0)
         for name, z in scores.items():
             best = max(np.linspace(-5, 5, 201), key=lambda t: uar(female, z, t))
             adapted = mixture_threshold(z)
-            print(f"{corpus} | {len(paths)} | {name} | {uar(female, z):.3f} | {1 / (1 + np.exp(-best)):.2f}: "
-                  f"{uar(female, z, best):.3f} | {1 / (1 + np.exp(-adapted)):.2f}: {uar(female, z, adapted):.3f}")
+            print(f"{corpus} | {len(paths)} | {name} | {uar(female, z):.3f} | {sigmoid(best):.2f}: "
+                  f"{uar(female, z, best):.3f} | {sigmoid(adapted):.2f}: {uar(female, z, adapted):.3f}")
 
 
 if __name__ == "__main__":
