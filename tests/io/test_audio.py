@@ -100,6 +100,14 @@ def test_stereo_is_averaged(tmp_path):
     np.testing.assert_allclose(out, tone / 2, atol=1e-6)
 
 
+@pytest.mark.parametrize("channels", [1, 2, 6])
+def test_the_channel_mean_is_numpys_mean_in_float32(channels):
+    frames = np.random.default_rng(channels).uniform(-1, 1, (1000, channels)).astype(np.float32)
+    mono = audio.channel_mean(frames)
+    assert mono.dtype == np.float32
+    np.testing.assert_allclose(mono, frames.mean(axis=1), atol=1e-6)
+
+
 def test_output_is_clipped_to_unit_range(tmp_path):
     loud = _tone(200.0, 0.5, SAMPLE_RATE, amplitude=1.0) * 1.5  # float WAV may exceed full scale
     out = load_audio(helpers.write_audio(tmp_path / "loud.wav", loud, SAMPLE_RATE, "FLOAT"))

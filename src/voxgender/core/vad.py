@@ -72,8 +72,9 @@ HANN = 0.5 - 0.5 * np.cos(2 * math.pi * np.arange(FFT_SIZE) / FFT_SIZE)  # perio
 
 def chunk_spectra(windows: np.ndarray) -> np.ndarray:
     """(..., 576) context + chunk windows -> silero's magnitude spectra (..., 129, 4)."""
-    pad = [(0, 0)] * (windows.ndim - 1) + [(0, REFLECT_PAD)]
-    frames = np.lib.stride_tricks.sliding_window_view(np.pad(windows, pad, mode="reflect"), FFT_SIZE, axis=-1)[..., ::FFT_HOP, :]
+    reflection = windows[..., -2:-2 - REFLECT_PAD:-1]  # np.pad's "reflect", without its per-call cost
+    padded = np.concatenate([windows, reflection], axis=-1)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, FFT_SIZE, axis=-1)[..., ::FFT_HOP, :]
     return np.abs(np.fft.rfft(frames * HANN)).swapaxes(-1, -2).astype(np.float32)
 
 
