@@ -2,11 +2,14 @@
 many short clips, one long file, and the network's runtimes (torch, ONNX float, ONNX int8).
 
 - **start-up**: ``voxgender predict one.wav`` (a 2-s clip), wall time and peak RSS of the process;
-- **short clips**: ``voxgender predict`` over clips of 2-8 s from every corpus of ../shared/data
-  (16-48 kHz, FLAC and Ogg Opus), as x real time, with its speech gate (the default), the full
-  speech check (``--speech-check full``) and none (``--no-speech-check``), beside the Praat
-  median-F0 rule (the peer, run by benchmarks/.venv-peers on the same files, in turn with it) and
-  the decoding of the same files alone, the ceiling of any tool that reads them;
+- **short clips**: ``voxgender predict`` over clips of 2-8 s from every corpus of ../shared/data,
+  as x real time, with its speech gate (the default), the full speech check (``--speech-check
+  full``) and none (``--no-speech-check``), beside the Praat median-F0 rule (the peer, run by
+  benchmarks/.venv-peers on the same files, in turn with it) and the decoding of the same files
+  alone, the ceiling of any tool that reads them. Two sets of the same clips: *as stored* (16 kHz
+  FLAC, and Ogg Opus, whose decoding alone takes about 60% of the CPU), and *as recorded*: written
+  as 16-bit WAV at 16-48 kHz, a quarter of them stereo, the formats that recordings arrive in and
+  that the target was set on;
 - **long file**: ``voxgender predict`` on one long recording (``--long``), x real time and peak RSS,
   with each speech check;
 - **network**: the bundled model's file decisions on every test-split clip through torch, the
@@ -37,6 +40,7 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
+import soxr
 from split_clips import DATA
 
 from voxgender.io.audio import load_audio
@@ -49,6 +53,8 @@ from voxgender.training.data import read_corpus
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "runtime.json"
 PEERS_PYTHON = HERE / ".venv-peers" / "bin" / "python"
+RECORDED_RATES = (16000, 22050, 44100, 48000)  # the clips as recorded: WAV at these rates ...
+STEREO_SHARE = 0.25  # ... and this share of them stereo
 VOXGENDER = [sys.executable, "-m", "voxgender"]
 MEASURE = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
            "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode; "
@@ -99,10 +105,30 @@ def startup(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                    "runs": rs} for name, rs in runs.items()}
 
 
+def as_recorded(paths: list[str], folder: Path) -> list[str]:
+    """The clips as 16-bit WAV at a sample rate drawn from ``RECORDED_RATES``, a ``STEREO_SHARE`` of
+    them stereo (the second channel 1 dB quieter), written to ``folder``."""
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    copies = []
+    for i, path in enumerate(paths):
+        rate = int(rng.choice(RECORDED_RATES))
+        audio = soxr.resample(load_audio(path), 16000, rate)
+        if rng.random() < STEREO_SHARE:
+            audio = np.stack([audio, audio * 0.89], axis=1)
+        copies.append(str(folder / f"{i:04d}.wav"))
+        sf.write(copies[-1], audio, rate, subtype="PCM_16")
+    return copies
+
+
 def clip_throughput(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    paths = short_clips(args.clips)
+    stored = short_clips(args.clips)
+    return {"as stored": clip_set_throughput(args, stored, tmp / "stored.txt"),
+            "as recorded": clip_set_throughput(args, as_recorded(stored, tmp / "recorded"), tmp / "recorded.txt")}
+
+
+def clip_set_throughput(args: argparse.Namespace, paths: list[str], listing: Path) -> dict[str, Any]:
     audio_s = sum(sf.info(p).duration for p in paths)
-    listing = tmp / "clips.txt"
     listing.write_text("\n".join(paths) + "\n")
     decoding = f"decoding alone (load_audio on {os.cpu_count()} threads: the ceiling)"
     runs: dict[str, list[float]] = {name: [] for name in [*commands(args), decoding, "Praat median-F0 rule"]}
@@ -192,7 +218,8 @@ def main() -> None:
             print("start-up of `voxgender predict one.wav`:", json.dumps(figures["startup"], default=str)[:400])
         if "clips" in args.parts and DATA.is_dir():
             figures["clips"] = clip_throughput(args, Path(tmp))
-            print("short clips:", json.dumps({k: v for k, v in figures["clips"].items() if k != "runs"}))
+            for name, clips in figures["clips"].items():
+                print(f"short clips {name}:", json.dumps({k: v for k, v in clips.items() if k != "runs"}))
         if "long" in args.parts and args.long:
             figures["long"] = long_file(args)
             print("long file:", json.dumps(figures["long"]))

@@ -246,3 +246,17 @@ def test_the_panel_peer_answers_by_the_gender_with_most_seconds_and_counts_no_sp
              for i in range(3)]
     assert [u.path for u in thinned(clips, 2)] == ["a-None-0", "a-None-1", "b-sad-0", "b-sad-1", "b-angry-0", "b-angry-1"]
     assert thinned(clips, 0) == clips
+
+
+def test_clips_as_recorded_are_wav_at_the_rates_drawn_some_stereo_and_of_the_same_length(benchmarks_dir, tmp_path,
+                                                                                          female_clip):
+    import soundfile as sf
+    from runtime_benchmark import RECORDED_RATES, as_recorded
+
+    stored = tmp_path / "clip.flac"
+    sf.write(stored, female_clip, 16000)
+    copies = as_recorded([str(stored)] * 24, tmp_path / "recorded")
+    infos = [sf.info(p) for p in copies]
+    assert {i.format for i in infos} == {"WAV"} and {i.samplerate for i in infos} <= set(RECORDED_RATES)
+    assert len({i.samplerate for i in infos}) > 1 and {i.channels for i in infos} == {1, 2}
+    assert all(i.duration == pytest.approx(len(female_clip) / 16000, abs=1e-3) for i in infos)
