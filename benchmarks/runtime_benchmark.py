@@ -43,7 +43,7 @@ import soundfile as sf
 import soxr
 from split_clips import DATA
 
-from voxgender.io.audio import load_audio
+from voxgender.io.audio import SAMPLE_RATE, load_audio
 from voxgender.io.model_dir import bundled_model_dir, split_speakers
 from voxgender.model import Model, load_model
 from voxgender.runtime import one_thread
@@ -113,7 +113,7 @@ def as_recorded(paths: list[str], folder: Path) -> list[str]:
     copies = []
     for i, path in enumerate(paths):
         rate = int(rng.choice(RECORDED_RATES))
-        audio = soxr.resample(load_audio(path), 16000, rate)
+        audio = soxr.resample(load_audio(path), SAMPLE_RATE, rate)
         if rng.random() < STEREO_SHARE:
             audio = np.stack([audio, audio * 0.89], axis=1)
         copies.append(str(folder / f"{i:04d}.wav"))

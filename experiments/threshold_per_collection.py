@@ -32,7 +32,8 @@ def mixture_threshold(z: np.ndarray) -> float:
 
 
 def full_clips(path: str) -> dict[str, dict]:
-    return {r["path"]: r for r in csv.DictReader(open(path)) if r["condition"] == "full"}
+    with open(path, newline="") as f:
+        return {r["path"]: r for r in csv.DictReader(f) if r["condition"] == "full"}
 
 
 def main() -> None:
