@@ -221,7 +221,7 @@ class StreamEngine:
             piece_starts = np.cumsum(sizes) - sizes
             index_in_piece = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
             starts = np.repeat(piece_starts, counts) + index_in_piece * hop
-            frames = np.concatenate(pieces)[starts[:, None] + np.arange(win)]
+            frames = np.lib.stride_tricks.sliding_window_view(np.concatenate(pieces), win)[starts]
             new_frames = np.split(frame_features(frames, self.features), np.cumsum(counts)[:-1])
             for s, n in todo:
                 s.base_done += n

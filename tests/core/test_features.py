@@ -46,17 +46,17 @@ def test_chunked_frames_equal_whole_signal_frames():
     np.testing.assert_allclose(np.concatenate([extract(audio[:9000], cfg), tail]), whole, atol=1e-5)
 
 
-def test_long_inputs_are_computed_in_pieces_with_the_same_frames():
-    """Inputs longer than FRAMES_AT_A_TIME frames take their spectra piece by piece (bounded memory)."""
-    from voxgender.core.features import FRAMES_AT_A_TIME
+def test_long_inputs_are_computed_in_blocks_with_the_same_frames():
+    """Inputs longer than SPECTRUM_BLOCK frames take their spectra block by block (fast and bounded in memory)."""
+    from voxgender.core.features import SPECTRUM_BLOCK
 
     cfg = FeatureConfig()
-    samples = (FRAMES_AT_A_TIME + 500) * cfg.hop_length + cfg.win_length
+    samples = (3 * SPECTRUM_BLOCK + 50) * cfg.hop_length + cfg.win_length
     audio = np.random.default_rng(4).standard_normal(samples).astype(np.float32)
     whole = extract(audio, cfg)
-    assert whole.shape[0] == cfg.num_frames(samples) > FRAMES_AT_A_TIME
-    second = extract(audio[FRAMES_AT_A_TIME * cfg.hop_length:], cfg)  # starts at a piece boundary
-    np.testing.assert_allclose(whole[FRAMES_AT_A_TIME:], second, atol=1e-5)
+    assert whole.shape[0] == cfg.num_frames(samples) > 3 * SPECTRUM_BLOCK
+    second = extract(audio[SPECTRUM_BLOCK * cfg.hop_length:], cfg)  # starts at a block boundary
+    np.testing.assert_allclose(whole[SPECTRUM_BLOCK:], second, atol=1e-5)
     np.testing.assert_allclose(whole[:100], extract(audio[:100 * cfg.hop_length + cfg.win_length], cfg)[:100],
                                atol=1e-5)
 

@@ -288,6 +288,45 @@ def test_each_step_takes_a_slice_of_every_streams_audio_and_ends_a_stream_after_
     assert ends == [1] and pending.seconds(1) == 0 and not pending.waiting
 
 
+def test_commands_cross_the_pipe_with_every_streams_audio_in_order():
+    from multiprocessing import Pipe
+
+    from voxgender.core.decisions import StreamOptions
+    from voxgender.server.engine_process import Commands, pack, receive_commands, send_packed
+
+    rng = np.random.default_rng(0)
+    first, second, third = (rng.normal(0, 0.1, n).astype(np.float32) for n in (1600, 480, 4800))
+    sent = Commands(opens=[(7, 48000, StreamOptions())], pushes={3: [first, second], 7: [third]}, ends=[3], drops=[5])
+    ours, theirs = Pipe()
+    send_packed(ours, pack(sent))
+    send_packed(ours, pack(Commands()))
+    ours.send(None)
+    got = receive_commands(theirs)
+    assert (got.opens, got.ends, got.drops) == (sent.opens, sent.ends, sent.drops)
+    assert list(got.pushes) == [3, 7]
+    assert np.array_equal(np.concatenate(got.pushes[3]), np.concatenate([first, second]))
+    assert np.array_equal(np.concatenate(got.pushes[7]), third)
+    assert receive_commands(theirs) == Commands() and receive_commands(theirs) is None
+
+
+def test_updates_cross_the_pipe_as_plain_tuples_and_come_back_whole():
+    import pickle
+
+    from voxgender.core.decisions import Decision, Summary
+    from voxgender.engine import Update
+    from voxgender.errors import AudioError
+    from voxgender.server.engine_process import from_wire, to_wire
+
+    update = Update([Decision(0.1, "none", None, None, False, 0.0), Decision(0.2, "male", 0.1234, 0.8766, True, 0.08)],
+                    Summary("male", 0.1234, 0.8766, 0.08, 0.25))
+    wire = to_wire(update)
+    assert b"Decision" not in pickle.dumps(wire)  # no objects to rebuild by calling Python code
+    assert from_wire(pickle.loads(pickle.dumps(wire))) == update
+    assert from_wire(to_wire(Update())) == Update()
+    error = AudioError("frame 3: contains NaN or infinite samples")
+    assert from_wire(to_wire(error)) is error
+
+
 def test_an_upload_without_speech_is_answered_none(client):
     from helpers import synthetic_music
 

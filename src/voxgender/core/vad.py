@@ -40,6 +40,8 @@ SEQUENCE_CHUNKS = 500  # chunks (16 s) per pass over a recording: memory stays s
 GATE_CHUNKS = 16  # chunks (0.5 s) that ``speech_until`` hears at a time
 FFT_SIZE, FFT_HOP = 256, 128  # silero's spectrogram of each chunk with its context ...
 REFLECT_PAD = 64  # ... after padding it on the right by reflection: 4 frames
+SPECTRUM_FRAMES = (CONTEXT + CHUNK + REFLECT_PAD - FFT_SIZE) // FFT_HOP + 1
+SPECTRA_BLOCK = 256  # windows per FFT pass: a block's float64 spectra stay in the CPU cache
 SPECTRA, PROBS = "spectra", "speech_probs"
 
 
@@ -71,11 +73,23 @@ HANN = 0.5 - 0.5 * np.cos(2 * math.pi * np.arange(FFT_SIZE) / FFT_SIZE)  # perio
 
 
 def chunk_spectra(windows: np.ndarray) -> np.ndarray:
-    """(..., 576) context + chunk windows -> silero's magnitude spectra (..., 129, 4)."""
+    """(..., 576) context + chunk windows -> silero's magnitude spectra (..., 129, 4).
+
+    A block of windows at a time: nearly twice as fast as one pass over thousands of windows,
+    whose float64 spectra leave the cache.
+    """
+    flat = windows.reshape(-1, windows.shape[-1])
+    out = np.empty((len(flat), FFT_SIZE // 2 + 1, SPECTRUM_FRAMES), np.float32)
+    for start in range(0, len(flat), SPECTRA_BLOCK):
+        out[start:start + SPECTRA_BLOCK] = _block_spectra(flat[start:start + SPECTRA_BLOCK])
+    return out.reshape(*windows.shape[:-1], *out.shape[1:])
+
+
+def _block_spectra(windows: np.ndarray) -> np.ndarray:
     reflection = windows[..., -2:-2 - REFLECT_PAD:-1]  # np.pad's "reflect", without its per-call cost
     padded = np.concatenate([windows, reflection], axis=-1)
     frames = np.lib.stride_tricks.sliding_window_view(padded, FFT_SIZE, axis=-1)[..., ::FFT_HOP, :]
-    return np.abs(np.fft.rfft(frames * HANN)).swapaxes(-1, -2).astype(np.float32)
+    return np.abs(np.fft.rfft(frames * HANN)).swapaxes(-1, -2)
 
 
 def _windows(wave: np.ndarray, chunks: int) -> np.ndarray:

@@ -19,7 +19,7 @@ def decode_pcm(data: bytes, encoding: str, name: str = "<pcm>") -> np.ndarray:
                          f"({dtype.itemsize} bytes each)")
     samples = np.frombuffer(data, dtype=dtype)
     if dtype.kind == "i":
-        return samples.astype(np.float32) / 32768.0
+        return np.multiply(samples, np.float32(1 / 32768), dtype=np.float32)  # one pass; exact (a power of two)
     if not np.isfinite(samples).all():
         raise AudioError(f"{name}: contains NaN or infinite samples")
     return np.clip(samples, -1.0, 1.0).astype(np.float32)

@@ -10,17 +10,19 @@ audio, ends, drops), and every stream's updates come back.
 from __future__ import annotations
 
 import multiprocessing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from multiprocessing.connection import Connection
+from operator import attrgetter
 
 import numpy as np
 
-from voxgender.core.decisions import StreamOptions
+from voxgender.core.decisions import Decision, StreamOptions, Summary
 from voxgender.engine import StreamEngine, Update
 from voxgender.errors import VoxgenderError
 from voxgender.model import Model
 
 Item = Update | VoxgenderError
+WireItem = tuple[list[tuple], tuple | None] | VoxgenderError  # an Update as (decision rows, summary row)
 STOP_TIMEOUT_S = 5.0
 START_TIMEOUT_S = 120.0
 WARMUP_S = 1.0  # audio run through a new engine before it serves: the first calls of each network are slow
@@ -34,6 +36,56 @@ class Commands:
     pushes: dict[int, list[np.ndarray]] = field(default_factory=dict)
     ends: list[int] = field(default_factory=list)
     drops: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Packed:
+    """Commands ready for the pipe: the commands without their audio, each stream's audio length, and all the audio."""
+
+    commands: Commands
+    lengths: list[tuple[int, int]]
+    audio: np.ndarray
+
+
+def pack(commands: Commands) -> Packed:
+    lengths = [(sid, sum(len(chunk) for chunk in chunks)) for sid, chunks in commands.pushes.items()]
+    chunks = [chunk for stream_chunks in commands.pushes.values() for chunk in stream_chunks]
+    audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    return Packed(replace(commands, pushes={}), lengths, audio)
+
+
+def send_packed(conn: Connection, packed: Packed) -> None:
+    conn.send((packed.commands, packed.lengths))
+    conn.send_bytes(packed.audio)
+
+
+def receive_commands(conn: Connection) -> Commands | None:
+    """What :func:`send_packed` sent, or None when the pipe says stop."""
+    message = conn.recv()
+    if message is None:
+        return None
+    commands, lengths = message
+    audio = np.frombuffer(conn.recv_bytes(), np.float32)
+    bounds = np.cumsum([n for _, n in lengths], dtype=int)
+    commands.pushes = {sid: [samples] for (sid, _), samples in zip(lengths, np.split(audio, bounds[:-1]))}
+    return commands
+
+
+_decision_row = attrgetter(*(f.name for f in fields(Decision)))
+_summary_row = attrgetter(*(f.name for f in fields(Summary)))
+
+
+def to_wire(item: Item) -> WireItem:
+    if isinstance(item, VoxgenderError):
+        return item
+    return [_decision_row(d) for d in item.decisions], None if item.summary is None else _summary_row(item.summary)
+
+
+def from_wire(item: WireItem) -> Item:
+    if isinstance(item, VoxgenderError):
+        return item
+    decisions, summary = item
+    return Update([Decision(*row) for row in decisions], None if summary is None else Summary(*summary))
 
 
 def apply(engine: StreamEngine, ids: dict[int, int], commands: Commands) -> dict[int, Item]:
@@ -77,8 +129,8 @@ def _serve(conn: Connection, model: Model) -> None:
     engine.step()
     conn.send("ready")
     try:
-        while (commands := conn.recv()) is not None:
-            conn.send(apply(engine, ids, commands))
+        while (commands := receive_commands(conn)) is not None:
+            conn.send({hub_id: to_wire(item) for hub_id, item in apply(engine, ids, commands).items()})
     except (EOFError, KeyboardInterrupt):
         pass
 
@@ -97,8 +149,9 @@ class EngineProcess:
             self.close()
             raise RuntimeError(f"the stream engine process did not start within {START_TIMEOUT_S:g} s")
 
-    def step(self, commands: Commands) -> dict[int, Item]:
-        self._conn.send(commands)
+    def step(self, packed: Packed) -> dict[int, WireItem]:
+        """One engine step (blocks): the updates by hub id, to be read with :func:`from_wire`."""
+        send_packed(self._conn, packed)
         return self._conn.recv()
 
     def close(self) -> None:

@@ -27,7 +27,7 @@ import numpy as np
 from voxgender.core.decisions import StreamOptions
 from voxgender.errors import VoxgenderError
 from voxgender.model import Model
-from voxgender.server.engine_process import Commands, EngineProcess, Item
+from voxgender.server.engine_process import Commands, EngineProcess, Item, Packed, WireItem, from_wire, pack
 from voxgender.server.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -178,13 +178,18 @@ class StreamHub:
         self._engine.close()
         self._engine = EngineProcess(self._model)
 
-    def _step(self) -> dict[int, Item]:
-        """On the worker thread: send what the handlers asked for to the engine, wait for its step."""
+    def _next_commands(self) -> Packed:
+        """What the handlers asked for since the last step, ready for the engine (on the event loop:
+        Python work on the worker thread would wait for the GIL behind the loop)."""
         with self._lock:
             commands, self._commands = self._commands, Commands()
             commands.pushes, commands.ends = self._pending.take(STEP_AUDIO_S)
+        return pack(commands)
+
+    def _step(self, packed: Packed) -> dict[int, WireItem]:
+        """On the worker thread: send the commands to the engine, wait for its step."""
         assert self._engine is not None  # started
-        return self._engine.step(commands)
+        return self._engine.step(packed)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -195,7 +200,7 @@ class StreamHub:
             self._wake.clear()
             start = last = time.perf_counter()
             try:
-                items = await loop.run_in_executor(self._executor, self._step)
+                items = await loop.run_in_executor(self._executor, self._step, self._next_commands())
             except Exception:  # a crash must not stop the server: restart the engine, fail its streams
                 log.exception("the stream engine failed; restarting it")
                 for queue in self._queues.values():  # its streams learn at once, not after the restart
@@ -206,7 +211,7 @@ class StreamHub:
             for sid, item in items.items():
                 queue = self._queues.get(sid)
                 if queue is not None:
-                    queue.put_nowait(item)
+                    queue.put_nowait(from_wire(item))
             self._room.set()
             with self._lock:
                 if self._pending.waiting:

@@ -13,7 +13,7 @@ import torch
 
 from voxgender.core.networks import zero_state
 from voxgender.core.onnx_network import FEATURES, LOG_POSTERIORS, state_names
-from voxgender.core.vad import CHUNK, CONTEXT, FFT_HOP, FFT_SIZE, HIDDEN, PROBS, REFLECT_PAD, SPECTRA
+from voxgender.core.vad import FFT_SIZE, HIDDEN, PROBS, SPECTRA, SPECTRUM_FRAMES
 from voxgender.training.networks import GenderRNN
 
 OPSET = 17
@@ -73,7 +73,7 @@ class _SileroVadSpectra(torch.nn.Module):
         # A convolution over 1 to 4 frames runs faster as one matrix acting on the flattened
         # (channels x frames) input than as a convolution: the encoder becomes four Linear layers.
         self.encoder = torch.nn.ModuleList()
-        channels, frames = FFT_SIZE // 2 + 1, (CONTEXT + CHUNK + REFLECT_PAD - FFT_SIZE) // FFT_HOP + 1
+        channels, frames = FFT_SIZE // 2 + 1, SPECTRUM_FRAMES
         for block in silero.encoder.children():
             self.encoder.append(_as_linear(block.reparam_conv, channels, frames))
             channels, frames = block.reparam_conv.out_channels, self.encoder[-1].out_features // block.reparam_conv.out_channels

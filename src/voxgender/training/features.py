@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from voxgender.core.features import FRAMES_AT_A_TIME, LOG_FLOOR, FeatureConfig, deltas, feature_tables
+from voxgender.core.features import LOG_FLOOR, FeatureConfig, deltas, feature_tables
+
+FRAMES_AT_A_TIME = 4096  # spectra of a few thousand frames at a time, so memory stays small for long inputs
 
 
 def torch_deltas(x: torch.Tensor) -> torch.Tensor:
@@ -33,7 +35,6 @@ class FeatureExtractor(torch.nn.Module):
         if wave.shape[-1] < cfg.win_length:
             return wave.new_zeros(*wave.shape[:-1], 0, cfg.base_dim)
         frames = wave.unfold(-1, cfg.win_length, cfg.hop_length)  # a view: no copy yet
-        # Spectra of a few thousand frames at a time, so memory stays small for long inputs.
         return torch.cat([self._frames(piece) for piece in frames.split(FRAMES_AT_A_TIME, dim=-2)], dim=-2)
 
     def _frames(self, frames: torch.Tensor) -> torch.Tensor:
