@@ -108,7 +108,8 @@ class DecisionTracker:
         self.options = options
         self._calibration = calibration
         self._rate, self._hop_s = features.sample_rate, features.hop_ms / 1000
-        self._num_frames = features.num_frames
+        self._win, self._hop = features.win_length, features.hop_length
+        self._cumulative = options.smoothing == "cumulative"
         self._interval = max(1, round(options.interval_s * features.sample_rate))
         self._hold_frames = round(options.hold_s / self._hop_s)
         self._smoother = options.smoother()
@@ -133,7 +134,7 @@ class DecisionTracker:
             self._speech = np.concatenate([self._speech, speech]) if len(self._speech) else speech
         out = []
         while self._next <= audio_end:
-            needed = self._num_frames(self._next) - self._first
+            needed = self._frames_in(self._next) - self._first
             if needed > len(self._lp):
                 break
             out.append(self._decide(*self._take(needed)))
@@ -148,6 +149,10 @@ class DecisionTracker:
         self._speech_frames += int(speech.sum())
         return out, self._summary(audio_end)
 
+    def _frames_in(self, samples: int) -> int:
+        """``FeatureConfig.num_frames``, without its properties' cost on this hot path."""
+        return 0 if samples < self._win else 1 + (samples - self._win) // self._hop
+
     def _take(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         lp, self._lp = self._lp[:n], self._lp[n:]
         speech, self._speech = self._speech[:n], self._speech[n:]
@@ -157,14 +162,15 @@ class DecisionTracker:
         first, self._first = self._first, self._first + len(lp)
         t = round(self._next / self._rate, 3)
         self._next += self._interval
-        if speech.any():
-            voiced = lp[speech]
+        voiced_count = int(np.count_nonzero(speech))
+        if voiced_count:
+            voiced = lp if voiced_count == len(lp) else lp[speech]
             self._current = self._smoother.update(voiced)
-            if self.options.smoothing == "cumulative":
+            if self._cumulative:
                 self._current = self._calibrated(self._current)
             self._overall.update(voiced)
-            self._speech_frames += len(voiced)
-            self._last_speech = first + int(np.flatnonzero(speech)[-1])
+            self._speech_frames += voiced_count
+            self._last_speech = first + len(speech) - 1 - int(speech[::-1].argmax())
         speech_s = round(self._speech_frames * self._hop_s, 3)
         if self._current is None or self._last_speech < first - self._hold_frames:
             return Decision(t, "none", None, None, False, speech_s)
