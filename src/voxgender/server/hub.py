@@ -196,7 +196,10 @@ class StreamHub:
         last = 0.0
         while True:
             await self._wake.wait()
-            await asyncio.sleep(max(0.0, last + self._step_interval - time.perf_counter()))  # gather a batch
+            if (gather := last + self._step_interval - time.perf_counter()) > 0:
+                await asyncio.sleep(gather)  # gather a batch
+            # else the next step leaves at once, before the handlers woken by the last one run: the
+            # engine computes while they send its decisions, instead of waiting for them
             self._wake.clear()
             start = last = time.perf_counter()
             try:
