@@ -13,7 +13,7 @@ On a machine shared with other jobs, ``--nice -10`` (root) runs the server and t
 of them, to measure the server rather than its neighbours; the server's CPU per stream is printed
 either way.
 
-    .venv/bin/python benchmarks/ws_capacity.py [--levels 50 100 200 300 400] [--seconds 15]
+    .venv/bin/python benchmarks/ws_capacity.py [--levels 100 200 300 400 450 500] [--seconds 15]
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ async def run(levels: list[int], seconds: float, max_lag: float, nice: int) -> N
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--levels", type=int, nargs="+", default=[50, 100, 200, 300, 400])
+    parser.add_argument("--levels", type=int, nargs="+", default=[100, 200, 300, 400, 450, 500])
     parser.add_argument("--seconds", type=float, default=15.0, help="audio per stream at each level")
     parser.add_argument("--max-lag", type=float, default=0.5, help="largest p99 decision lag that counts as real time")
     parser.add_argument("--nice", type=int, default=0, help="scheduling priority of server and generator (< 0: root)")
