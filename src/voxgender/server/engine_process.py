@@ -48,6 +48,7 @@ class Packed:
 
 
 def pack(commands: Commands) -> Packed:
+    """``commands`` with every stream's audio joined into one array, in the order of its pushes."""
     lengths = [(sid, sum(len(chunk) for chunk in chunks)) for sid, chunks in commands.pushes.items()]
     chunks = [chunk for stream_chunks in commands.pushes.values() for chunk in stream_chunks]
     audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
@@ -55,6 +56,7 @@ def pack(commands: Commands) -> Packed:
 
 
 def send_packed(conn: Connection, packed: Packed) -> None:
+    """The pickled commands and lengths, then the audio as raw bytes (no pickling)."""
     conn.send((packed.commands, packed.lengths))
     conn.send_bytes(packed.audio)
 
@@ -76,12 +78,14 @@ _summary_row = attrgetter(*(f.name for f in fields(Summary)))
 
 
 def to_wire(item: Item) -> WireItem:
+    """An update as plain tuples of its fields (an error as it is)."""
     if isinstance(item, VoxgenderError):
         return item
     return [_decision_row(d) for d in item.decisions], None if item.summary is None else _summary_row(item.summary)
 
 
 def from_wire(item: WireItem) -> Item:
+    """The update that :func:`to_wire` flattened (an error as it is)."""
     if isinstance(item, VoxgenderError):
         return item
     decisions, summary = item
