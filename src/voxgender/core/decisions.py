@@ -108,7 +108,7 @@ class DecisionTracker:
         self.options = options
         self._calibration = calibration
         self._rate, self._hop_s = features.sample_rate, features.hop_ms / 1000
-        self._win, self._hop = features.win_length, features.hop_length
+        self._num_frames = features.num_frames
         self._cumulative = options.smoothing == "cumulative"
         self._interval = max(1, round(options.interval_s * features.sample_rate))
         self._hold_frames = round(options.hold_s / self._hop_s)
@@ -134,7 +134,7 @@ class DecisionTracker:
             self._speech = np.concatenate([self._speech, speech]) if len(self._speech) else speech
         out = []
         while self._next <= audio_end:
-            needed = self._frames_in(self._next) - self._first
+            needed = self._num_frames(self._next) - self._first
             if needed > len(self._lp):
                 break
             out.append(self._decide(*self._take(needed)))
@@ -148,10 +148,6 @@ class DecisionTracker:
             self._overall.update(lp[speech])
         self._speech_frames += int(speech.sum())
         return out, self._summary(audio_end)
-
-    def _frames_in(self, samples: int) -> int:
-        """``FeatureConfig.num_frames``, without its properties' cost on this hot path."""
-        return 0 if samples < self._win else 1 + (samples - self._win) // self._hop
 
     def _take(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         lp, self._lp = self._lp[:n], self._lp[n:]

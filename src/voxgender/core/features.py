@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, Literal
 
 import numpy as np
+
+from voxgender.core.blocks import by_blocks
 
 FeatureKind = Literal["logmel", "mfcc"]
 DELTA_WIDTH = 2  # regression half-width of the Δ and ΔΔ filters (frames)
@@ -60,11 +62,11 @@ class FeatureConfig:
             raise ValueError(f"pitch range {self.pitch_fmin}-{self.pitch_fmax} Hz needs 0 < pitch_fmin < pitch_fmax "
                              f"and two periods of pitch_fmin within the {self.win_ms} ms window")
 
-    @property
+    @cached_property  # frame counts on a stream's hot path read these often
     def win_length(self) -> int:
         return int(round(self.sample_rate * self.win_ms / 1000))
 
-    @property
+    @cached_property
     def hop_length(self) -> int:
         return int(round(self.sample_rate * self.hop_ms / 1000))
 
@@ -195,19 +197,13 @@ def feature_tables(cfg: FeatureConfig) -> FeatureTables:
 
 
 def frame_features(frames: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
-    """Windows ``(frames, win_length)`` -> log-mel or MFCC (+ pitch bins) ``(frames, base_dim)``, float32.
-
-    A block of frames at a time: twice as fast as one pass over thousands of frames, whose spectra
-    leave the cache, and memory stays small on long inputs.
-    """
-    out = np.empty((len(frames), cfg.base_dim), np.float32)
-    for start in range(0, len(frames), SPECTRUM_BLOCK):
-        out[start:start + SPECTRUM_BLOCK] = _block_features(frames[start:start + SPECTRUM_BLOCK], cfg)
-    return out
+    """Windows ``(frames, win_length)`` -> log-mel or MFCC (+ pitch bins) ``(frames, base_dim)``,
+    float32, a block of frames at a time (``core.blocks``)."""
+    tables, out = feature_tables(cfg), np.empty((len(frames), cfg.base_dim), np.float32)
+    return by_blocks(lambda block: _block_features(block, tables, cfg), frames, SPECTRUM_BLOCK, out)
 
 
-def _block_features(frames: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
-    tables = feature_tables(cfg)
+def _block_features(frames: np.ndarray, tables: FeatureTables, cfg: FeatureConfig) -> np.ndarray:
     spectrum = np.fft.rfft(frames * tables.window, n=cfg.n_fft)  # float64: NumPy's float32 FFT is 2-3x slower
     power = (spectrum.real ** 2 + spectrum.imag ** 2).astype(np.float32)
     logmel = np.log(power @ tables.mel + np.float32(LOG_FLOOR))
