@@ -17,6 +17,7 @@ A group's score is its UAR, or the recall of its one gender (the arousal groups)
 
     python benchmarks/panel.py --model runs/X --out benchmarks/results/panel/X            # val
     python benchmarks/panel.py --split test --out benchmarks/results/panel/bundled_test    # report
+    python benchmarks/panel.py --encoder --out benchmarks/results/panel/bundled_val_encoder  # predict --encoder
 """
 
 from __future__ import annotations
@@ -249,6 +250,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic arousal factors")
     parser.add_argument("--all-members", action="store_true", help="an ensemble runs every member on every clip")
+    parser.add_argument("--encoder", action="store_true", help="with the model's speaker encoder (predict --encoder)")
     args = parser.parse_args()
     if not args.data.is_dir():
         print(f"skipped: {args.data} not present")
@@ -258,10 +260,12 @@ def main() -> None:
     adults = [u for u in read_corpora(folders) if not u.is_child]
     flagged = read_speaker_list(LABEL_AUDIT)
     utterances = [u for u in split_speakers_of(adults, args.split, args.model) if u.speaker not in flagged]
-    model = load_model(args.model, all_members=args.all_members)
+    model = load_model(args.model, all_members=args.all_members, encoder=args.encoder)
     records = score_records(model, utterances, args.seed, show=True)
-    command = f"python benchmarks/panel.py --split {args.split} --model {args.model}" + (" --all-members" if args.all_members else "")
-    result = write_outputs(args.out, f"{args.model.name}, {args.split} speakers", command, records)
+    flags = (" --all-members" if args.all_members else "") + (" --encoder" if args.encoder else "")
+    command = f"python benchmarks/panel.py --split {args.split} --model {args.model}{flags}"
+    what = f"{args.model.name}{', with the speaker encoder' if args.encoder else ''}, {args.split} speakers"
+    result = write_outputs(args.out, what, command, records)
     print((args.out / "report.md").read_text().split("## Groups")[0])
     print(f"worst group: {result['worst_group']} {result['worst_score']:.3f}")
 

@@ -4,14 +4,14 @@ many short clips, one long file, and the network's runtimes (torch, ONNX float, 
 - **start-up**: ``voxgender predict one.wav`` (a 2-s clip), wall time and peak RSS of the process;
 - **short clips**: ``voxgender predict`` over clips of 2-8 s from every corpus of ../shared/data,
   as x real time, with its speech gate (the default), the full speech check (``--speech-check
-  full``) and none (``--no-speech-check``), beside the Praat median-F0 rule (the peer, run by
+  full``), none (``--no-speech-check``) and the speaker encoder (``--encoder``), beside the Praat median-F0 rule (the peer, run by
   benchmarks/.venv-peers on the same files, in turn with it) and the decoding of the same files
   alone, the ceiling of any tool that reads them. Two sets of the same clips: *as stored* (16 kHz
   FLAC, and Ogg Opus, whose decoding alone takes about 60% of the CPU), and *as recorded*: written
   as 16-bit WAV at 16-48 kHz, a quarter of them stereo, the formats that recordings arrive in and
   that the target was set on;
 - **long file**: ``voxgender predict`` on one long recording (``--long``), x real time and peak RSS,
-  with each speech check;
+  with each speech check and with the speaker encoder;
 - **network**: the bundled model's file decisions on every test-split clip through torch, the
   ONNX graph and its dynamic int8 quantisation: differences in p_female, labels that change,
   and throughput of the network alone.
@@ -83,9 +83,9 @@ def trees(args: argparse.Namespace) -> dict[str, str | None]:
 
 def commands(args: argparse.Namespace) -> dict[str, tuple[str | None, list[str]]]:
     """The predict commands measured: each tree as it runs by default (this one with its speech
-    gate), and this one with the full speech check and without any."""
+    gate), and this one with the full speech check, without any, and with the speaker encoder."""
     return {**{name: (src, []) for name, src in trees(args).items()},
-            **{f"onnxruntime, {flags}": (None, flags.split()) for flags in ("--speech-check full", "--no-speech-check")}}
+            **{f"onnxruntime, {flags}": (None, flags.split()) for flags in ("--speech-check full", "--no-speech-check", "--encoder")}}
 
 
 def short_clips(n: int) -> list[str]:

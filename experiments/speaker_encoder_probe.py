@@ -1,12 +1,12 @@
 """Does a speaker encoder trained on thousands of voices hear the Amharic men in fear and sadness?
 
-A logistic-regression probe on GE2E utterance embeddings (``speaker_encoder.py``) is trained on the
-adults of the corpora a fold keeps (test speakers and audit-flagged speakers left out) and scores the
-fold's left-out corpora on the clips ``benchmarks/group_out.py`` scores: ``ased`` alone, then each of
-the four groups. Female and male recall per corpus and per ``style``.
+A logistic-regression probe on GE2E utterance embeddings (the encoder of ``predict --encoder``,
+exported from Resemblyzer's wheel) is trained on the adults of the corpora a fold keeps (test
+speakers and audit-flagged speakers left out) and scores the fold's left-out corpora on the clips
+``benchmarks/group_out.py`` scores: ``ased`` alone, then each of the four groups. Female and male recall per corpus and per ``style``.
 
     PYTHONPATH=benchmarks python experiments/speaker_encoder_probe.py \\
-        --wheel runs/resemblyzer/Resemblyzer-0.1.4-py3-none-any.whl --embeddings runs/ge2e/embeddings.npz
+        --wheel runs/resemblyzer/Resemblyzer-0.1.4-py3-none-any.whl --embeddings runs/ge2e/embeddings_encoder.npz
 """
 
 from __future__ import annotations
@@ -16,23 +16,21 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-import torch
 from accuracy_benchmark import corpus_folders
 from group_out import GROUPS, choosing_clips
 from sklearn.linear_model import LogisticRegression
-from speaker_encoder import SpeakerEncoder
 from split_clips import flagged_speakers
 
 from voxgender.io.audio import load_audio
 from voxgender.io.progress import progress_bar
 from voxgender.training.data import Utterance, read_corpora, speaker_split
+from voxgender.training.speaker_encoder import encoder_from_wheel
 
 
 def embeddings(utterances: list[Utterance], wheel: Path, cache: Path) -> dict[str, np.ndarray]:
     """Each clip's embedding by path, computed once and kept in ``cache``."""
     if not cache.is_file():
-        torch.set_num_threads(2)
-        encoder = SpeakerEncoder.from_wheel(wheel)
+        encoder = encoder_from_wheel(wheel)
         vectors = [encoder.embed(load_audio(u.path)) for u in progress_bar(utterances, "embedding", True)]
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez(cache, embeddings=np.array(vectors), paths=np.array([u.path for u in utterances]))
@@ -59,7 +57,7 @@ def recall_rows(clips: list[Utterance], p_male: np.ndarray) -> dict[str, tuple[f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wheel", type=Path, required=True, help="Resemblyzer 0.1.4's wheel")
-    parser.add_argument("--embeddings", type=Path, default=Path("runs/ge2e/embeddings.npz"), help="cache of the clips' embeddings")
+    parser.add_argument("--embeddings", type=Path, default=Path("runs/ge2e/embeddings_encoder.npz"), help="cache of the clips' embeddings")
     args = parser.parse_args()
     adults = [u for u in read_corpora(list(corpus_folders().values())) if not u.is_child]
     vectors = embeddings(adults, args.wheel, args.embeddings)

@@ -8,7 +8,7 @@ bundled model's segments are relabelled three ways, each speech segment cut into
   of them carry, an upper bound that needs perfect speaker identities;
 - **clusters**: pieces grouped by agglomerative clustering (cosine, average linkage) of an
   embedding, each cluster labelled by most of its seconds; embeddings are GE2E's
-  (``speaker_encoder.py``) or each piece's MFCC means and deviations, standardised per recording;
+  (``predict --encoder``'s, exported from Resemblyzer's wheel) or each piece's MFCC means and deviations, standardised per recording;
 - **neighbours**: each piece takes the duration-weighted mean log-odds of the pieces whose GE2E
   cosine similarity exceeds a level.
 
@@ -24,12 +24,10 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 from broadcast import FEMALE, MALE, frame_errors, hypothesis_frames, rates, total
 from conversation import Conversation, build_conversation
 from segmentation_benchmark import evaluate, load_pool
 from sklearn.cluster import AgglomerativeClustering
-from speaker_encoder import SpeakerEncoder
 
 from voxgender.core.calibration import logit
 from voxgender.core.features import FeatureConfig, base_features
@@ -39,6 +37,7 @@ from voxgender.io.model_dir import bundled_model_dir
 from voxgender.model import load_model
 from voxgender.runtime import one_thread
 from voxgender.segment import SegmentConfig
+from voxgender.training.speaker_encoder import encoder_from_wheel
 
 COLLAR_S = 0.25
 Relabel = Callable[[Conversation, list[Segment]], np.ndarray]
@@ -115,8 +114,7 @@ def main() -> None:
     frames = lambda segs_of: [hypothesis_frames(s, len(c.recording.reference)) for c, s in zip(convs, segs_of)]  # noqa: E731
     print(f"segment as it is      {score(convs, frames(segmented))}")
     print(f"oracle speakers       {score(convs, [oracle(c, s) for c, s in zip(convs, segmented)])}")
-    torch.set_num_threads(2)
-    encoder = SpeakerEncoder.from_wheel(args.wheel)
+    encoder = encoder_from_wheel(args.wheel)
     parts = [pieces(s, args.piece) for s in segmented]
     ge2e = [np.array([encoder.embed(c.recording.audio[int(p.start * SAMPLE_RATE):int(p.end * SAMPLE_RATE)]) for p in ps])
             for c, ps in zip(convs, parts)]

@@ -13,10 +13,11 @@ from voxgender.core.aggregate import AGGREGATIONS, CASCADE_MARGIN, SPEECH_ONLY, 
 from voxgender.core.calibration import Calibration
 from voxgender.core.features import FeatureConfig, extract
 from voxgender.core.networks import FrameNetwork, combine_members
+from voxgender.core.speaker_encoder import EncoderProbe, SpeakerEncoder, unit_mean
 from voxgender.core.vad import VadState, frame_flags, shared_vad, speech_probabilities, speech_seconds, speech_until
 from voxgender.errors import ModelError
 from voxgender.io.audio import SAMPLE_RATE, AudioBlock, Source, load_audio, read_blocks, source_name, validate
-from voxgender.io.model_dir import bundled_model_dir, load_model_dir
+from voxgender.io.model_dir import bundled_model_dir, load_encoder, load_model_dir
 from voxgender.runtime import ordered_map, prefetched
 
 DEFAULT_WINDOW_S = 8.0
@@ -24,6 +25,7 @@ LONG_BLOCK_S = 128.0  # a recording longer than this is decoded and scored block
 BLOCK_THREADS = 2  # blocks of one long recording scored at once, while the next ones are decoded
 MIN_SPEECH_S = 0.5  # with less speech than this (the shortest segment `segment` reports) a file is answered "none"
 BATCH_WINDOWS = 128  # windows of one length run through the network as one batch
+BLOCK_ENCODER_WINDOWS = 4  # speaker-encoder windows heard in each block of a long recording
 SpeechCheck = Literal["gate", "full", "off"]
 SPEECH_CHECKS: tuple[str, ...] = get_args(SpeechCheck)
 
@@ -106,6 +108,7 @@ class Model:
         self.calibration: Calibration | None = inference.calibration
         self.min_confidence: float = 0.0  # below it a file's label is "unknown"
         self.speech_check: SpeechCheck = "gate"  # silero-vad listens for speech: see load_model
+        self.encoder: tuple[SpeakerEncoder, EncoderProbe] | None = None  # a second opinion on files: see load_model
 
     @property
     def window_frames(self) -> int:
@@ -177,6 +180,15 @@ class Model:
             masks = [frame_flags(p, len(lp), self.features) for p, lp in zip(probs, log_posts)]
             log_posts = [lp[m] if m.any() else lp for lp, m in zip(log_posts, masks)]
         p_female = np.array([aggregate(lp, "mean_log" if method == SPEECH_ONLY else method) for lp in log_posts])
+        embeddings = [self.encoder[0].embed(a) for a in audios] if self.encoder is not None else None
+        return self._file_p_female(p_female, method, embeddings, calibrated)
+
+    def _file_p_female(self, p_female: np.ndarray, method: Aggregation, embeddings: Sequence[np.ndarray] | None,
+                       calibrated: bool = True) -> np.ndarray:
+        """Files' p_female from the network's aggregates: fused with the speaker encoder's probe on
+        their ``embeddings`` when it is in use (mean-log aggregations), calibrated unless asked not."""
+        if self.encoder is not None and embeddings is not None and method != "majority":
+            return self.encoder[1].fused(p_female, np.array(embeddings), calibrated)
         return self.calibrate(p_female, method) if calibrated else p_female
 
     def _open_input(self, source: Source, name: str, aggregation: Aggregation | None = None) -> np.ndarray | Iterator[AudioBlock]:
@@ -210,27 +222,33 @@ class Model:
             raise ValueError("speech_mean_log needs the whole recording: decode it with load_audio")
         speech = _SpeechCounter(self.speech_check) if self.speech_check != "off" else None
         heard = speech.hear(prefetched(blocks, 2)) if speech is not None else blocks  # decoding, VAD and scoring overlap
-        log_sum, female_frames, frames, samples = np.zeros(2), 0, 0, 0
-        for block_sum, block_female, block_frames, end in ordered_map(self._block_sums, heard, BLOCK_THREADS, 2 * BLOCK_THREADS):
+        log_sum, female_frames, frames, samples, windows = np.zeros(2), 0, 0, 0, []
+        for block_sum, block_female, block_frames, end, block_windows in ordered_map(
+                self._block_sums, heard, BLOCK_THREADS, 2 * BLOCK_THREADS):
             log_sum += block_sum
             female_frames += block_female
             frames += block_frames
             samples = end
+            windows.append(block_windows)
         if method == "majority":
             p_female = female_frames / frames if frames else 0.5
         else:
             p_female = mean_log_posterior((log_sum / max(frames, 1))[None, :]) if frames else 0.5
-        return (float(self.calibrate(np.array([p_female]), method)[0]), samples / SAMPLE_RATE,
+        embedding = [unit_mean(np.concatenate(windows))] if self.encoder is not None else None
+        return (float(self._file_p_female(np.array([p_female]), method, embedding)[0]), samples / SAMPLE_RATE,
                 speech.seconds if speech is not None else None)
 
-    def _block_sums(self, block: AudioBlock) -> tuple[np.ndarray, int, int, int]:
-        """A block's summed frame log-posteriors, female-leaning frames, frames, and the sample it ends at."""
+    def _block_sums(self, block: AudioBlock) -> tuple[np.ndarray, int, int, int, np.ndarray | None]:
+        """A block's summed frame log-posteriors, female-leaning frames, frames, the sample it ends at,
+        and its speaker-encoder window embeddings (None without the encoder)."""
         hop = self.features.hop_length
         first = block.lead // hop
         feats = self.features_of(block.audio)[first:None if block.last else first + block.size // hop]
         log_post = self.feature_log_posteriors([feats])[0]
+        own = block.audio[block.lead:block.lead + block.size]
+        windows = self.encoder[0].window_embeddings(own, BLOCK_ENCODER_WINDOWS) if self.encoder is not None else None
         return (log_post.sum(axis=0, dtype=np.float64), int((log_post[:, 0] > log_post[:, 1]).sum()), len(log_post),
-                block.start + block.size)
+                block.start + block.size, windows)
 
     def calibrate(self, p_female: np.ndarray, aggregation: Aggregation | None = None) -> np.ndarray:
         """Calibrated p_female of a mean-log-posterior aggregation (``mean_log``, ``speech_mean_log``)
@@ -297,14 +315,16 @@ class Model:
 
 
 def load_model(path: str | Path | None = None, all_members: bool = False, min_confidence: float = 0.0,
-               speech_check: SpeechCheck = "gate") -> Model:
+               speech_check: SpeechCheck = "gate", encoder: bool = False) -> Model:
     """Load a model directory, or the bundled pretrained model when ``path`` is None.
     ``all_members``: an ensemble runs every member on every input (no cascade).
     ``min_confidence``: files whose calibrated confidence falls below it are labelled ``unknown``.
     ``speech_check``: how silero-vad listens for speech, so that a file with less than
     ``MIN_SPEECH_S`` of it (music, silence) is answered ``none``: ``"gate"`` stops listening once it
     has heard that much (the same labels at little cost); ``"full"`` hears every file to its end
-    and reports its seconds of speech (``speech_s``); ``"off"`` skips it, for inputs known to hold speech."""
+    and reports its seconds of speech (``speech_s``); ``"off"`` skips it, for inputs known to hold speech.
+    ``encoder``: files' decisions also hear the model's speaker encoder (``voxgender add-encoder``),
+    its probe's log-odds added to the network's: truer on speech unlike the training data, slower."""
     if speech_check not in SPEECH_CHECKS:
         raise ValueError(f"speech_check must be one of {', '.join(SPEECH_CHECKS)}, not {speech_check!r}")
     if not 0 <= min_confidence <= 1:
@@ -319,6 +339,8 @@ def load_model(path: str | Path | None = None, all_members: bool = False, min_co
         model.cascade_margin = None
     model.min_confidence = min_confidence
     model.speech_check = speech_check
+    if encoder:
+        model.encoder = load_encoder(source, config)
     return model
 
 

@@ -25,7 +25,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     paths = input_paths(args)
     one_thread()  # parallelism comes from one batch per core in iter_predictions
     model = load_model(args.model, all_members=args.all_members, min_confidence=args.min_confidence,
-                       speech_check=args.speech_check)
+                       speech_check=args.speech_check, encoder=args.encoder)
     writer = RecordWriter(args.format)
     show = args.format in ("table", "json") or sys.stdout.isatty()
     failures = 0
@@ -43,6 +43,9 @@ def add_predict(p: argparse.ArgumentParser) -> None:
     p.add_argument("--aggregation", choices=("mean_log", "majority", "speech_mean_log"), help="how frame posteriors become one decision")
     p.add_argument("--min-confidence", type=float, default=0.0, metavar="C",
                    help="label a file 'unknown' when its calibrated confidence is below C (0.5-1; default 0: always decide)")
+    p.add_argument("--encoder", action="store_true",
+                   help="also hear each file through the model's speaker encoder: truer on speech unlike the training "
+                        "data (emotions, TV, crowd microphones), several times slower on short clips")
     add_speech_check(p)
     add_all_members(p)
     p.set_defaults(handler=cmd_predict)

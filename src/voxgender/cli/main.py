@@ -8,7 +8,16 @@ from typing import Callable, Sequence
 
 from voxgender.cli.files import add_batch, add_predict, add_segment
 from voxgender.cli.realtime import add_listen, add_serve, add_stream
-from voxgender.cli.training import add_calibrate, add_card, add_ensemble, add_evaluate, add_export, add_train, add_tune
+from voxgender.cli.training import (
+    add_add_encoder,
+    add_calibrate,
+    add_card,
+    add_ensemble,
+    add_evaluate,
+    add_export,
+    add_train,
+    add_tune,
+)
 from voxgender.errors import VoxgenderError, import_extra
 
 
@@ -33,6 +42,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "tune": ("Optuna hyper-parameter search on the validation split (resumable)", add_tune),
     "evaluate": ("metrics, per-corpus and per-length tables, plots", add_evaluate),
     "calibrate": ("fit calibrated probabilities on validation speakers and store them in the model", add_calibrate),
+    "add-encoder": ("add a speaker encoder to a model, its probe fitted on the model's speakers (predict --encoder)", add_add_encoder),
     "ensemble": ("one model that averages several trained on the same split", add_ensemble),
     "export": ("write a model directory's ONNX graphs (what inference runs) from its torch weights", add_export),
     "card": ("write a model directory's MODEL_CARD.md from its config and evaluations", add_card),

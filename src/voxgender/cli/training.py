@@ -311,6 +311,27 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_add_encoder(args: argparse.Namespace) -> int:
+    from voxgender.model import load_model
+    from voxgender.training.speaker_encoder import add_encoder
+
+    model = load_model(args.model, all_members=True)
+    train, val = (split_utterances(argparse.Namespace(**{**vars(args), "split": split})) for split in ("train", "val"))
+    check = add_encoder(args.model, model, args.wheel, train, val)
+    say(f"{args.model}: speaker encoder added; probe fitted on {check['train_clips']} training clips; validation UAR "
+        f"{check['val_uar_network']:.4f} (network) -> {check['val_uar_fused']:.4f} (fused) on {check['val_clips']} clips "
+        f"of {check['val_speakers']} speakers; calibration {'kept' if check['calibration_kept'] else 'not kept'}")
+    return 0
+
+
+def add_add_encoder(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="model directory to add the encoder to")
+    p.add_argument("--data", nargs="+", required=True, help="the corpus folders the model was trained on")
+    p.add_argument("--wheel", required=True, help="Resemblyzer 0.1.4's wheel (pip download resemblyzer==0.1.4 --no-deps)")
+    p.add_argument("--splits-file", help="splits.json to use (default: the model's own)")
+    p.set_defaults(handler=cmd_add_encoder)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from voxgender.training.model_files import export_model_dir
 

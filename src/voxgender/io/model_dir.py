@@ -2,6 +2,9 @@
 (``model.onnx``, or ``model-0.onnx``, ``model-1.onnx``, ... for an ensemble), the torch weights
 ``model.safetensors`` (for fine-tuning) and ``MODEL_CARD.md``.
 
+A model may also carry a speaker encoder (``speaker_encoder.onnx``, with its probe among the
+inference settings), which ``voxgender add-encoder`` adds and ``load_model(encoder=True)`` uses.
+
 ``config.json`` holds the feature config, the architecture (with the normalisation statistics in
 the weights), the inference settings and whatever the trainer measured; loading never unpickles.
 Inference loads the ONNX graphs: it needs no torch (``voxgender.training.model_files`` writes them).
@@ -19,6 +22,7 @@ from typing import Any
 from voxgender.core.features import FeatureConfig
 from voxgender.core.networks import Ensemble, FrameNetwork, ModelConfig
 from voxgender.core.onnx_network import OnnxNetwork
+from voxgender.core.speaker_encoder import EncoderProbe, SpeakerEncoder
 from voxgender.errors import ModelError
 
 FORMAT = "voxgender-model"
@@ -28,6 +32,8 @@ CONFIG = "config.json"
 CARD = "MODEL_CARD.md"
 SPLITS_FILE = "splits.json"  # the speakers of each split a model was trained with
 BUNDLED_NAME = "voxgender-gru"
+ENCODER_FILE = "speaker_encoder.onnx"  # a speaker encoder beside the network
+ENCODER_SETTING = "speaker_encoder"  # its probe, among the config's inference settings
 
 
 def onnx_files(cfg: ModelConfig) -> list[str]:
@@ -118,3 +124,20 @@ def load_model_dir(path: str | Path) -> tuple[FrameNetwork, FeatureConfig, dict[
     except Exception as err:  # onnxruntime raises its own error types for a damaged graph
         raise ModelError(f"{path}: cannot load the ONNX graph ({str(err).splitlines()[0]})") from None
     return (members[0] if cfg.members == 1 else Ensemble(cfg, members)), features, config
+
+
+def load_encoder(path: str | Path, config: dict[str, Any]) -> tuple[SpeakerEncoder, EncoderProbe]:
+    """The speaker encoder and probe of the model directory ``path`` (whose config is ``config``)."""
+    root = Path(path)
+    root = root.parent if root.is_file() else root
+    setting = config.get("inference", {}).get(ENCODER_SETTING)
+    if setting is None or not (root / ENCODER_FILE).is_file():
+        raise ModelError(f"{path}: the model has no speaker encoder (add one with `voxgender add-encoder --model {path}`)")
+    try:
+        probe = EncoderProbe.from_dict(setting)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ModelError(f"{path}: the speaker encoder's probe is not valid ({err})") from None
+    try:
+        return SpeakerEncoder((root / ENCODER_FILE).read_bytes()), probe
+    except Exception as err:  # onnxruntime raises its own error types for a damaged graph
+        raise ModelError(f"{path}: cannot load {ENCODER_FILE} ({str(err).splitlines()[0]})") from None
