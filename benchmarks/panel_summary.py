@@ -1,7 +1,7 @@
 """One table of the choosing panel's reports (benchmarks/results/panel/*/metrics.json) for the README
 and the model card: the bundled model on test and validation speakers, and its recipe with each
 group of corpora left out of training, beside the same without pitch and effort augmentation, and
-with the Amharic emotions alone left out.
+with the Amharic emotions alone left out; with and without the speaker encoder (``--encoder``).
 
     python benchmarks/panel_summary.py [--results benchmarks/results/panel]
 """
@@ -13,10 +13,11 @@ import json
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "panel"
-COLUMNS = {"bundled_test": "bundled model, test speakers", "bundled_val": "bundled model, validation speakers",
-           "group_out": "recipe, one group of corpora left out",
+COLUMNS = {"bundled_test": "bundled model, test speakers", "bundled_test_encoder": "the same with `--encoder`",
+           "bundled_val": "bundled model, validation speakers",
+           "group_out": "recipe, one group of corpora left out", "group_out_encoder": "the same with `--encoder`",
            "group_out_without_pitch_and_effort": "the same without pitch and effort augmentation",
-           "ased_out": "recipe, `ased` left out and the other emotional corpora heard"}
+           "ased_out": "recipe, `ased` left out and the other emotional corpora heard", "ased_out_encoder": "the same with `--encoder`"}
 ROWS = {"worst_score": "worst group (groups of 12 clips or more)", "corpus_mean_uar": "mean UAR over the corpora",
         "worst_corpus_uar": "worst corpus", "crop_uar": "1-s crops from speech onset, UAR",
         "arousal_male_recall": "synthetic arousal: men's recall", "arousal_female_recall": "synthetic arousal: women's recall",
@@ -27,7 +28,10 @@ benchmarks/group_out.py --out runs/logo_base --train-args='--members 1 --augment
 p_effort=0'`, `python benchmarks/group_out.py --out runs/lo_ased --leave-out ased` (one training: Amharic emotions
 unheard, the other emotional corpora heard, as the bundled model meets an emotional corpus it has never heard; a
 second seed gave 0.728 / 0.839 / 0.742 / 0.089 for its worst group, UAR, men's recall and calibration error); then
-this table, `python benchmarks/panel_summary.py`. Each report lists every group with both recalls.
+this table, `python benchmarks/panel_summary.py`. The `--encoder` columns: `python benchmarks/panel.py --split test
+--encoder`, and the same group_out.py commands with `--encoder-wheel runs/resemblyzer/Resemblyzer-0.1.4-py3-none-any.whl`
+(a speaker encoder added to each fold's model, its probe fitted on the fold's training speakers; the fusion weight, 0.5,
+was chosen on the leave-one-group-out panel). Each report lists every group with both recalls.
 No model here carries a post-hoc calibration: `voxgender calibrate` keeps a fit only if it lowers the log-loss on
 speakers it was not fitted on, and the bundled model's did not (experiments/LOG.md). The test and validation groups
 are small (2-9 speakers per corpus),

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from voxgender.core.blocks import by_blocks
 from voxgender.core.calibration import Calibration, logit, sigmoid
 from voxgender.core.labels import SAMPLE_RATE
 from voxgender.core.onnx_runtime import new_session
@@ -25,6 +26,7 @@ N_FFT, HOP, N_MELS = 400, 160, 40  # at 16 kHz
 WINDOW_FRAMES, WINDOW_STEP = 160, 80  # 1.6-s windows, half overlapping
 TARGET_DBFS = -30.0  # quieter audio is raised to this level before the frames, never lowered
 EMBEDDING_DIM = 256
+MEL_BLOCK = 256  # frames whose spectra are computed at once (core/blocks.py)
 MAX_WINDOWS = 16  # per recording (or per block of a long one): the loudest window of each of as many stretches
 
 
@@ -57,8 +59,11 @@ def power_mel(wave: np.ndarray) -> np.ndarray:
     gain = max(1.0, 10 ** ((TARGET_DBFS - rms_db) / 20))
     padded = np.pad(wave.astype(np.float32) * np.float32(gain), N_FFT // 2)
     frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP]
-    spectrum = np.fft.rfft(frames * _HANN, axis=1)
-    return (np.square(np.abs(spectrum)) @ _MEL.T).astype(np.float32)
+    return by_blocks(_mel_of_frames, frames, MEL_BLOCK, np.empty((len(frames), N_MELS), np.float32))
+
+
+def _mel_of_frames(frames: np.ndarray) -> np.ndarray:
+    return np.square(np.abs(np.fft.rfft(frames * _HANN, axis=1))) @ _MEL.T
 
 
 def loudest_windows(mel: np.ndarray, max_windows: int = MAX_WINDOWS) -> np.ndarray:
