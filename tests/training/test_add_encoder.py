@@ -114,3 +114,17 @@ def test_the_card_of_a_model_with_an_encoder_says_what_it_is_its_licence_and_its
     card = render_card(json.loads((encoded_model_dir / "config.json").read_text()), [])
     assert "## Speaker encoder (`predict --encoder`)" in card and "Apache-2.0" in card and "weight 0.5" in card
     assert "Speaker encoder" not in render_card(json.loads((tiny_model_dir / "config.json").read_text()), [])
+
+
+def test_batch_predictions_hear_the_encoder_and_a_segment_batch_refuses_it_in_one_line(encoded_model_dir, female_clip, tmp_path, capsys):
+    import json
+
+    clip = tmp_path / "f.wav"
+    sf.write(clip, female_clip, 16000)
+    out = tmp_path / "results.jsonl"
+    assert main(["batch", str(clip), "--model", str(encoded_model_dir), "--encoder", "--out", str(out), "--workers", "1"]) == 0
+    record = json.loads(out.read_text().splitlines()[0])
+    assert record["p_female"] == pytest.approx(load_model(encoded_model_dir, encoder=True).predict(str(clip)).p_female, abs=1e-4)
+    assert main(["batch", str(clip), "--task", "segment", "--encoder", "--out", str(tmp_path / "s.jsonl")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--encoder goes with --task predict" in err

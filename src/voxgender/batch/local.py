@@ -35,7 +35,8 @@ class BatchJob:
     """What to do with each file: the task, the model directory (None = bundled), for
     segmentation its settings, whether an ensemble predicts with every member on every file
     (``load_model``'s ``all_members``; segmentation always does), and how predictions listen to each
-    file for speech (``load_model``'s ``speech_check``). The segmentation settings'
+    file for speech (``load_model``'s ``speech_check``), and whether predictions hear the model's
+    speaker encoder too (``load_model``'s ``encoder``). The segmentation settings'
     ``min_confidence`` labels doubtful files (predict) and segments (segment) ``unknown``."""
 
     task: str = "predict"
@@ -43,10 +44,13 @@ class BatchJob:
     segment: SegmentConfig = field(default_factory=SegmentConfig)
     all_members: bool = False
     speech_check: SpeechCheck = "gate"
+    encoder: bool = False
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, not {self.task!r}")
+        if self.encoder and self.task != "predict":
+            raise ValueError("the speaker encoder serves file decisions: --encoder goes with --task predict")
 
 
 class FileWorker:
@@ -58,7 +62,7 @@ class FileWorker:
 
         self.job = job
         model = load_model(job.model, all_members=job.all_members, speech_check=job.speech_check,
-                           min_confidence=job.segment.min_confidence)
+                           min_confidence=job.segment.min_confidence, encoder=job.encoder)
         self._segmenter = Segmenter(model, job.segment) if job.task == "segment" else None
         self._model = model
 

@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from voxgender.cli.config_options import Option, add_config_options, config_from_args
-from voxgender.cli.inputs import add_all_members, add_inputs, add_speech_check, exit_status, input_paths
+from voxgender.cli.inputs import add_all_members, add_encoder, add_inputs, add_speech_check, exit_status, input_paths
 from voxgender.errors import VoxgenderError
 from voxgender.io.progress import say
 from voxgender.io.records import FORMATS, RecordWriter
@@ -43,9 +43,7 @@ def add_predict(p: argparse.ArgumentParser) -> None:
     p.add_argument("--aggregation", choices=("mean_log", "majority", "speech_mean_log"), help="how frame posteriors become one decision")
     p.add_argument("--min-confidence", type=float, default=0.0, metavar="C",
                    help="label a file 'unknown' when its calibrated confidence is below C (0.5-1; default 0: always decide)")
-    p.add_argument("--encoder", action="store_true",
-                   help="also hear each file through the model's speaker encoder: truer on speech unlike the training "
-                        "data (emotions, TV, crowd microphones), several times slower on short clips")
+    add_encoder(p)
     add_speech_check(p)
     add_all_members(p)
     p.set_defaults(handler=cmd_predict)
@@ -118,7 +116,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     paths = input_paths(args)
     output_kind(args.out)
-    job = BatchJob(args.task, args.model, segment_config(args), args.all_members, args.speech_check)
+    try:
+        job = BatchJob(args.task, args.model, segment_config(args), args.all_members, args.speech_check, args.encoder)
+    except ValueError as err:
+        raise VoxgenderError(str(err)) from None
     if args.engine == "ray":
         from voxgender.batch.ray import run_ray_batch
 
@@ -152,6 +153,7 @@ def add_batch(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ray-address", help="Ray cluster to join ('auto' = the running one); default: a local instance")
     p.add_argument("--model", help="model directory (default: the bundled model)")
     add_all_members(p, note="; --task segment always runs every member")
+    add_encoder(p, note="; --task predict only")
     add_speech_check(p)
     add_segment_options(p)
     p.set_defaults(handler=cmd_batch)

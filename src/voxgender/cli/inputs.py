@@ -46,3 +46,9 @@ def add_all_members(p: argparse.ArgumentParser, note: str = "") -> None:
     p.add_argument("--all-members", action="store_true",
                    help="an ensemble runs every member on every file (default: its first member alone decides the files it is "
                         f"sure of, and p_female of those is that member's){note}")
+
+
+def add_encoder(p: argparse.ArgumentParser, note: str = "") -> None:
+    p.add_argument("--encoder", action="store_true",
+                   help="also hear each file through the model's speaker encoder: truer on speech unlike the training "
+                        f"data (emotions, TV, crowd microphones), about five times slower on short clips{note}")
