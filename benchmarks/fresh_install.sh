@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What `pip install .` alone gives an application developer: a fresh virtual environment with the
 # base install (no extras), its size on disk (pip included), proof that torch is not in it, and
-# predict, segment, stream and serve run on a file of speech.
+# predict (also with --encoder), segment, stream and serve run on a file of speech.
 #     bash benchmarks/fresh_install.sh [VENV_DIR]     (default: a temporary folder, removed after)
 set -euo pipefail
 
@@ -30,10 +30,11 @@ from voxgender.synth import synth_clip
 sf.write('$work/talk.wav', np.concatenate([synth_clip('female', 2.0, 1), synth_clip('male', 2.0, 2)]), 16000)"
 cd "$work"
 "$venv/bin/voxgender" predict talk.wav --format jsonl
+"$venv/bin/voxgender" predict talk.wav --format jsonl --encoder
 "$venv/bin/voxgender" segment talk.wav --format rttm --out timelines && cat timelines/*
 "$venv/bin/voxgender" stream talk.wav | tail -1
 "$venv/bin/voxgender" serve --port 8765 > serve.log 2>&1 &
 server=$!
 for _ in $(seq 1 60); do curl -sf http://127.0.0.1:8765/healthz > /dev/null && break; sleep 0.5; done
 curl -sf --data-binary @talk.wav "http://127.0.0.1:8765/v1/predict?name=talk.wav"; echo
-echo "fresh install: predict, segment, stream and serve ran without torch"
+echo "fresh install: predict (with and without the speaker encoder), segment, stream and serve ran without torch"
