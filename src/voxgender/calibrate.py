@@ -11,7 +11,7 @@ than a fit changes it, so it does not decide."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -27,24 +27,33 @@ CHUNK = 64  # clips decoded and scored together
 FOLDS = 5  # of the speakers, for judging a fit
 
 
-def raw_scores(model: Model, utterances: Sequence[Utterance],
-               show_progress: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Uncalibrated p_female of each decodable utterance, whether it is female, and its speaker."""
-    scores: list[float] = []
-    truth: list[bool] = []
-    speakers: list[str] = []
-    for start in progress_bar(range(0, len(utterances), CHUNK), "scoring for calibration", show_progress):
-        audios = []
+def decoded_chunks(utterances: Sequence[Utterance], label: str,
+                   show_progress: bool = True) -> Iterator[tuple[list[Utterance], list[np.ndarray]]]:
+    """The utterances ``CHUNK`` at a time with their audio, each undecodable one skipped with a
+    one-line note naming it."""
+    for start in progress_bar(range(0, len(utterances), CHUNK), label, show_progress):
+        kept, audios = [], []
         for utt in utterances[start:start + CHUNK]:
             try:
                 audios.append(load_audio(utt.path))
             except VoxgenderError as err:
                 say(f"skipped: {err}")
                 continue
-            truth.append(utt.gender == "female")
-            speakers.append(utt.speaker)
+            kept.append(utt)
+        yield kept, audios
+
+
+def raw_scores(model: Model, utterances: Sequence[Utterance],
+               show_progress: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Uncalibrated p_female of each decodable utterance, whether it is female, and its speaker."""
+    scores: list[float] = []
+    truth: list[bool] = []
+    speakers: list[str] = []
+    for utts, audios in decoded_chunks(utterances, "scoring for calibration", show_progress):
         if audios:
             scores.extend(model.p_female_of_arrays(audios, calibrated=False).tolist())
+        truth += [u.gender == "female" for u in utts]
+        speakers += [u.speaker for u in utts]
     if not scores:
         raise DataError("no decodable utterance to calibrate on")
     return np.asarray(scores), np.asarray(truth), np.asarray(speakers)

@@ -180,14 +180,18 @@ class Model:
             masks = [frame_flags(p, len(lp), self.features) for p, lp in zip(probs, log_posts)]
             log_posts = [lp[m] if m.any() else lp for lp, m in zip(log_posts, masks)]
         p_female = np.array([aggregate(lp, "mean_log" if method == SPEECH_ONLY else method) for lp in log_posts])
-        embeddings = [self.encoder[0].embed(a) for a in audios] if self.encoder is not None else None
+        embeddings = [self.encoder[0].embed(a) for a in audios] if self._fuses(method) else None
         return self._file_p_female(p_female, method, embeddings, calibrated)
+
+    def _fuses(self, method: Aggregation) -> bool:
+        """Whether files' decisions hear the speaker encoder: when it is loaded, under the mean-log aggregations."""
+        return self.encoder is not None and method != "majority"
 
     def _file_p_female(self, p_female: np.ndarray, method: Aggregation, embeddings: Sequence[np.ndarray] | None,
                        calibrated: bool = True) -> np.ndarray:
         """Files' p_female from the network's aggregates: fused with the speaker encoder's probe on
-        their ``embeddings`` when it is in use (mean-log aggregations), calibrated unless asked not."""
-        if self.encoder is not None and embeddings is not None and method != "majority":
+        their ``embeddings`` when it is in use (``_fuses``), calibrated unless asked not."""
+        if self.encoder is not None and embeddings is not None:
             return self.encoder[1].fused(p_female, np.array(embeddings), calibrated)
         return self.calibrate(p_female, method) if calibrated else p_female
 
@@ -234,7 +238,7 @@ class Model:
             p_female = female_frames / frames if frames else 0.5
         else:
             p_female = mean_log_posterior((log_sum / max(frames, 1))[None, :]) if frames else 0.5
-        embedding = [unit_mean(np.concatenate(windows))] if self.encoder is not None else None
+        embedding = [unit_mean(np.concatenate(windows))] if self._fuses(method) else None
         return (float(self._file_p_female(np.array([p_female]), method, embedding)[0]), samples / SAMPLE_RATE,
                 speech.seconds if speech is not None else None)
 

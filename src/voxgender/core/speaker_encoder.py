@@ -2,8 +2,8 @@
 
 The encoder is Resemblyzer's GE2E voice encoder (a 3-layer LSTM over 40 power-mel bands, trained
 for speaker verification on several thousand LibriSpeech and VoxCeleb voices; Apache-2.0), exported
-to ONNX (weights stored in half precision) by ``voxgender add-encoder``. It never saw a gender label: a logistic
-probe on its embeddings does, and its log-odds are added to the network's (``EncoderProbe``).
+to ONNX (weights stored in half precision) by ``voxgender add-encoder``. It never saw a gender
+label: a logistic probe on its embeddings does, and its log-odds join the network's (``EncoderProbe``).
 
 Its frames are librosa's melspectrogram with Resemblyzer's settings (25-ms Hann window, 10-ms step,
 Slaney mel filters, power), computed here with numpy. A recording is heard through at most a few
@@ -68,8 +68,8 @@ def _mel_of_frames(frames: np.ndarray) -> np.ndarray:
 
 def loudest_windows(mel: np.ndarray, max_windows: int = MAX_WINDOWS) -> np.ndarray:
     """Windows (k, WINDOW_FRAMES, N_MELS) of ``mel``: one every WINDOW_STEP frames and one ending
-    with it, when there are at most ``max_windows``; else the loudest of each of ``max_windows`` equal stretches of them. A
-    recording shorter than one window is zero-padded to it."""
+    with it, when there are at most ``max_windows``; else the loudest of each of ``max_windows``
+    equal stretches of them. A recording shorter than one window is zero-padded to it."""
     if len(mel) < WINDOW_FRAMES:
         mel = np.concatenate([mel, np.zeros((WINDOW_FRAMES - len(mel), N_MELS), np.float32)])
     every = np.lib.stride_tricks.sliding_window_view(mel, WINDOW_FRAMES, axis=0).transpose(0, 2, 1)

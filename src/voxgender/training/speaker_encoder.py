@@ -27,13 +27,11 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from voxgender.calibrate import judge_calibration
+from voxgender.calibrate import decoded_chunks, judge_calibration
 from voxgender.core.calibration import Calibration
 from voxgender.core.speaker_encoder import EMBEDDING_DIM, N_MELS, WINDOW_FRAMES, EncoderProbe, SpeakerEncoder
-from voxgender.errors import DataError, ModelError, VoxgenderError
-from voxgender.io.audio import load_audio
+from voxgender.errors import DataError, ModelError
 from voxgender.io.model_dir import ENCODER_FILE, ENCODER_SETTING, update_inference
-from voxgender.io.progress import progress_bar, say
 from voxgender.model import Model
 from voxgender.training.data import Utterance
 
@@ -107,20 +105,18 @@ def encoder_evidence(model: Model, encoder: SpeakerEncoder, utterances: Sequence
                      label: str, show_progress: bool = True) -> dict[str, np.ndarray]:
     """Per decodable utterance: its embedding, the network's uncalibrated p_female, whether it is
     female, and its speaker."""
-    rows: list[tuple[np.ndarray, float, bool, str]] = []
-    for utt in progress_bar(utterances, label, show_progress):
-        try:
-            audio = load_audio(utt.path)
-        except VoxgenderError as err:
-            say(f"skipped: {err}")
-            continue
-        p_female = float(model.p_female_of_arrays([audio], calibrated=False)[0])
-        rows.append((encoder.embed(audio), p_female, utt.gender == "female", utt.speaker))
-    if not rows:
+    embeddings: list[np.ndarray] = []
+    p_female: list[float] = []
+    kept: list[Utterance] = []
+    for utts, audios in decoded_chunks(utterances, label, show_progress):
+        if audios:
+            p_female.extend(model.p_female_of_arrays(audios, calibrated=False).tolist())
+            embeddings += [encoder.embed(a) for a in audios]
+        kept += utts
+    if not kept:
         raise DataError(f"no decodable utterance for the {label}")
-    embeddings, p_female, female, speakers = zip(*rows)
-    return {"embeddings": np.array(embeddings), "p_female": np.array(p_female), "female": np.array(female),
-            "speakers": np.array(speakers)}
+    return {"embeddings": np.array(embeddings), "p_female": np.array(p_female),
+            "female": np.array([u.gender == "female" for u in kept]), "speakers": np.array([u.speaker for u in kept])}
 
 
 def fit_probe(embeddings: np.ndarray, female: np.ndarray) -> tuple[tuple[float, ...], float]:
@@ -133,7 +129,9 @@ def fit_probe(embeddings: np.ndarray, female: np.ndarray) -> tuple[tuple[float, 
 
 def uar(p_female: np.ndarray, female: np.ndarray) -> float:
     """Unweighted average recall of the 0.5 threshold."""
-    return float(((p_female[female] >= 0.5).mean() + (p_female[~female] < 0.5).mean()) / 2)
+    from sklearn.metrics import balanced_accuracy_score
+
+    return float(balanced_accuracy_score(female, p_female >= 0.5))
 
 
 def add_encoder(model_dir: str | Path, model: Model, wheel: str | Path, train: Sequence[Utterance],
