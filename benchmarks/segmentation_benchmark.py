@@ -228,7 +228,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 # -- parallel speed and memory --------------------------------------------------------------------
-def batch_speed(recs: list[Recording], model_dir: Path, workers: int, tmp: Path) -> dict[str, float]:
+def batch_speed(recs: list[Recording], model_dir: Path, workers: int, tmp: Path, encoder: bool = False) -> dict[str, float]:
     """×real time of `batch --task segment` with worker processes over the recordings as FLAC files."""
     paths = []
     for rec in recs:
@@ -236,7 +236,7 @@ def batch_speed(recs: list[Recording], model_dir: Path, workers: int, tmp: Path)
         sf.write(paths[-1], rec.audio, SAMPLE_RATE, subtype="PCM_16")
     audio_s = sum(r.duration_s for r in recs)
     start = time.perf_counter()
-    run_batch(paths, BatchJob("segment", str(model_dir)), tmp / "batch.jsonl", workers=workers, show_progress=False)
+    run_batch(paths, BatchJob("segment", str(model_dir), encoder=encoder), tmp / "batch.jsonl", workers=workers, show_progress=False)
     wall = time.perf_counter() - start
     return {"workers": workers, "files": len(paths), "audio_hours": audio_s / 3600, "wall_s": wall, "xrt": audio_s / wall}
 
@@ -263,13 +263,14 @@ print(code, time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHIL
 """
 
 
-def memory_by_length(recs: list[Recording], model_dir: Path, minutes: list[float], tmp: Path) -> list[dict[str, float]]:
+def memory_by_length(recs: list[Recording], model_dir: Path, minutes: list[float], tmp: Path,
+                     encoder: bool = False) -> list[dict[str, float]]:
     """Peak resident memory of `voxgender segment FILE` (its own process) by file length."""
     rows = []
     for m in minutes:
         path = long_file(recs, m, tmp / f"long-{m:g}min.wav")
         cli = [sys.executable, "-m", "voxgender", "segment", str(path), "--model", str(model_dir), "--format", "jsonl",
-               "--out", str(tmp / "long")]
+               "--out", str(tmp / "long"), *(["--encoder"] if encoder else [])]
         out = subprocess.run([sys.executable, "-c", MEASURE, *cli], capture_output=True, text=True, check=True).stdout
         code, wall, maxrss_kb = out.split()
         if code != "0":
@@ -471,9 +472,11 @@ def settings(parser: argparse.ArgumentParser, items: list[str]) -> SegmentConfig
 
 
 def add_model_and_split(parser: argparse.ArgumentParser) -> None:
-    """--model and --split: whose held-out speakers the recordings are built from."""
+    """--model and --split: whose held-out speakers the recordings are built from; --encoder: the
+    model segments with its speaker encoder (``segment --encoder``)."""
     parser.add_argument("--model", type=Path, default=bundled_model_dir(), help="model directory (default: the bundled model)")
     parser.add_argument("--split", choices=("test", "val"), default="test", help="speakers of the model's splits.json")
+    parser.add_argument("--encoder", action="store_true", help="segment with the model's speaker encoder heard too")
 
 
 def add_settings(parser: argparse.ArgumentParser) -> None:
@@ -508,7 +511,7 @@ def main() -> int:
     one_thread()  # one thread per network call, as voxgender predict runs
     out = Path(args.out or Path(__file__).resolve().parent / "results" / "segmentation" / args.split)
     out.mkdir(parents=True, exist_ok=True)
-    model = load_model(args.model)
+    model = load_model(args.model, encoder=args.encoder)
     recs = build(load_pool(args.model, args.split, args.include_children,
                                flagged_speakers() if args.exclude_flagged else set()), args.recordings, args.minutes)
     print(f"built {len(recs)} recordings ({sum(r.duration_s for r in recs) / 3600:.2f} h) from the {args.split} speakers", flush=True)
@@ -547,10 +550,12 @@ def main() -> int:
     speed = memory = None
     with tempfile.TemporaryDirectory() as tmp:
         if args.workers:
-            speed = batch_speed([r for r in recs if headline((r.background, r.snr_db))], args.model, args.workers, Path(tmp))
+            speed = batch_speed([r for r in recs if headline((r.background, r.snr_db))], args.model, args.workers, Path(tmp),
+                                args.encoder)
             print(f"speed, batch with {args.workers} workers: {speed['xrt']:.0f}x real time (wall)", flush=True)
         if args.memory_minutes:
-            memory = memory_by_length(recs[:args.recordings], args.model, [float(m) for m in args.memory_minutes.split(",")], Path(tmp))
+            memory = memory_by_length(recs[:args.recordings], args.model, [float(m) for m in args.memory_minutes.split(",")],
+                                      Path(tmp), args.encoder)
     load = os.getloadavg()
     first = next(i for i, r in enumerate(recs) if r.background == "noise" and r.snr_db == 10.0)
     plot_timelines([("reference", reference_segments(recs[first].reference)), ("voxgender", hypotheses[first])],

@@ -11,7 +11,7 @@ from recordings import conversation, label_at
 from voxgender.core.timeline import Segment, SegmentSummary
 from voxgender.core.vad import SileroVad
 from voxgender.errors import AudioError
-from voxgender.segment import SegmentConfig, Segmenter
+from voxgender.segment import SegmentConfig, Segmenter, shifted_log_posteriors
 
 TURNS = [("female", 4.0), ("male", 5.0), ("female", 3.0), ("male", 6.0), ("female", 5.0), ("male", 3.0)]
 
@@ -163,6 +163,27 @@ def test_settings_are_checked():
         SegmentConfig(warmup_s=-1)
     with pytest.raises(ValueError):
         SegmentConfig(preroll_s=-0.1)
+    with pytest.raises(ValueError):
+        SegmentConfig(encoder_step_s=0)
+    with pytest.raises(ValueError):
+        SegmentConfig(encoder_weight=-1)
+
+
+def test_the_encoders_log_odds_shift_each_frames_and_keep_its_posteriors_normalised():
+    log_post = np.log(np.array([[0.5, 0.5], [0.8, 0.2]], np.float32))
+    shifted = shifted_log_posteriors(log_post, np.array([np.log(3.0), -np.log(4.0)]))
+    np.testing.assert_allclose(np.exp(shifted).sum(axis=1), 1, atol=1e-6)
+    np.testing.assert_allclose(shifted[:, 0] - shifted[:, 1], [np.log(3.0), 0.0], atol=1e-6)
+
+
+def test_each_frame_hears_the_encoder_window_whose_centre_is_nearest(segmenter):
+    hop, win = segmenter.model.features.hop_length, segmenter.model.features.win_length
+    centres = np.array([1000.0, 5000.0, 9000.0])
+    frames = segmenter.frame_log_odds((centres, np.array([1.0, 2.0, 3.0])), 12)
+    frame_centres = np.arange(12) * hop + win / 2
+    expected = np.array([1.0, 2.0, 3.0])[np.abs(frame_centres[:, None] - centres).argmin(axis=1)]
+    np.testing.assert_array_equal(frames, expected)
+    assert segmenter.encoder_log_odds(np.zeros(16000, np.float32)) is None  # the bundled model's encoder is not loaded
 
 
 def test_male_bias_shifts_only_the_gender_evidence(segmenter):

@@ -249,8 +249,7 @@ class Model:
         first = block.lead // hop
         feats = self.features_of(block.audio)[first:None if block.last else first + block.size // hop]
         log_post = self.feature_log_posteriors([feats])[0]
-        own = block.audio[block.lead:block.lead + block.size]
-        windows = self.encoder[0].window_embeddings(own, BLOCK_ENCODER_WINDOWS) if self.encoder is not None else None
+        windows = self.encoder[0].window_embeddings(block.own, BLOCK_ENCODER_WINDOWS) if self.encoder is not None else None
         return (log_post.sum(axis=0, dtype=np.float64), int((log_post[:, 0] > log_post[:, 1]).sum()), len(log_post),
                 block.start + block.size, windows)
 
@@ -370,7 +369,7 @@ class _SpeechCounter:
     def hear(self, blocks: Iterable[AudioBlock]) -> Iterator[AudioBlock]:
         state: VadState | None = None
         for block in blocks:
-            audio = block.audio[block.lead:block.lead + block.size]
+            audio = block.own
             if self.check == "full":
                 probs, state = shared_vad().probabilities(audio, state)
                 self.heard += speech_seconds(probs)

@@ -5,6 +5,8 @@
 2. the RNN gives gender log-posteriors per feature frame (windows of the model's ``window_s``,
    restarting at speech onsets after a pause, optionally run from ``preroll_s`` before them; the
    evidence of its first ``warmup_s`` after each restart, when it is least sure, counts less);
+   with the model's speaker encoder loaded (``segment --encoder``), its probe's log-odds on 1.6-s
+   windows every ``encoder_step_s`` join each frame's at ``encoder_weight``;
 3. a three-label explicit-duration HMM (:mod:`voxgender.core.hmm`) turns both into segments, with a
    minimum duration per label and penalties for label changes;
 4. a speech segment followed by a pause ends at its last frame within ``offset_db`` of its loud
@@ -13,7 +15,8 @@
 
 The file is read in blocks of about ``block_s`` seconds that line up with the model's windows and
 the VAD's chunks, so memory stays flat whatever the length and the result is the same as in one
-piece. The VAD of a block runs in a helper thread while the RNN runs on the block before it.
+piece. The VAD (and the speaker encoder) of a block run in a helper thread while the RNN runs on
+the block before it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import numpy as np
 
 from voxgender.core.aggregate import mean_log_posterior
 from voxgender.core.hmm import SegmentDecoder
+from voxgender.core.speaker_encoder import HOP as ENCODER_HOP
 from voxgender.core.timeline import TIMELINE_LABELS, UNKNOWN, Segment, SegmentationResult, SegmentSummary
 from voxgender.core.vad import CHUNK, VadState, shared_vad
 from voxgender.io.audio import SAMPLE_RATE, AudioBlock, Source, frame_levels_db, read_blocks, source_name
@@ -34,6 +38,10 @@ from voxgender.model import Model, load_model
 
 NONSPEECH = TIMELINE_LABELS.index("nonspeech")  # the decoder's non-speech state
 RESET_ALWAYS = 1 << 30  # "a long pause": speech at the very start is an onset
+ENCODER_WEIGHT = 3.0  # the speaker encoder's weight in the decoding, chosen on validation conversations
+# (benchmarks/conversation_benchmark.py --split val --encoder): far above predict's 0.5, as one 1.6-s window's opinion
+# of a voice outweighs a frame's of a network that restarts every 2 s
+EncoderTrack = tuple[np.ndarray, np.ndarray]  # the speaker encoder's window centres (samples) and its probe's log-odds
 
 
 @dataclass(frozen=True)
@@ -66,13 +74,16 @@ class SegmentConfig:
     # frames (their 90th percentile level), moved back by at most offset_max_s (0: the HMM's end is kept); validation
     # conversations: offsets found +50 -> +10 ms late, false alarm without a collar 4.51% -> 4.35%
     offset_max_s: float = 0.4
+    encoder_step_s: float = 1.6  # with the model's speaker encoder: its 1.6-s windows start this often ...
+    encoder_weight: float = ENCODER_WEIGHT  # ... and their probe's log-odds join every frame's at this weight in the decoding
 
     def __post_init__(self) -> None:
-        if min(self.min_speech_s, self.min_nonspeech_s, self.reset_after_s, self.block_s) <= 0:
-            raise ValueError("min_speech_s, min_nonspeech_s, reset_after_s and block_s must be positive")
+        if min(self.min_speech_s, self.min_nonspeech_s, self.reset_after_s, self.block_s, self.encoder_step_s) <= 0:
+            raise ValueError("min_speech_s, min_nonspeech_s, reset_after_s, block_s and encoder_step_s must be positive")
         if min(self.switch_penalty, self.speech_penalty, self.gender_weight, self.warmup_s, self.preroll_s, self.window_s,
-               self.offset_db, self.offset_max_s) < 0:
-            raise ValueError("penalties, gender_weight, warmup_s, preroll_s, window_s, offset_db and offset_max_s cannot be negative")
+               self.offset_db, self.offset_max_s, self.encoder_weight) < 0:
+            raise ValueError("penalties, gender_weight, warmup_s, preroll_s, window_s, offset_db, offset_max_s and "
+                             "encoder_weight cannot be negative")
         if not (0 < self.speech_threshold < 1 and 0 < self.reset_threshold < 1):
             raise ValueError("speech_threshold and reset_threshold must be in (0, 1)")
         if not 0 <= self.min_confidence <= 1:
@@ -105,6 +116,7 @@ class Segmenter:
         unit = math.lcm(self.window_frames * self._hop, CHUNK)
         self.block_samples = unit * max(1, round(self.config.block_s * SAMPLE_RATE / unit))
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="voxgender-vad")
+        self._encoder_pool = ThreadPoolExecutor(1, thread_name_prefix="voxgender-encoder") if self.model.encoder else None
 
     def __call__(self, source: Source | np.ndarray, name: str | None = None) -> SegmentationResult:
         """Segment a file (path, bytes, file object) or 16 kHz mono float32 audio."""
@@ -117,8 +129,10 @@ class Segmenter:
         self.close()
 
     def close(self) -> None:
-        """End the VAD helper thread; the segmenter cannot be used after it."""
+        """End the helper threads; the segmenter cannot be used after it."""
         self._pool.shutdown(wait=True)
+        if self._encoder_pool is not None:
+            self._encoder_pool.shutdown(wait=True)
 
     def segment_file(self, source: Source, name: str | None = None) -> SegmentationResult:
         """Decode ``source`` block by block and segment it. Raises AudioError on bad input."""
@@ -146,17 +160,46 @@ class Segmenter:
     def _segments(self, source: Source | np.ndarray, name: str, run: "_Run") -> Iterator[Segment]:
         # Blocks carry the samples that Δ/ΔΔ need on each side and that complete their last frame.
         blocks = read_blocks(source, self.block_samples, self._context, self._win - self._hop + self._context, name=name)
-        previous: tuple[AudioBlock, Future[np.ndarray]] | None = None
-        for block in blocks:  # the VAD of each block runs while the RNN works on the one before
-            vad = self._pool.submit(run.block_vad, block)
+        previous: _Evidence | None = None
+        for block in blocks:  # the VAD (and speaker encoder) of each block run while the RNN works on the one before
+            evidence = self._evidence(run, block)
             if previous is not None:
-                run.add(previous[0], previous[1].result())
+                run.add(*previous.result())
                 yield from run.take()
-            previous = (block, vad)
+            previous = evidence
             run.total = block.start + block.size
         if previous is not None:
-            run.add(previous[0], previous[1].result())
+            run.add(*previous.result())
         yield from run.finish()
+
+    def _evidence(self, run: "_Run", block: AudioBlock) -> "_Evidence":
+        """The block's VAD started in its helper thread, and its speaker encoder in another when loaded."""
+        encoder = self._encoder_pool.submit(self.encoder_log_odds, block.own) if self._encoder_pool is not None else None
+        return _Evidence(block, self._pool.submit(run.block_vad, block), encoder)
+
+    def encoder_log_odds(self, audio: np.ndarray) -> EncoderTrack | None:
+        """The speaker encoder's probe's female log-odds along ``audio``, with the sample at the
+        centre of each of its windows. None when the model has no encoder loaded."""
+        if self.model.encoder is None:
+            return None
+        encoder, probe = self.model.encoder
+        embeddings, centres = encoder.track(audio, max(1, round(self.config.encoder_step_s * SAMPLE_RATE / ENCODER_HOP)))
+        return centres, probe.log_odds(embeddings)
+
+    def frame_log_odds(self, track: EncoderTrack, frames: int) -> np.ndarray:
+        """An encoder track's log-odds for the first ``frames`` feature frames of its audio: those
+        of the window whose centre is nearest each frame's centre."""
+        centres, log_odds = track
+        frame_centres = np.arange(frames) * self._hop + self._win / 2
+        return log_odds[np.searchsorted((centres[1:] + centres[:-1]) / 2, frame_centres)]
+
+    def p_female(self, log_post: np.ndarray, encoder_log_odds: np.ndarray) -> float:
+        """A segment's calibrated p_female from its frames' log-posteriors and, when the encoder is
+        heard, its probe's log-odds on them, fused as ``predict --encoder`` fuses a file's."""
+        p_network = np.array([mean_log_posterior(log_post)])
+        if self.model.encoder is None:
+            return float(self.model.calibrate(p_network)[0])
+        return float(self.model.encoder[1].fused_with_log_odds(p_network, np.array([encoder_log_odds.mean()]))[0])
 
     def frame_seconds(self, frame: int) -> float:
         """Time of the boundary before feature frame ``frame`` (between frame centres)."""
@@ -200,6 +243,24 @@ class Segmenter:
         return SegmentDecoder(min_frames, penalty)
 
 
+@dataclass(frozen=True)
+class _Evidence:
+    """A block and the helper threads' work on it: its VAD, and its speaker encoder's (None without one)."""
+
+    block: AudioBlock
+    vad: Future[np.ndarray]
+    encoder: Future[EncoderTrack] | None
+
+    def result(self) -> tuple[AudioBlock, np.ndarray, EncoderTrack | None]:
+        return self.block, self.vad.result(), self.encoder.result() if self.encoder is not None else None
+
+
+def shifted_log_posteriors(log_post: np.ndarray, log_odds: np.ndarray) -> np.ndarray:
+    """Log-posteriors (frames, 2: female, male) with ``log_odds`` added to each frame's female log-odds."""
+    odds = log_post[:, 0].astype(np.float64) - log_post[:, 1] + log_odds
+    return np.stack([-np.logaddexp(0, -odds), -np.logaddexp(0, odds)], axis=1).astype(np.float32)
+
+
 class _Run:
     """The state of one input going through a Segmenter: VAD state, pending frames, decoder."""
 
@@ -210,7 +271,8 @@ class _Run:
         self.quiet = RESET_ALWAYS  # non-speech chunks just before the next block
         self.vad = np.zeros(0, dtype=np.float32)  # speech probabilities of chunks [vad_base, ...)
         self.vad_base = 0
-        self.log_post = np.zeros((0, 2), dtype=np.float32)  # frames [lp_base, ...)
+        self.log_post = np.zeros((0, 2), dtype=np.float32)  # the network's, frames [lp_base, ...)
+        self.encoder_odds = np.zeros(0)  # the speaker encoder's probe's log-odds (0 without it), for the same frames
         self.age = np.zeros(0, dtype=np.int64)  # frames since the RNN's restart, for the same frames
         self.levels = np.zeros(0, dtype=np.float32)  # level in dB, for the same frames
         self.feat_tail = np.zeros((0, seg.model.features.dim), np.float32)  # the last feature frames, to prime a restart
@@ -223,12 +285,12 @@ class _Run:
 
     def block_vad(self, block: AudioBlock) -> np.ndarray:
         """Speech probabilities of the block's chunks (called in block order, in the VAD thread)."""
-        audio = block.audio[block.lead:block.lead + block.size]
-        probs, self.vad_state = self.seg.vad.probabilities(audio, self.vad_state)
+        probs, self.vad_state = self.seg.vad.probabilities(block.own, self.vad_state)
         return probs
 
-    def add(self, block: AudioBlock, probs: np.ndarray) -> None:
-        """Gender log-posteriors of the block's frames; decode what both streams now cover."""
+    def add(self, block: AudioBlock, probs: np.ndarray, encoder: EncoderTrack | None = None) -> None:
+        """Gender log-posteriors of the block's frames (and the speaker encoder's log-odds on them,
+        when given); decode what both streams now cover."""
         hop = self.seg._hop
         feats = self.seg.model.features_of(block.audio)
         first = block.lead // hop
@@ -245,6 +307,8 @@ class _Run:
         self.feat_tail = feats[len(feats) - min(preroll, len(feats)):]
         log_post = (np.concatenate(self.seg.model.feature_log_posteriors(pieces, primers)) if pieces
                     else np.zeros((0, 2), np.float32))
+        odds = self.seg.frame_log_odds(encoder, len(log_post)) if encoder is not None else np.zeros(len(log_post))
+        self.encoder_odds = np.concatenate([self.encoder_odds, odds])
         self.vad = np.concatenate([self.vad, probs])
         self.log_post = np.concatenate([self.log_post, log_post])
         self.age = np.concatenate([self.age, *(np.arange(b - a) for a, b in zip(bounds, ends))])
@@ -270,7 +334,10 @@ class _Run:
         frames = np.arange(self.pushed, ready)
         vad = self.vad[self.seg.chunk_of_frame(frames) - self.vad_base]
         pending = slice(self.pushed - self.lp_base, ready - self.lp_base)
-        self._emit(self.decoder.push(self.seg.scores(vad, self.log_post[pending], self.age[pending])))
+        log_post = self.log_post[pending]
+        if self.seg.model.encoder is not None:
+            log_post = shifted_log_posteriors(log_post, self.seg.config.encoder_weight * self.encoder_odds[pending])
+        self._emit(self.decoder.push(self.seg.scores(vad, log_post, self.age[pending])))
         self.pushed = ready
         keep = int(self.seg.chunk_of_frame(np.array(ready))) - self.vad_base
         self.vad, self.vad_base = self.vad[keep:], self.vad_base + keep
@@ -285,11 +352,13 @@ class _Run:
                 self.segments.append(Segment(start if speech_end is None else speech_end, stop, name))
                 continue
             self._release()
-            p = float(self.seg.model.calibrate(np.array([mean_log_posterior(self.log_post[first - self.lp_base:end - self.lp_base])]))[0])
+            span = slice(first - self.lp_base, end - self.lp_base)
+            p = self.seg.p_female(self.log_post[span], self.encoder_odds[span])
             doubtful = max(p, 1 - p) < self.seg.config.min_confidence
             self.held = (Segment(start, stop, UNKNOWN if doubtful else name, round(p, 4)), self._offset(first, end))
         done = self.decoder.base - self.lp_base
-        self.log_post, self.age, self.levels = self.log_post[done:], self.age[done:], self.levels[done:]
+        self.log_post, self.encoder_odds = self.log_post[done:], self.encoder_odds[done:]
+        self.age, self.levels = self.age[done:], self.levels[done:]
         self.lp_base = self.decoder.base
 
     def _offset(self, first: int, end: int) -> float:

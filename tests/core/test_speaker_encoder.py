@@ -16,6 +16,7 @@ from voxgender.core.speaker_encoder import (
     power_mel,
     slaney_mel_filters,
     unit_mean,
+    window_track,
 )
 
 
@@ -52,6 +53,22 @@ def test_a_long_recording_is_heard_through_the_loudest_window_of_each_stretch():
     windows = loudest_windows(mel, max_windows=2)
     assert windows.shape == (2, WINDOW_FRAMES, N_MELS)
     assert windows[1].mean() > 0.5 and windows[0].mean() < 0.01
+
+
+def test_a_track_has_a_window_every_step_each_raised_to_the_target_level_on_its_own(female_clip):
+    clip = female_clip[:WINDOW_FRAMES * HOP] * 1.0
+    wave = np.concatenate([clip * 0.001, clip * 0.002])  # two quiet windows, one twice as loud as the other
+    windows, centres = window_track(wave, step=WINDOW_FRAMES)
+    assert windows.shape == (2, WINDOW_FRAMES, N_MELS)  # 3.2 s: 321 frames, windows from frames 0 and 160
+    assert np.allclose(centres, [79.5 * HOP, 239.5 * HOP])
+    assert windows[0].sum() == pytest.approx(windows[1].sum(), rel=0.1)  # each raised alike, whatever its level
+    loud = window_track(np.concatenate([clip, clip * 2]), step=WINDOW_FRAMES)[0]
+    assert loud[1].sum() > 3 * loud[0].sum()  # loud windows are left as they are
+
+
+def test_a_track_of_audio_shorter_than_a_window_is_one_padded_window():
+    windows, centres = window_track(np.zeros(800, np.float32), step=80)
+    assert windows.shape == (1, WINDOW_FRAMES, N_MELS) and len(centres) == 1
 
 
 def test_unit_mean_is_the_unit_length_direction_of_the_mean():

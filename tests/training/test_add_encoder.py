@@ -1,4 +1,4 @@
-"""A speaker encoder added to a model: exported from a wheel, its probe fitted, and heard by predict."""
+"""A speaker encoder added to a model: exported from a wheel, its probe fitted, and heard by predict and segment."""
 
 import dataclasses
 import io
@@ -15,6 +15,7 @@ from voxgender.core.speaker_encoder import EMBEDDING_DIM, N_MELS, WINDOW_FRAMES,
 from voxgender.errors import ModelError
 from voxgender.io.model_dir import ENCODER_FILE
 from voxgender.model import LONG_BLOCK_S, load_model
+from voxgender.segment import ENCODER_WEIGHT, Segmenter
 from voxgender.training.speaker_encoder import LICENSE_FILE, WEIGHTS_IN_WHEEL, Ge2eEncoder, export_encoder
 
 
@@ -112,11 +113,27 @@ def test_the_card_of_a_model_with_an_encoder_says_what_it_is_its_licence_and_its
     from voxgender.training.card import render_card
 
     card = render_card(json.loads((encoded_model_dir / "config.json").read_text()), [])
-    assert "## Speaker encoder (`predict --encoder`)" in card and "Apache-2.0" in card and "weight 0.5" in card
+    assert "## Speaker encoder (`--encoder`)" in card and "Apache-2.0" in card and "weight 0.5" in card
+    assert "`segment --encoder`" in card and f"weight {ENCODER_WEIGHT:g}" in card
     assert "Speaker encoder" not in render_card(json.loads((tiny_model_dir / "config.json").read_text()), [])
 
 
-def test_batch_predictions_hear_the_encoder_and_a_segment_batch_refuses_it_in_one_line(encoded_model_dir, female_clip, tmp_path, capsys):
+def test_segment_with_the_encoder_adds_its_windows_log_odds_to_the_frames(encoded_model_dir, female_clip, tmp_path):
+    model = load_model(encoded_model_dir, encoder=True)
+    encoder, probe = model.encoder
+    audio = np.concatenate([np.zeros(8000, np.float32), np.tile(female_clip, 3), np.zeros(8000, np.float32)])
+    labels = {}
+    for name, bias in (("male", -60.0), ("female", 60.0)):
+        model.encoder = (encoder, dataclasses.replace(probe, weights=(0.0,) * EMBEDDING_DIM, bias=bias))
+        with Segmenter(model) as segmenter:
+            labels[name] = {s.label for s in segmenter.segment_array(audio).segments} - {"nonspeech"}
+    assert labels == {"male": {"male"}, "female": {"female"}}
+    path = tmp_path / "talk.wav"
+    sf.write(path, audio, 16000)
+    assert main(["segment", str(path), "--model", str(encoded_model_dir), "--encoder", "--out", str(tmp_path / "out")]) == 0
+
+
+def test_batch_predictions_and_segmentations_hear_the_encoder(encoded_model_dir, female_clip, tmp_path):
     import json
 
     clip = tmp_path / "f.wav"
@@ -125,6 +142,10 @@ def test_batch_predictions_hear_the_encoder_and_a_segment_batch_refuses_it_in_on
     assert main(["batch", str(clip), "--model", str(encoded_model_dir), "--encoder", "--out", str(out), "--workers", "1"]) == 0
     record = json.loads(out.read_text().splitlines()[0])
     assert record["p_female"] == pytest.approx(load_model(encoded_model_dir, encoder=True).predict(str(clip)).p_female, abs=1e-4)
-    assert main(["batch", str(clip), "--task", "segment", "--encoder", "--out", str(tmp_path / "s.jsonl")]) == 2
-    err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert "--encoder goes with --task predict" in err
+    segments = tmp_path / "s.jsonl"
+    assert main(["batch", str(clip), "--task", "segment", "--model", str(encoded_model_dir), "--encoder",
+                 "--out", str(segments), "--workers", "1"]) == 0
+    record = json.loads(segments.read_text().splitlines()[0])
+    with Segmenter(load_model(encoded_model_dir, encoder=True)) as segmenter:
+        expected = segmenter.segment_file(str(clip)).summary.to_dict()
+    assert record["female_share"] == expected["female_share"] and "error" not in record

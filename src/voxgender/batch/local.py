@@ -35,8 +35,8 @@ class BatchJob:
     """What to do with each file: the task, the model directory (None = bundled), for
     segmentation its settings, whether an ensemble predicts with every member on every file
     (``load_model``'s ``all_members``; segmentation always does), and how predictions listen to each
-    file for speech (``load_model``'s ``speech_check``), and whether predictions hear the model's
-    speaker encoder too (``load_model``'s ``encoder``). The segmentation settings'
+    file for speech (``load_model``'s ``speech_check``), and whether predictions and segmentations hear
+    the model's speaker encoder too (``load_model``'s ``encoder``). The segmentation settings'
     ``min_confidence`` labels doubtful files (predict) and segments (segment) ``unknown``."""
 
     task: str = "predict"
@@ -49,8 +49,6 @@ class BatchJob:
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, not {self.task!r}")
-        if self.encoder and self.task != "predict":
-            raise ValueError("the speaker encoder serves file decisions: --encoder goes with --task predict")
 
 
 class FileWorker:

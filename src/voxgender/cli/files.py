@@ -67,6 +67,8 @@ SEGMENT_OPTIONS: list[Option] = [
     ("--rnn-window", "window_s", "the RNN also restarts this often, to follow turn changes without a pause (s; 0: the model's window)"),
     ("--offset-db", "offset_db", "speech before a pause ends at its last frame within this many dB of its loud frames (0: off)"),
     ("--offset-max", "offset_max_s", "an end moves back by at most this much (s)"),
+    ("--encoder-weight", "encoder_weight", "with --encoder: weight of the speaker encoder's log-odds added to each frame's"),
+    ("--encoder-step", "encoder_step_s", "with --encoder: the speaker encoder's 1.6-s windows start this often (s)"),
 ]
 
 
@@ -93,7 +95,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
 
     paths = input_paths(args)
     use_threads(args.threads)
-    segmenter = Segmenter(load_model(args.model), segment_config(args))
+    segmenter = Segmenter(load_model(args.model, encoder=args.encoder), segment_config(args))
     return exit_status(segment_inputs(segmenter, paths, args.format, args.out, args.plot), len(paths))
 
 
@@ -106,6 +108,7 @@ def add_segment(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plot", action="store_true", help="also draw each timeline as DIR/NAME.png")
     p.add_argument("--model", help="model directory (default: the bundled model)")
     p.add_argument("--threads", type=int, default=1, help="threads per network call (silero-vad runs in a thread of its own)")
+    add_encoder(p)
     add_segment_options(p)
     p.set_defaults(handler=cmd_segment)
 
@@ -153,7 +156,7 @@ def add_batch(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ray-address", help="Ray cluster to join ('auto' = the running one); default: a local instance")
     p.add_argument("--model", help="model directory (default: the bundled model)")
     add_all_members(p, note="; --task segment always runs every member")
-    add_encoder(p, note="; --task predict only")
+    add_encoder(p)
     add_speech_check(p)
     add_segment_options(p)
     p.set_defaults(handler=cmd_batch)

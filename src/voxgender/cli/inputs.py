@@ -48,7 +48,7 @@ def add_all_members(p: argparse.ArgumentParser, note: str = "") -> None:
                         f"sure of, and p_female of those is that member's){note}")
 
 
-def add_encoder(p: argparse.ArgumentParser, note: str = "") -> None:
+def add_encoder(p: argparse.ArgumentParser) -> None:
     p.add_argument("--encoder", action="store_true",
-                   help="also hear each file through the model's speaker encoder: truer on speech unlike the training "
-                        f"data (emotions, TV, crowd microphones), about five times slower on short clips{note}")
+                   help="also hear the speech through the model's speaker encoder (voxgender add-encoder): truer on speech "
+                        "unlike the training data (emotions, TV, crowd microphones), several times slower")

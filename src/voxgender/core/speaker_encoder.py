@@ -52,11 +52,16 @@ _MEL = slaney_mel_filters()
 _HANN = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)  # periodic, as torch's
 
 
-def power_mel(wave: np.ndarray) -> np.ndarray:
+def raising_gain(mean_square: np.ndarray | float) -> np.ndarray:
+    """The amplitude gain that raises audio of this mean square to TARGET_DBFS (1 if it is louder)."""
+    rms_db = 10 * np.log10(np.asarray(mean_square, dtype=np.float64) + 1e-12)
+    return np.maximum(1.0, 10 ** ((TARGET_DBFS - rms_db) / 20))
+
+
+def power_mel(wave: np.ndarray, raise_quiet: bool = True) -> np.ndarray:
     """Power-mel frames (frames, N_MELS) of 16-kHz audio, centred (zero-padded by half a window)
-    and raised to TARGET_DBFS first if quieter."""
-    rms_db = 10 * np.log10(np.mean(np.square(wave, dtype=np.float64)) + 1e-12)
-    gain = max(1.0, 10 ** ((TARGET_DBFS - rms_db) / 20))
+    and raised to TARGET_DBFS first if quieter (unless ``raise_quiet`` is False)."""
+    gain = float(raising_gain(np.mean(np.square(wave, dtype=np.float64)))) if raise_quiet else 1.0
     padded = np.pad(wave.astype(np.float32) * np.float32(gain), N_FFT // 2)
     frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP]
     return by_blocks(_mel_of_frames, frames, MEL_BLOCK, np.empty((len(frames), N_MELS), np.float32))
@@ -82,6 +87,23 @@ def loudest_windows(mel: np.ndarray, max_windows: int = MAX_WINDOWS) -> np.ndarr
     return np.ascontiguousarray(windows)
 
 
+def window_track(wave: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """Windows (k, WINDOW_FRAMES, N_MELS) of ``wave`` every ``step`` frames from its start, each
+    raised to TARGET_DBFS on its own if quieter (as a clip is), and the sample at each one's centre.
+    Audio shorter than one window gives one window, zero-padded."""
+    mel = power_mel(wave, raise_quiet=False)
+    if len(mel) < WINDOW_FRAMES:
+        mel = np.concatenate([mel, np.zeros((WINDOW_FRAMES - len(mel), N_MELS), np.float32)])
+    starts = np.arange(0, len(mel) - WINDOW_FRAMES + 1, step)
+    squares = np.concatenate([[0.0], np.cumsum(np.square(wave, dtype=np.float64))])
+    first = np.clip(starts * HOP - N_FFT // 2, 0, len(wave))
+    last = np.clip((starts + WINDOW_FRAMES - 1) * HOP + N_FFT // 2, 0, len(wave))
+    mean_square = (squares[last] - squares[first]) / np.maximum(last - first, 1)
+    every = np.lib.stride_tricks.sliding_window_view(mel, WINDOW_FRAMES, axis=0).transpose(0, 2, 1)
+    windows = every[starts] * np.square(raising_gain(mean_square)).astype(np.float32)[:, None, None]
+    return np.ascontiguousarray(windows), (starts + (WINDOW_FRAMES - 1) / 2) * HOP
+
+
 def unit_mean(rows: np.ndarray) -> np.ndarray:
     """The mean of unit-length rows, made unit length: an utterance's embedding from its windows'."""
     mean = rows.mean(axis=0)
@@ -98,6 +120,12 @@ class SpeakerEncoder:
     def window_embeddings(self, wave: np.ndarray, max_windows: int = MAX_WINDOWS) -> np.ndarray:
         """Unit-length embeddings (k, EMBEDDING_DIM) of ``wave``'s ``loudest_windows``."""
         return self.session.run(None, {self.input_name: loudest_windows(power_mel(wave), max_windows)})[0]
+
+    def track(self, wave: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """Unit-length embeddings of ``wave``'s windows every ``step`` frames, and their centres
+        (in samples): the encoder's opinion along a recording (``window_track``)."""
+        windows, centres = window_track(wave, step)
+        return self.session.run(None, {self.input_name: windows})[0], centres
 
     def embed(self, wave: np.ndarray, max_windows: int = MAX_WINDOWS) -> np.ndarray:
         """The recording's embedding: its windows' embeddings averaged (``unit_mean``)."""
@@ -125,8 +153,13 @@ class EncoderProbe:
         return np.asarray(embeddings, dtype=np.float64) @ np.asarray(self.weights) + self.bias
 
     def fused(self, p_female: Sequence[float] | np.ndarray, embeddings: np.ndarray, calibrated: bool = True) -> np.ndarray:
-        """p_female of the network (uncalibrated) and the probe together, calibrated unless asked not."""
-        p = sigmoid(logit(np.asarray(p_female, dtype=np.float64)) + self.fusion_weight * self.log_odds(embeddings))
+        """p_female of the network (uncalibrated) and the probe on ``embeddings`` together, calibrated unless asked not."""
+        return self.fused_with_log_odds(p_female, self.log_odds(embeddings), calibrated)
+
+    def fused_with_log_odds(self, p_female: Sequence[float] | np.ndarray, log_odds: np.ndarray,
+                            calibrated: bool = True) -> np.ndarray:
+        """p_female of the network (uncalibrated) and the probe's ``log_odds`` together, calibrated unless asked not."""
+        p = sigmoid(logit(np.asarray(p_female, dtype=np.float64)) + self.fusion_weight * np.asarray(log_odds))
         return self.calibration(p) if calibrated and self.calibration is not None else p
 
     def to_dict(self) -> dict[str, Any]:

@@ -199,6 +199,11 @@ class AudioBlock:
     def tail(self) -> int:
         return len(self.audio) - self.lead - self.size
 
+    @property
+    def own(self) -> np.ndarray:
+        """The core samples, without the context on either side."""
+        return self.audio[self.lead:self.lead + self.size]
+
 
 def _decoded_chunks(source: Source | np.ndarray, label: str, max_duration_s: float | None = None) -> Iterator[np.ndarray]:
     """16 kHz mono float32 pieces of ``source`` (soundfile, else PyAV), resampled as a stream.

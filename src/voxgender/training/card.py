@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from voxgender.core.aggregate import CASCADE_MARGIN
+from voxgender.segment import ENCODER_WEIGHT
 
 SOURCE_FILE = "SOURCE.txt"
 
@@ -164,12 +165,12 @@ def _calibration_sentence(inference: dict[str, Any]) -> str:
 
 
 def _encoder_lines(inference: dict[str, Any]) -> list[str]:
-    """What ``predict --encoder`` adds, when the model carries a speaker encoder (``voxgender add-encoder``)."""
+    """What ``predict --encoder`` and ``segment --encoder`` add, when the model carries a speaker encoder (``voxgender add-encoder``)."""
     setting = inference.get("speaker_encoder")
     if not setting:
         return []
     check = setting.get("check", {})
-    return ["## Speaker encoder (`predict --encoder`)", "",
+    return ["## Speaker encoder (`--encoder`)", "",
             "With `--encoder` (in Python `load_model(encoder=True)`), a file's decision also hears a speaker encoder: "
             "Resemblyzer's GE2E voice encoder (a 3-layer LSTM over 40 power-mel bands, trained for speaker verification "
             "on LibriSpeech train-other-500, VoxCeleb1 and VoxCeleb2 by Resemblyzer's authors; Apache-2.0, "
@@ -180,7 +181,10 @@ def _encoder_lines(inference: dict[str, Any]) -> list[str]:
             f"{check.get('val_uar_fused', float('nan')):.4f}"
             + ("; a Platt scaling of the fused probability is kept, as it lowered the log-loss out of fold."
                if setting.get("calibration") else "; the fused probability carries no further calibration (a Platt "
-               "scaling did not lower the log-loss out of fold)."), ""]
+               "scaling did not lower the log-loss out of fold).")
+            + f" `segment --encoder` hears it along a recording: the probe's log-odds on its 1.6-s windows join every "
+            f"frame's in the decoding at weight {ENCODER_WEIGHT:g} (`--encoder-weight`, chosen on validation "
+            "conversations), and each segment's p_female fuses the two as a file's does.", ""]
 
 
 def _cascade_sentence(inference: dict[str, Any]) -> str:
