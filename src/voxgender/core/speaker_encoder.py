@@ -27,6 +27,7 @@ WINDOW_FRAMES, WINDOW_STEP = 160, 80  # 1.6-s windows, half overlapping
 TARGET_DBFS = -30.0  # quieter audio is raised to this level before the frames, never lowered
 EMBEDDING_DIM = 256
 MEL_BLOCK = 256  # frames whose spectra are computed at once (core/blocks.py)
+ENCODER_BATCH = 32  # windows run through the encoder at once: its LSTM's activations for hundreds would take hundreds of MB
 MAX_WINDOWS = 16  # per recording (or per block of a long one): the loudest window of each of as many stretches
 
 
@@ -117,15 +118,20 @@ class SpeakerEncoder:
         self.session = new_session(graph)
         self.input_name = self.session.get_inputs()[0].name
 
+    def embeddings(self, windows: np.ndarray) -> np.ndarray:
+        """Unit-length embeddings (k, EMBEDDING_DIM) of windows (k, WINDOW_FRAMES, N_MELS), ENCODER_BATCH at a time."""
+        out = np.empty((len(windows), EMBEDDING_DIM), np.float32)
+        return by_blocks(lambda batch: self.session.run(None, {self.input_name: batch})[0], windows, ENCODER_BATCH, out)
+
     def window_embeddings(self, wave: np.ndarray, max_windows: int = MAX_WINDOWS) -> np.ndarray:
         """Unit-length embeddings (k, EMBEDDING_DIM) of ``wave``'s ``loudest_windows``."""
-        return self.session.run(None, {self.input_name: loudest_windows(power_mel(wave), max_windows)})[0]
+        return self.embeddings(loudest_windows(power_mel(wave), max_windows))
 
     def track(self, wave: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
         """Unit-length embeddings of ``wave``'s windows every ``step`` frames, and their centres
         (in samples): the encoder's opinion along a recording (``window_track``)."""
         windows, centres = window_track(wave, step)
-        return self.session.run(None, {self.input_name: windows})[0], centres
+        return self.embeddings(windows), centres
 
     def embed(self, wave: np.ndarray, max_windows: int = MAX_WINDOWS) -> np.ndarray:
         """The recording's embedding: its windows' embeddings averaged (``unit_mean``)."""
