@@ -15,8 +15,8 @@
 
 The file is read in blocks of about ``block_s`` seconds that line up with the model's windows and
 the VAD's chunks, so memory stays flat whatever the length and the result is the same as in one
-piece. The VAD (and the speaker encoder) of a block run in a helper thread while the RNN runs on
-the block before it.
+piece. The VAD of a block (and the speaker encoder, in a thread of its own) runs in a helper thread
+while the RNN runs on the block before it.
 """
 
 from __future__ import annotations
