@@ -72,13 +72,19 @@ def _mel_of_frames(frames: np.ndarray) -> np.ndarray:
     return np.square(np.abs(np.fft.rfft(frames * _HANN, axis=1))) @ _MEL.T
 
 
+def every_window(mel: np.ndarray) -> np.ndarray:
+    """A view of every window (k, WINDOW_FRAMES, N_MELS) of ``mel``, one starting at each frame; a
+    recording shorter than one window is zero-padded to it."""
+    if len(mel) < WINDOW_FRAMES:
+        mel = np.concatenate([mel, np.zeros((WINDOW_FRAMES - len(mel), N_MELS), np.float32)])
+    return np.lib.stride_tricks.sliding_window_view(mel, WINDOW_FRAMES, axis=0).transpose(0, 2, 1)
+
+
 def loudest_windows(mel: np.ndarray, max_windows: int = MAX_WINDOWS) -> np.ndarray:
     """Windows (k, WINDOW_FRAMES, N_MELS) of ``mel``: one every WINDOW_STEP frames and one ending
     with it, when there are at most ``max_windows``; else the loudest of each of ``max_windows``
     equal stretches of them. A recording shorter than one window is zero-padded to it."""
-    if len(mel) < WINDOW_FRAMES:
-        mel = np.concatenate([mel, np.zeros((WINDOW_FRAMES - len(mel), N_MELS), np.float32)])
-    every = np.lib.stride_tricks.sliding_window_view(mel, WINDOW_FRAMES, axis=0).transpose(0, 2, 1)
+    every = every_window(mel)
     starts = np.arange(0, len(every), WINDOW_STEP)
     windows = every[np.append(starts, len(every) - 1) if starts[-1] != len(every) - 1 else starts]
     if len(windows) > max_windows:
@@ -92,15 +98,12 @@ def window_track(wave: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
     """Windows (k, WINDOW_FRAMES, N_MELS) of ``wave`` every ``step`` frames from its start, each
     raised to TARGET_DBFS on its own if quieter (as a clip is), and the sample at each one's centre.
     Audio shorter than one window gives one window, zero-padded."""
-    mel = power_mel(wave, raise_quiet=False)
-    if len(mel) < WINDOW_FRAMES:
-        mel = np.concatenate([mel, np.zeros((WINDOW_FRAMES - len(mel), N_MELS), np.float32)])
-    starts = np.arange(0, len(mel) - WINDOW_FRAMES + 1, step)
+    every = every_window(power_mel(wave, raise_quiet=False))
+    starts = np.arange(0, len(every), step)
     squares = np.concatenate([[0.0], np.cumsum(np.square(wave, dtype=np.float64))])
     first = np.clip(starts * HOP - N_FFT // 2, 0, len(wave))
     last = np.clip((starts + WINDOW_FRAMES - 1) * HOP + N_FFT // 2, 0, len(wave))
     mean_square = (squares[last] - squares[first]) / np.maximum(last - first, 1)
-    every = np.lib.stride_tricks.sliding_window_view(mel, WINDOW_FRAMES, axis=0).transpose(0, 2, 1)
     windows = every[starts] * np.square(raising_gain(mean_square)).astype(np.float32)[:, None, None]
     return np.ascontiguousarray(windows), (starts + (WINDOW_FRAMES - 1) / 2) * HOP
 
